@@ -1,0 +1,275 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BackupSpec says what a backup takes from the cluster.
+type BackupSpec struct {
+	// IncludedNamespaces lists the namespaces to back up. Empty, or the single
+	// entry "*", means all namespaces.
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+
+	// ExcludedNamespaces lists namespaces to leave out, applied after IncludedNamespaces.
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+
+	// IncludedResources lists the resources to back up, as plural names
+	// ("deployments"), group-qualified names ("deployments.apps") or short names
+	// ("deploy"). Empty, or the single entry "*", means all resources.
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+
+	// ExcludedResources lists resources to leave out, in the same forms as IncludedResources.
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+
+	// LabelSelector, when set, keeps only the objects whose labels match it.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+
+	// SnapshotVolumes says whether the persistent volumes of the backed-up claims
+	// get disk snapshots through the configured persistentVolumeProvider.
+	// Unset means true.
+	// +optional
+	SnapshotVolumes *bool `json:"snapshotVolumes,omitempty"`
+
+	// TTL is how long the backup is kept before the garbage collector deletes it,
+	// its files and its snapshots. Unset or zero means 720h (30 days).
+	// +optional
+	TTL metav1.Duration `json:"ttl,omitempty"`
+
+	// IncludeClusterResources says whether cluster-scoped resources are backed up.
+	// Unset means: all of them when the backup covers every namespace, and otherwise
+	// only the persistent volumes bound to backed-up claims. False never takes
+	// cluster-scoped resources apart from those volumes; true always takes them.
+	// +optional
+	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+
+	// Hooks are commands run in pods before and after their items are backed up.
+	// +optional
+	Hooks BackupHooks `json:"hooks,omitempty"`
+}
+
+// BackupHooks holds the hooks of a backup.
+type BackupHooks struct {
+	// Resources lists the hook specifications, each for a set of pods.
+	// +optional
+	Resources []BackupResourceHookSpec `json:"resources,omitempty"`
+}
+
+// BackupResourceHookSpec selects pods and names the hooks to run in them.
+type BackupResourceHookSpec struct {
+	// Name identifies this hook specification in logs and errors.
+	Name string `json:"name"`
+
+	// IncludedNamespaces lists the namespaces whose pods run the hooks. Empty means all.
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+
+	// ExcludedNamespaces lists namespaces whose pods never run the hooks.
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+
+	// LabelSelector selects the pods that run the hooks. Unset means every pod
+	// in the selected namespaces.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+
+	// Pre hooks run in each selected pod before the pod is backed up.
+	// +optional
+	Pre []BackupResourceHook `json:"pre,omitempty"`
+
+	// Post hooks run in each selected pod after the pod and its volumes are backed up.
+	// +optional
+	Post []BackupResourceHook `json:"post,omitempty"`
+}
+
+// BackupResourceHook is one hook. Exec is the only kind of hook.
+type BackupResourceHook struct {
+	// Exec runs a command in a container of the pod.
+	Exec *ExecHook `json:"exec"`
+}
+
+// HookErrorMode says what a failed hook does to its backup.
+// +kubebuilder:validation:Enum=Continue;Fail
+type HookErrorMode string
+
+const (
+	// HookErrorModeContinue records the failure as an error and goes on.
+	HookErrorModeContinue HookErrorMode = "Continue"
+	// HookErrorModeFail fails the backup.
+	HookErrorModeFail HookErrorMode = "Fail"
+)
+
+// ExecHook runs a command in a container through the pods/exec subresource.
+type ExecHook struct {
+	// Container is the name of the container to run the command in. Empty means
+	// the pod's first container.
+	// +optional
+	Container string `json:"container,omitempty"`
+
+	// Command is the command and its arguments, run without a shell.
+	// +kubebuilder:validation:MinItems=1
+	Command []string `json:"command"`
+
+	// OnError says what a failure of the command does: Continue (the default)
+	// records an error and goes on, Fail fails the backup.
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
+
+	// Timeout is how long the command may run. Unset or zero means 30s.
+	// +optional
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackupPhase is where a backup is in its life.
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Deleting
+type BackupPhase string
+
+const (
+	// BackupPhaseNew is a backup the server has not looked at yet.
+	BackupPhaseNew BackupPhase = "New"
+	// BackupPhaseFailedValidation is a backup whose spec is invalid; see validationErrors.
+	BackupPhaseFailedValidation BackupPhase = "FailedValidation"
+	// BackupPhaseInProgress is a backup being taken.
+	BackupPhaseInProgress BackupPhase = "InProgress"
+	// BackupPhaseCompleted is a backup taken whole, with no errors.
+	BackupPhaseCompleted BackupPhase = "Completed"
+	// BackupPhasePartiallyFailed is a backup that was written, but with item errors.
+	BackupPhasePartiallyFailed BackupPhase = "PartiallyFailed"
+	// BackupPhaseFailed is a backup that could not be taken; see failureReason.
+	BackupPhaseFailed BackupPhase = "Failed"
+	// BackupPhaseDeleting is a backup the garbage collector is removing.
+	BackupPhaseDeleting BackupPhase = "Deleting"
+)
+
+// IsFinal says whether a backup in this phase will not change any more on its own.
+func (p BackupPhase) IsFinal() bool {
+	switch p {
+	case BackupPhaseFailedValidation, BackupPhaseCompleted, BackupPhasePartiallyFailed, BackupPhaseFailed:
+		return true
+	}
+	return false
+}
+
+// BackupProgress counts the items of a backup while it runs.
+type BackupProgress struct {
+	// TotalItems is the number of items the backup expects to write, as far as it knows yet.
+	// +optional
+	TotalItems int `json:"totalItems,omitempty"`
+	// ItemsBackedUp is the number of items written so far.
+	// +optional
+	ItemsBackedUp int `json:"itemsBackedUp,omitempty"`
+}
+
+// VolumeBackupInfo records the snapshot of one persistent volume.
+type VolumeBackupInfo struct {
+	// SnapshotID is the provider's identifier of the snapshot.
+	SnapshotID string `json:"snapshotID"`
+	// Type is the volume type of the original disk (e.g. gp3, pd-ssd).
+	// +optional
+	Type string `json:"type,omitempty"`
+	// AvailabilityZone is where the original disk lived.
+	// +optional
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	// Iops is the provisioned IOPS of the original disk, if it had any.
+	// +optional
+	Iops *int64 `json:"iops,omitempty"`
+}
+
+// BackupStatus is what the server observed of a backup.
+type BackupStatus struct {
+	// Version of the backup format written into the bucket.
+	// +optional
+	Version int `json:"version,omitempty"`
+
+	// Phase is where the backup is in its life.
+	// +optional
+	Phase BackupPhase `json:"phase,omitempty"`
+
+	// ValidationErrors lists what is wrong with the spec when the phase is FailedValidation.
+	// +optional
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+
+	// FailureReason says why the backup failed when the phase is Failed.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+
+	// Expiration is when the garbage collector will delete the backup.
+	// +optional
+	Expiration *metav1.Time `json:"expiration,omitempty"`
+
+	// StartTimestamp is when the server started taking the backup.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+
+	// CompletionTimestamp is when the backup reached a final phase.
+	// +optional
+	CompletionTimestamp *metav1.Time `json:"completionTimestamp,omitempty"`
+
+	// Progress counts the items while the backup runs.
+	// +optional
+	Progress *BackupProgress `json:"progress,omitempty"`
+
+	// ResourceVersion is the cluster's resourceVersion the backup was read at:
+	// every resource listed at exactly this version shows the cluster at one instant.
+	// +optional
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+
+	// InconsistentResources lists the resources that could not be read at
+	// ResourceVersion and were read fresh instead, so the backup is not one
+	// instant for them.
+	// +optional
+	InconsistentResources []string `json:"inconsistentResources,omitempty"`
+
+	// Warnings counts the warnings the backup logged.
+	// +optional
+	Warnings int `json:"warnings,omitempty"`
+
+	// Errors counts the item errors the backup logged.
+	// +optional
+	Errors int `json:"errors,omitempty"`
+
+	// VolumeBackups maps each snapshotted persistent volume's name to its snapshot.
+	// +optional
+	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
+}
+
+// Backup is a request to back up, and the record of, a set of Kubernetes objects
+// and the disk snapshots of their persistent volumes.
+//
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=ark,shortName=bkp
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`,description="Where the backup is in its life"
+// +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiration`,description="When the backup is deleted"
+// +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.progress.itemsBackedUp`,priority=1
+// +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`,priority=1
+type Backup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what to back up.
+	// +optional
+	Spec BackupSpec `json:"spec,omitempty"`
+
+	// Status is what the server observed.
+	// +optional
+	Status BackupStatus `json:"status,omitempty"`
+}
+
+// BackupList is a list of Backups.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+type BackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Backup `json:"items"`
+}

@@ -1,0 +1,92 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DefaultConfigName is the name of the one Config the server reads.
+const DefaultConfigName = "default"
+
+// CloudProviderConfig names a provider and its settings.
+type CloudProviderConfig struct {
+	// Name is the provider: aws, gcp or azure (and filesystem for object storage,
+	// csi for volumes).
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
+
+	// Config holds the provider's settings, such as region or s3Url. Credentials
+	// never go here: they come from the provider's usual environment and files.
+	// +optional
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// ObjectStorageProviderConfig names the object store that holds the backups.
+type ObjectStorageProviderConfig struct {
+	CloudProviderConfig `json:",inline"`
+
+	// Bucket is the bucket (container, or for filesystem the directory under
+	// config.root) that holds the backups.
+	// +kubebuilder:validation:MinLength=1
+	Bucket string `json:"bucket"`
+}
+
+// Config is the ark server's settings. Its fields sit at the top level, with no
+// spec, as in Ark, so that users' files keep working. The server reads the one
+// named "default" in its namespace.
+//
+// +genclient
+// +genclient:noStatus
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=ark,shortName=arkconfig
+// +kubebuilder:printcolumn:name="Storage",type=string,JSONPath=`.backupStorageProvider.name`
+// +kubebuilder:printcolumn:name="Bucket",type=string,JSONPath=`.backupStorageProvider.bucket`
+// +kubebuilder:printcolumn:name="Restore Only",type=boolean,JSONPath=`.restoreOnlyMode`
+type Config struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// PersistentVolumeProvider takes and restores disk snapshots. Unset means
+	// volumes are not snapshotted (a backup then records a warning per volume).
+	// +optional
+	PersistentVolumeProvider *CloudProviderConfig `json:"persistentVolumeProvider,omitempty"`
+
+	// BackupStorageProvider is the object store that holds the backups.
+	BackupStorageProvider ObjectStorageProviderConfig `json:"backupStorageProvider"`
+
+	// BackupSyncPeriod is how often the bucket is compared with the cluster's
+	// Backup objects. Unset or zero means 60m.
+	// +optional
+	BackupSyncPeriod metav1.Duration `json:"backupSyncPeriod,omitempty"`
+
+	// GCSyncPeriod is how often expired backups are looked for. Unset or zero means 60m.
+	// +optional
+	GCSyncPeriod metav1.Duration `json:"gcSyncPeriod,omitempty"`
+
+	// ScheduleSyncPeriod is how often schedules are checked even without a change.
+	// Unset or zero means 1m.
+	// +optional
+	ScheduleSyncPeriod metav1.Duration `json:"scheduleSyncPeriod,omitempty"`
+
+	// ResourcePriorities lists the resources a restore creates first, in order.
+	// Unset means customresourcedefinitions, namespaces, persistentvolumes,
+	// persistentvolumeclaims, secrets, configmaps, serviceaccounts, limitranges.
+	// +optional
+	ResourcePriorities []string `json:"resourcePriorities,omitempty"`
+
+	// RestoreOnlyMode runs only the restore, sync and download controllers: no
+	// backup is taken and none is deleted, as during a disaster recovery.
+	// +optional
+	RestoreOnlyMode bool `json:"restoreOnlyMode,omitempty"`
+}
+
+// ConfigList is a list of Configs.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+type ConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Config `json:"items"`
+}

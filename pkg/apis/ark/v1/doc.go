@@ -1,0 +1,7 @@
+// Package v1 holds the ark API: the Backup, Restore, Schedule, Config and
+// DownloadRequest kinds of the group ark.heptio.com.
+//
+// +k8s:deepcopy-gen=package
+// +groupName=ark.heptio.com
+// +kubebuilder:object:generate=false
+package v1

@@ -1,0 +1,157 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// RestoreNameLabel is the label put on every object a restore creates; its value
+// is the restore's name.
+const RestoreNameLabel = "ark.heptio.com/restore-name"
+
+// RestoreSpec says what a restore recreates, and from which backup.
+type RestoreSpec struct {
+	// BackupName is the name of the backup to restore from.
+	// +kubebuilder:validation:MinLength=1
+	BackupName string `json:"backupName"`
+
+	// IncludedNamespaces lists the namespaces of the backup to restore. Empty, or
+	// the single entry "*", means all of them.
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+
+	// ExcludedNamespaces lists namespaces of the backup not to restore.
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+
+	// IncludedResources lists the resources to restore (plural, group-qualified
+	// or short names). Empty, or the single entry "*", means all of them.
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+
+	// ExcludedResources lists resources not to restore.
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+
+	// NamespaceMapping maps a namespace of the backup to the namespace its objects
+	// are restored into. Namespaces not in the map keep their names.
+	// +optional
+	NamespaceMapping map[string]string `json:"namespaceMapping,omitempty"`
+
+	// LabelSelector, when set, restores only the objects whose labels match it.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+
+	// RestorePVs says whether persistent volumes are recreated from their snapshots.
+	// Unset means true when the backup has snapshots.
+	// +optional
+	RestorePVs *bool `json:"restorePVs,omitempty"`
+}
+
+// RestorePhase is where a restore is in its life.
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed
+type RestorePhase string
+
+const (
+	// RestorePhaseNew is a restore the server has not looked at yet.
+	RestorePhaseNew RestorePhase = "New"
+	// RestorePhaseFailedValidation is a restore whose spec is invalid; see validationErrors.
+	RestorePhaseFailedValidation RestorePhase = "FailedValidation"
+	// RestorePhaseInProgress is a restore being run.
+	RestorePhaseInProgress RestorePhase = "InProgress"
+	// RestorePhaseCompleted is a restore that ran with no errors (it may have warnings).
+	RestorePhaseCompleted RestorePhase = "Completed"
+	// RestorePhasePartiallyFailed is a restore in which some items failed.
+	RestorePhasePartiallyFailed RestorePhase = "PartiallyFailed"
+	// RestorePhaseFailed is a restore that could not run; see failureReason.
+	RestorePhaseFailed RestorePhase = "Failed"
+)
+
+// IsFinal says whether a restore in this phase will not change any more.
+func (p RestorePhase) IsFinal() bool {
+	switch p {
+	case RestorePhaseFailedValidation, RestorePhaseCompleted, RestorePhasePartiallyFailed, RestorePhaseFailed:
+		return true
+	}
+	return false
+}
+
+// RestoreProgress counts the items of a restore while it runs.
+type RestoreProgress struct {
+	// TotalItems is the number of items the restore will try to create.
+	// +optional
+	TotalItems int `json:"totalItems,omitempty"`
+	// ItemsRestored is the number of items handled so far.
+	// +optional
+	ItemsRestored int `json:"itemsRestored,omitempty"`
+}
+
+// RestoreStatus is what the server observed of a restore.
+type RestoreStatus struct {
+	// Phase is where the restore is in its life.
+	// +optional
+	Phase RestorePhase `json:"phase,omitempty"`
+
+	// ValidationErrors lists what is wrong with the spec when the phase is FailedValidation.
+	// +optional
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+
+	// FailureReason says why the restore failed when the phase is Failed.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+
+	// Warnings counts the warnings, such as objects that already existed and were left untouched.
+	// +optional
+	Warnings int `json:"warnings,omitempty"`
+
+	// Errors counts the items that could not be restored.
+	// +optional
+	Errors int `json:"errors,omitempty"`
+
+	// Progress counts the items while the restore runs.
+	// +optional
+	Progress *RestoreProgress `json:"progress,omitempty"`
+
+	// StartTimestamp is when the server started the restore.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+
+	// CompletionTimestamp is when the restore reached a final phase.
+	// +optional
+	CompletionTimestamp *metav1.Time `json:"completionTimestamp,omitempty"`
+}
+
+// Restore is a request to recreate the objects (and volumes) of a backup, and its record.
+//
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:categories=ark,shortName=rst
+// +kubebuilder:subresource:status
+// +kubebuilder:printcolumn:name="Backup",type=string,JSONPath=`.spec.backupName`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Warnings",type=integer,JSONPath=`.status.warnings`
+// +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
+// +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
+type Restore struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what to restore.
+	// +optional
+	Spec RestoreSpec `json:"spec,omitempty"`
+
+	// Status is what the server observed.
+	// +optional
+	Status RestoreStatus `json:"status,omitempty"`
+}
+
+// RestoreList is a list of Restores.
+//
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+// +kubebuilder:object:root=true
+type RestoreList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+
+	Items []Restore `json:"items"`
+}
