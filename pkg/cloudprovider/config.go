@@ -1,0 +1,55 @@
+package cloudprovider
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// CommonConfigKeys are keys every provider accepts in Config.backupStorageProvider.config
+// without using them itself: "prefix" is read by package persistence (a path inside the bucket
+// under which backups live).
+var CommonConfigKeys = []string{"prefix"}
+
+// CheckConfigKeys returns an ErrInvalidConfig error naming the keys of config that are neither
+// in known nor in CommonConfigKeys, so that a misspelt key is reported instead of ignored.
+func CheckConfigKeys(provider string, config map[string]string, known ...string) error {
+	valid := map[string]bool{}
+	for _, k := range append(append([]string{}, known...), CommonConfigKeys...) {
+		valid[k] = true
+	}
+	var unknown []string
+	for k := range config {
+		if !valid[k] {
+			unknown = append(unknown, strconv.Quote(k))
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	sort.Strings(known)
+	return ConfigError(provider, "unknown config key(s) %s (valid keys: %s)",
+		strings.Join(unknown, ", "), strings.Join(append(known, CommonConfigKeys...), ", "))
+}
+
+// ConfigBool parses an optional boolean config value ("" is false).
+func ConfigBool(provider string, config map[string]string, key string) (bool, error) {
+	v, ok := config[key]
+	if !ok || v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, ConfigError(provider, "config key %q: %q is not a boolean", key, v)
+	}
+	return b, nil
+}
+
+// CheckBucket returns an error when bucket is empty.
+func CheckBucket(provider, op, bucket string) error {
+	if bucket == "" {
+		return &Error{Provider: provider, Op: op, Err: ConfigError(provider, "bucket name is empty")}
+	}
+	return nil
+}
