@@ -1,0 +1,68 @@
+# ark: build, test and verify. `make help` lists the targets.
+
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+OUTPUT  := _output
+BIN     := $(OUTPUT)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+GIT_SHA := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+GIT_TREE_STATE := $(shell if git diff --quiet HEAD 2>/dev/null; then echo clean; else echo dirty; fi)
+LDFLAGS := -s -w \
+	-X github.com/heptio/ark/pkg/buildinfo.Version=$(VERSION) \
+	-X github.com/heptio/ark/pkg/buildinfo.GitSHA=$(GIT_SHA) \
+	-X github.com/heptio/ark/pkg/buildinfo.GitTreeState=$(GIT_TREE_STATE)
+IMAGE   ?= heptio/ark:$(VERSION)
+# Integration and end-to-end tests start their own control plane and object stores.
+INTEGRATION_TIMEOUT ?= 40m
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-20s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## Build the ark binary into _output/bin/ark.
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ark ./cmd/ark
+
+.PHONY: test
+test: test-unit test-integration ## Run the whole test suite: unit, then integration and end-to-end on a local control plane and real object stores.
+
+.PHONY: test-unit
+test-unit: ## Run the unit tests (no servers needed).
+	go test -count=1 ./...
+
+.PHONY: test-integration
+test-integration: build ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
+	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 ./...
+
+.PHONY: bench
+bench: build ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
+	go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 60m -p 1 ./...
+
+.PHONY: verify
+verify: ## Check formatting, go vet, and that generated code and manifests are up to date.
+	@files=$$(gofmt -l $$(git ls-files '*.go')); if [[ -n "$$files" ]]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
+	go vet ./...
+	go vet -tags integration ./...
+	hack/verify-codegen.sh
+
+.PHONY: codegen
+codegen: ## Regenerate deepcopy, clientset, listers, informers, CRDs and examples/common/00-prereqs.yaml.
+	hack/update-codegen.sh
+
+.PHONY: local-cluster-up
+local-cluster-up: ## Start a local control plane (etcd, kube-apiserver, kube-controller-manager) on loopback.
+	hack/local-cluster.sh up
+
+.PHONY: local-cluster-down
+local-cluster-down: ## Stop the local control plane and remove its data.
+	hack/local-cluster.sh down
+
+.PHONY: image
+image: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE) .
+
+.PHONY: clean
+clean: ## Remove the ark binary (the cached test servers in _output/ stay; remove _output/ to rebuild them).
+	rm -f $(BIN)/ark

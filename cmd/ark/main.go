@@ -1,0 +1,15 @@
+// Command ark backs up and restores Kubernetes clusters. `ark server` runs the
+// controllers; every other command is the client.
+package main
+
+import (
+	"os"
+
+	"github.com/heptio/ark/pkg/cmd/ark"
+)
+
+func main() {
+	if err := ark.NewCommand().Execute(); err != nil {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,111 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/wait"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// CreateOptions are the inputs of `ark backup create`.
+type CreateOptions struct {
+	Name   string
+	Spec   SpecFlags
+	Labels map[string]string
+	Wait   bool
+}
+
+// NewCreateCommand returns `ark backup create NAME`.
+func NewCreateCommand(f client.Factory) *cobra.Command {
+	o := &CreateOptions{}
+	c := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a backup",
+		Example: `  ark backup create nginx-backup --selector app=nginx
+  ark backup create pre-upgrade --include-namespaces app --ttl 72h --wait`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context(), c, f)
+		},
+	}
+	o.BindFlags(c)
+	return c
+}
+
+// BindFlags adds the command's flags.
+func (o *CreateOptions) BindFlags(c *cobra.Command) {
+	o.Spec.BindFlags(c)
+	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the backup object, such as env=prod.")
+	c.Flags().BoolVarP(&o.Wait, "wait", "w", false, "Wait until the backup is done, showing its progress; exit non-zero unless it Completed.")
+}
+
+// Validate checks the options without asking the cluster.
+func (o *CreateOptions) Validate() error {
+	spec, err := o.Spec.Spec()
+	if err != nil {
+		return err
+	}
+	if errs := validation.BackupSpec(&spec); len(errs) > 0 {
+		return errors.New(strings.Join(errs, "; "))
+	}
+	if errs := metav1validation.ValidateLabels(o.Labels, field.NewPath("labels")); len(errs) > 0 {
+		return fmt.Errorf("invalid --labels: %w", errs.ToAggregate())
+	}
+	return nil
+}
+
+// Run creates the backup and, with --wait, follows it.
+func (o *CreateOptions) Run(ctx context.Context, c *cobra.Command, f client.Factory) error {
+	spec, _ := o.Spec.Spec()
+	ark, err := f.ArkClient()
+	if err != nil {
+		return err
+	}
+	backup := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace(), Name: o.Name, Labels: o.Labels},
+		Spec:       spec,
+	}
+	if _, err := ark.ArkV1().Backups(f.Namespace()).Create(ctx, backup, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating backup %q: %w", o.Name, err)
+	}
+	out := c.OutOrStdout()
+	fmt.Fprintf(out, "Backup request %q submitted successfully.\n", o.Name)
+	if !o.Wait {
+		fmt.Fprintf(out, "Run `ark backup describe %s` for more details.\n", o.Name)
+		return nil
+	}
+	final, err := wait.Until(ctx, c.ErrOrStderr(), "Backup "+o.Name, time.Second, func(ctx context.Context) (wait.State, error) {
+		b, err := ark.ArkV1().Backups(f.Namespace()).Get(ctx, o.Name, metav1.GetOptions{})
+		if err != nil {
+			return wait.State{}, err
+		}
+		s := wait.State{Phase: string(b.Status.Phase), Final: b.Status.Phase.IsFinal()}
+		if p := b.Status.Progress; p != nil {
+			s.Done, s.Total = p.ItemsBackedUp, p.TotalItems
+		}
+		return s, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Backup %q finished: %s. Run `ark backup describe %s` for more details.\n", o.Name, final.Phase, o.Name)
+	if final.Phase != string(arkv1.BackupPhaseCompleted) {
+		return fmt.Errorf("backup %q did not complete: %s", o.Name, final.Phase)
+	}
+	return nil
+}

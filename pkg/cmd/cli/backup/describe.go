@@ -1,0 +1,38 @@
+package backup
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/output"
+)
+
+// NewDescribeCommand returns `ark backup describe NAME...`.
+func NewDescribeCommand(f client.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Describe backups: spec, phase, progress, warnings, errors and volume snapshots",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			for i, name := range args {
+				b, err := ark.ArkV1().Backups(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					return fmt.Errorf("getting backup %q: %w", name, err)
+				}
+				if i > 0 {
+					fmt.Fprintln(c.OutOrStdout(), "---")
+				}
+				output.DescribeBackup(c.OutOrStdout(), b, time.Now())
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,74 @@
+package backup
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/download"
+)
+
+// NewLogsCommand returns `ark backup logs NAME`.
+func NewLogsCommand(f client.Factory) *cobra.Command {
+	timeout := time.Minute
+	c := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print a backup's log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupLog, args[0], c.OutOrStdout(), true, timeout)
+		},
+	}
+	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	return c
+}
+
+// NewDownloadCommand returns `ark backup download NAME`.
+func NewDownloadCommand(f client.Factory) *cobra.Command {
+	timeout := time.Minute
+	var outPath string
+	force := false
+	c := &cobra.Command{
+		Use:   "download NAME",
+		Short: "Download a backup's tarball to a file",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			if outPath == "" {
+				outPath = args[0] + "-data.tar.gz"
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			file, err := os.OpenFile(outPath, flags, 0o600)
+			if err != nil {
+				return err
+			}
+			err = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupContents, args[0], file, false, timeout)
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(outPath)
+				return err
+			}
+			c.Printf("Backup %s has been successfully downloaded to %s\n", args[0], outPath)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&outPath, "output", "o", "", "The file to write (default NAME-data.tar.gz).")
+	c.Flags().BoolVar(&force, "force", false, "Overwrite the file if it exists.")
+	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	return c
+}

@@ -1,0 +1,167 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/wait"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// NameTimeFormat is the YYYYMMDDhhmmss suffix of generated restore and backup names.
+const NameTimeFormat = "20060102150405"
+
+// CreateOptions are the inputs of `ark restore create`.
+type CreateOptions struct {
+	BackupName        string
+	Name              string
+	RestoreVolumes    bool
+	NamespaceMappings string
+	IncludeNamespaces []string
+	ExcludeNamespaces []string
+	IncludeResources  []string
+	ExcludeResources  []string
+	Selector          string
+	Labels            map[string]string
+	Wait              bool
+
+	cmd *cobra.Command
+	now func() time.Time
+}
+
+// NewCreateCommand returns `ark restore create BACKUP`.
+func NewCreateCommand(f client.Factory) *cobra.Command {
+	o := &CreateOptions{now: time.Now}
+	c := &cobra.Command{
+		Use:   "create BACKUP",
+		Short: "Create a restore from a backup",
+		Example: `  ark restore create nginx-backup
+  ark restore create daily-20261121070000 --namespace-mappings abc:def,123:456 --wait`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.BackupName = args[0]
+			restore, err := o.Restore(f.Namespace())
+			if err != nil {
+				return err
+			}
+			return o.Run(c.Context(), c, f, restore)
+		},
+	}
+	o.BindFlags(c)
+	return c
+}
+
+// BindFlags adds the command's flags.
+func (o *CreateOptions) BindFlags(c *cobra.Command) {
+	o.cmd = c
+	f := c.Flags()
+	f.StringVar(&o.Name, "name", "", "The restore's name (default BACKUP-YYYYMMDDhhmmss).")
+	f.BoolVar(&o.RestoreVolumes, "restore-volumes", true, "Recreate persistent volumes from their snapshots.")
+	f.StringVar(&o.NamespaceMappings, "namespace-mappings", "", "Restore namespaces under other names, as src1:dst1,src2:dst2.")
+	f.StringSliceVar(&o.IncludeNamespaces, "include-namespaces", []string{"*"}, "Namespaces of the backup to restore (use '*' for all namespaces).")
+	f.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespaces", nil, "Namespaces of the backup not to restore.")
+	f.StringSliceVar(&o.IncludeResources, "include-resources", nil, "Resources to restore, formatted as resource.group, such as storageclasses.storage.k8s.io, or short names (use '*' for all resources).")
+	f.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "Resources not to restore, formatted as resource.group.")
+	f.StringVarP(&o.Selector, "selector", "l", "", "Only restore resources matching this label selector.")
+	f.StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the restore object.")
+	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed.")
+}
+
+// ParseNamespaceMappings reads "abc:def,123:456".
+func ParseNamespaceMappings(s string) (map[string]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		src, dst, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		if !ok || src == "" || dst == "" {
+			return nil, fmt.Errorf("invalid --namespace-mappings entry %q: want source:target", pair)
+		}
+		if _, dup := m[src]; dup {
+			return nil, fmt.Errorf("invalid --namespace-mappings: %q is mapped twice", src)
+		}
+		m[src] = dst
+	}
+	return m, nil
+}
+
+// Restore builds and checks the Restore object the options describe.
+func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
+	mappings, err := ParseNamespaceMappings(o.NamespaceMappings)
+	if err != nil {
+		return nil, err
+	}
+	name := o.Name
+	if name == "" {
+		name = fmt.Sprintf("%s-%s", o.BackupName, o.now().UTC().Format(NameTimeFormat))
+	}
+	r := &arkv1.Restore{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: o.Labels},
+		Spec: arkv1.RestoreSpec{
+			BackupName:         o.BackupName,
+			IncludedNamespaces: o.IncludeNamespaces,
+			ExcludedNamespaces: o.ExcludeNamespaces,
+			IncludedResources:  o.IncludeResources,
+			ExcludedResources:  o.ExcludeResources,
+			NamespaceMapping:   mappings,
+		},
+	}
+	if o.Selector != "" {
+		if r.Spec.LabelSelector, err = metav1.ParseToLabelSelector(o.Selector); err != nil {
+			return nil, fmt.Errorf("invalid --selector %q: %w", o.Selector, err)
+		}
+	}
+	if o.cmd != nil && o.cmd.Flags().Changed("restore-volumes") {
+		v := o.RestoreVolumes
+		r.Spec.RestorePVs = &v
+	}
+	if errs := validation.RestoreSpec(&r.Spec); len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return r, nil
+}
+
+// Run creates the restore and, with --wait, follows it.
+func (o *CreateOptions) Run(ctx context.Context, c *cobra.Command, f client.Factory, r *arkv1.Restore) error {
+	ark, err := f.ArkClient()
+	if err != nil {
+		return err
+	}
+	if _, err := ark.ArkV1().Restores(r.Namespace).Create(ctx, r, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating restore %q: %w", r.Name, err)
+	}
+	out := c.OutOrStdout()
+	fmt.Fprintf(out, "Restore request %q submitted successfully.\n", r.Name)
+	if !o.Wait {
+		fmt.Fprintf(out, "Run `ark restore describe %s` for more details.\n", r.Name)
+		return nil
+	}
+	final, err := wait.Until(ctx, c.ErrOrStderr(), "Restore "+r.Name, time.Second, func(ctx context.Context) (wait.State, error) {
+		got, err := ark.ArkV1().Restores(r.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
+		if err != nil {
+			return wait.State{}, err
+		}
+		s := wait.State{Phase: string(got.Status.Phase), Final: got.Status.Phase.IsFinal()}
+		if p := got.Status.Progress; p != nil {
+			s.Done, s.Total = p.ItemsRestored, p.TotalItems
+		}
+		return s, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Restore %q finished: %s. Run `ark restore describe %s` for more details.\n", r.Name, final.Phase, r.Name)
+	if final.Phase != string(arkv1.RestorePhaseCompleted) {
+		return fmt.Errorf("restore %q did not complete: %s", r.Name, final.Phase)
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package restore
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func TestParseNamespaceMappings(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    map[string]string
+		wantErr string
+	}{
+		{in: "", want: nil},
+		{in: "abc:def,123:456", want: map[string]string{"abc": "def", "123": "456"}},
+		{in: " abc:def , x:y", want: map[string]string{"abc": "def", "x": "y"}},
+		{in: "abc", wantErr: "want source:target"},
+		{in: "abc:", wantErr: "want source:target"},
+		{in: "a:b,a:c", wantErr: `"a" is mapped twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseNamespaceMappings(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRestoreObject(t *testing.T) {
+	now := func() time.Time { return time.Date(2017, 7, 27, 20, 5, 24, 0, time.UTC) }
+	tests := []struct {
+		name     string
+		args     []string
+		wantName string
+		wantPVs  *bool
+		wantErr  string
+	}{
+		{name: "default name", wantName: "nginx-backup-20170727200524"},
+		{name: "custom name", args: []string{"--name", "mine"}, wantName: "mine"},
+		{name: "volumes off", args: []string{"--restore-volumes=false"}, wantName: "nginx-backup-20170727200524", wantPVs: new(bool)},
+		{name: "two to one", args: []string{"--namespace-mappings", "a:x,b:x"}, wantErr: "both map to x"},
+		{name: "bad selector", args: []string{"--selector", "a in (b"}, wantErr: "invalid --selector"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &CreateOptions{BackupName: "nginx-backup", now: now}
+			c := &cobra.Command{}
+			o.BindFlags(c)
+			if err := c.ParseFlags(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			r, err := o.Restore("heptio-ark")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Name != tt.wantName || r.Namespace != "heptio-ark" || r.Spec.BackupName != "nginx-backup" {
+				t.Errorf("restore = %s/%s from %s", r.Namespace, r.Name, r.Spec.BackupName)
+			}
+			if !reflect.DeepEqual(r.Spec.RestorePVs, tt.wantPVs) {
+				t.Errorf("restorePVs = %v, want %v", r.Spec.RestorePVs, tt.wantPVs)
+			}
+		})
+	}
+}

@@ -1,0 +1,166 @@
+// Package schedule is `ark schedule`: create, get, describe, delete.
+package schedule
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/cli/backup"
+	"github.com/heptio/ark/pkg/cmd/util/output"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// NewCommand returns `ark schedule` and its verbs.
+func NewCommand(f client.Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:     "schedule",
+		Aliases: []string{"schedules"},
+		Short:   "Work with schedules",
+		Long:    "Create, inspect and delete schedules, which create backups on a cron schedule named <schedule>-<YYYYMMDDhhmmss>.",
+	}
+	c.AddCommand(newCreateCommand(f), newGetCommand(f), newDescribeCommand(f), newDeleteCommand(f))
+	return c
+}
+
+// CreateOptions are the inputs of `ark schedule create`.
+type CreateOptions struct {
+	Name     string
+	Schedule string
+	Labels   map[string]string
+	Spec     backup.SpecFlags
+}
+
+// Object builds and checks the Schedule the options describe.
+func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
+	spec, err := o.Spec.Spec()
+	if err != nil {
+		return nil, err
+	}
+	s := &arkv1.Schedule{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec},
+	}
+	if errs := validation.Schedule(&s.Spec); len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "; "))
+	}
+	return s, nil
+}
+
+func newCreateCommand(f client.Factory) *cobra.Command {
+	o := &CreateOptions{}
+	c := &cobra.Command{
+		Use:     "create NAME --schedule CRON",
+		Short:   "Create a schedule",
+		Example: `  ark schedule create daily --schedule "0 7 * * *"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Name = args[0]
+			s, err := o.Object(f.Namespace())
+			if err != nil {
+				return err
+			}
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			if _, err := ark.ArkV1().Schedules(s.Namespace).Create(c.Context(), s, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("creating schedule %q: %w", s.Name, err)
+			}
+			fmt.Fprintf(c.OutOrStdout(), "Schedule %q created successfully.\n", s.Name)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&o.Schedule, "schedule", "", "A cron expression (UTC) saying when to back up, such as \"0 7 * * *\".")
+	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the schedule object.")
+	o.Spec.BindFlags(c)
+	_ = c.MarkFlagRequired("schedule")
+	return c
+}
+
+func newGetCommand(f client.Factory) *cobra.Command {
+	var selector string
+	c := &cobra.Command{
+		Use:   "get [NAME...]",
+		Short: "Get schedules",
+		RunE: func(c *cobra.Command, args []string) error {
+			format, err := output.Format(c)
+			if err != nil {
+				return err
+			}
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			list := &arkv1.ScheduleList{}
+			if len(args) == 0 {
+				if list, err = ark.ArkV1().Schedules(f.Namespace()).List(c.Context(), metav1.ListOptions{LabelSelector: selector}); err != nil {
+					return fmt.Errorf("listing schedules: %w", err)
+				}
+			}
+			for _, name := range args {
+				s, err := ark.ArkV1().Schedules(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					return fmt.Errorf("getting schedule %q: %w", name, err)
+				}
+				list.Items = append(list.Items, *s)
+			}
+			return output.Schedules(c.OutOrStdout(), list, format, time.Now())
+		},
+	}
+	c.Flags().StringVarP(&selector, "selector", "l", "", "Only show schedules whose labels match this selector.")
+	output.BindFlags(c)
+	return c
+}
+
+func newDescribeCommand(f client.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Describe schedules",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			for i, name := range args {
+				s, err := ark.ArkV1().Schedules(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					return fmt.Errorf("getting schedule %q: %w", name, err)
+				}
+				if i > 0 {
+					fmt.Fprintln(c.OutOrStdout(), "---")
+				}
+				output.DescribeSchedule(c.OutOrStdout(), s)
+			}
+			return nil
+		},
+	}
+}
+
+func newDeleteCommand(f client.Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete schedules (their backups stay until they expire)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				if err := ark.ArkV1().Schedules(f.Namespace()).Delete(c.Context(), name, metav1.DeleteOptions{}); err != nil {
+					return fmt.Errorf("deleting schedule %q: %w", name, err)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "Schedule %q deleted.\n", name)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,161 @@
+// Package controller holds ark's controllers. Each one registers its informers
+// with a Runner and implements Sync(ctx, key); the Runner owns the rate-limited
+// work queue, the workers, cache syncing and requeueing.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+)
+
+// Syncer is one controller's logic: bring the object with this key to where it
+// should be. A returned error is retried with backoff; a positive requeueAfter
+// asks to be called again after that long (a schedule's next tick, an expiry)
+// instead of polling.
+type Syncer interface {
+	Sync(ctx context.Context, key string) (requeueAfter time.Duration, err error)
+}
+
+// SyncFunc adapts a function to Syncer.
+type SyncFunc func(ctx context.Context, key string) (time.Duration, error)
+
+// Sync calls f.
+func (f SyncFunc) Sync(ctx context.Context, key string) (time.Duration, error) { return f(ctx, key) }
+
+// Runner runs a Syncer over a work queue fed by informers.
+type Runner struct {
+	name      string
+	syncer    Syncer
+	queue     workqueue.TypedRateLimitingInterface[string]
+	hasSynced []cache.InformerSynced
+	maxRetry  int
+}
+
+// NewRunner returns a runner named name (for logs and the queue's metrics).
+func NewRunner(name string, syncer Syncer) *Runner {
+	return &Runner{
+		name:   name,
+		syncer: syncer,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: name},
+		),
+		maxRetry: 15,
+	}
+}
+
+// Name is the controller's name.
+func (r *Runner) Name() string { return r.name }
+
+// Watch enqueues the key of every object the informer adds or updates (and,
+// with onDelete, deletes), optionally only those filter accepts.
+func (r *Runner) Watch(informer cache.SharedIndexInformer, filter func(obj any) bool, onDelete bool) error {
+	accept := func(obj any) bool { return filter == nil || filter(obj) }
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if accept(obj) {
+				r.Enqueue(obj)
+			}
+		},
+		UpdateFunc: func(_, obj any) {
+			if accept(obj) {
+				r.Enqueue(obj)
+			}
+		},
+	}
+	if onDelete {
+		handler.DeleteFunc = func(obj any) {
+			if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if accept(obj) {
+				r.Enqueue(obj)
+			}
+		}
+	}
+	if _, err := informer.AddEventHandler(handler); err != nil {
+		return fmt.Errorf("%s: watching: %w", r.name, err)
+	}
+	r.hasSynced = append(r.hasSynced, informer.HasSynced)
+	return nil
+}
+
+// WaitFor adds an informer whose cache must be synced before workers start,
+// without enqueueing its events.
+func (r *Runner) WaitFor(synced ...cache.InformerSynced) {
+	r.hasSynced = append(r.hasSynced, synced...)
+}
+
+// Enqueue adds an object's namespace/name key.
+func (r *Runner) Enqueue(obj any) {
+	key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj)
+	if err != nil {
+		runtime.HandleError(fmt.Errorf("%s: no key for %T: %w", r.name, obj, err))
+		return
+	}
+	r.queue.Add(key)
+}
+
+// EnqueueKey adds a key as it is (periodic controllers use fixed keys).
+func (r *Runner) EnqueueKey(key string) { r.queue.Add(key) }
+
+// EnqueueAfter adds a key after a delay.
+func (r *Runner) EnqueueAfter(key string, d time.Duration) { r.queue.AddAfter(key, d) }
+
+// Run waits for the caches, then runs workers until ctx is done, and returns
+// once they have stopped.
+func (r *Runner) Run(ctx context.Context, workers int) error {
+	logger := klog.FromContext(ctx).WithValues("controller", r.name)
+	ctx = klog.NewContext(ctx, logger)
+	defer r.queue.ShutDown()
+
+	if !cache.WaitForCacheSync(ctx.Done(), r.hasSynced...) {
+		return fmt.Errorf("%s: caches did not sync before shutdown", r.name)
+	}
+	logger.Info("Starting controller", "workers", workers)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r.processNext(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	r.queue.ShutDown()
+	wg.Wait()
+	logger.Info("Stopped controller")
+	return nil
+}
+
+func (r *Runner) processNext(ctx context.Context) bool {
+	key, shutdown := r.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer r.queue.Done(key)
+	logger := klog.FromContext(ctx).WithValues("key", key)
+	after, err := r.syncer.Sync(klog.NewContext(ctx, logger), key)
+	switch {
+	case err != nil && r.queue.NumRequeues(key) < r.maxRetry:
+		logger.Error(err, "Sync failed; retrying")
+		r.queue.AddRateLimited(key)
+	case err != nil:
+		logger.Error(err, "Sync failed; giving up until the object changes")
+		r.queue.Forget(key)
+	default:
+		r.queue.Forget(key)
+		if after > 0 {
+			r.queue.AddAfter(key, after)
+		}
+	}
+	return true
+}

@@ -1,0 +1,123 @@
+package validation
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+)
+
+// wantErrs checks that errs has exactly one entry per wanted substring, in any order.
+func wantErrs(t *testing.T, errs []string, want ...string) {
+	t.Helper()
+	if len(errs) != len(want) {
+		t.Fatalf("got %d errors %q, want %d matching %q", len(errs), errs, len(want), want)
+	}
+	for _, w := range want {
+		found := false
+		for _, e := range errs {
+			if strings.Contains(e, w) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no error contains %q in %q", w, errs)
+		}
+	}
+}
+
+func TestBackupSpec(t *testing.T) {
+	tests := []struct {
+		name string
+		spec arkv1.BackupSpec
+		want []string
+	}{
+		{name: "empty is valid", spec: arkv1.BackupSpec{}},
+		{name: "star alone", spec: arkv1.BackupSpec{IncludedNamespaces: []string{"*"}, ExcludedNamespaces: []string{"kube-system"}}},
+		{name: "star with others", spec: arkv1.BackupSpec{IncludedNamespaces: []string{"*", "a"}}, want: []string{`"*" must be the only entry`}},
+		{name: "star excluded", spec: arkv1.BackupSpec{ExcludedResources: []string{"*"}}, want: []string{`excluded resource: "*" is not allowed`}},
+		{name: "conflict", spec: arkv1.BackupSpec{IncludedResources: []string{"pods", "secrets"}, ExcludedResources: []string{"secrets"}}, want: []string{`resource "secrets" is both included and excluded`}},
+		{name: "bad namespace", spec: arkv1.BackupSpec{IncludedNamespaces: []string{"Not_OK"}}, want: []string{`"Not_OK" is not a valid namespace name`}},
+		{name: "negative ttl", spec: arkv1.BackupSpec{TTL: metav1.Duration{Duration: -time.Hour}}, want: []string{"ttl -1h0m0s is negative"}},
+		{
+			name: "bad selector",
+			spec: arkv1.BackupSpec{LabelSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: "Sometimes"}}}},
+			want: []string{"invalid label selector"},
+		},
+		{
+			name: "hooks",
+			spec: arkv1.BackupSpec{Hooks: arkv1.BackupHooks{Resources: []arkv1.BackupResourceHookSpec{{
+				Pre:  []arkv1.BackupResourceHook{{}, {Exec: &arkv1.ExecHook{}}},
+				Post: []arkv1.BackupResourceHook{{Exec: &arkv1.ExecHook{Command: []string{"sync"}, OnError: "Maybe"}}},
+			}}}},
+			want: []string{"name is required", "exec is required", "exec.command is empty", `onError "Maybe"`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantErrs(t, BackupSpec(&tt.spec), tt.want...) })
+	}
+}
+
+func TestRestoreSpec(t *testing.T) {
+	tests := []struct {
+		name string
+		spec arkv1.RestoreSpec
+		want []string
+	}{
+		{name: "valid", spec: arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"abc": "def", "123": "456"}}},
+		{name: "no backup", spec: arkv1.RestoreSpec{}, want: []string{"backupName is required"}},
+		{name: "two sources one target", spec: arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, want: []string{"a and b both map to x"}},
+		{name: "bad target", spec: arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"a": "X_Y"}}, want: []string{"target is not a valid namespace name"}},
+		{name: "conflicting namespaces", spec: arkv1.RestoreSpec{BackupName: "b", IncludedNamespaces: []string{"a"}, ExcludedNamespaces: []string{"a"}}, want: []string{`namespace "a" is both included and excluded`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { wantErrs(t, RestoreSpec(&tt.spec), tt.want...) })
+	}
+}
+
+func TestSchedule(t *testing.T) {
+	tests := []struct {
+		name     string
+		schedule string
+		want     []string
+	}{
+		{name: "daily at seven", schedule: "0 7 * * *"},
+		{name: "descriptor", schedule: "@every 1h"},
+		{name: "missing", schedule: "", want: []string{"schedule is required"}},
+		{name: "garbage", schedule: "every day", want: []string{`invalid schedule "every day"`}},
+		{name: "six fields", schedule: "0 0 7 * * *", want: []string{"invalid schedule"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantErrs(t, Schedule(&arkv1.ScheduleSpec{Schedule: tt.schedule}), tt.want...)
+		})
+	}
+}
+
+func TestConfig(t *testing.T) {
+	valid := func() *arkv1.Config {
+		return &arkv1.Config{BackupStorageProvider: arkv1.ObjectStorageProviderConfig{
+			CloudProviderConfig: arkv1.CloudProviderConfig{Name: "aws"}, Bucket: "ark"}}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*arkv1.Config)
+		want   []string
+	}{
+		{name: "valid", mutate: func(*arkv1.Config) {}},
+		{name: "unknown provider", mutate: func(c *arkv1.Config) { c.BackupStorageProvider.Name = "dropbox" }, want: []string{`"dropbox" is not one of`}},
+		{name: "no provider no bucket", mutate: func(c *arkv1.Config) { c.BackupStorageProvider = arkv1.ObjectStorageProviderConfig{} }, want: []string{"name is required", "bucket is required"}},
+		{name: "unknown volume provider", mutate: func(c *arkv1.Config) { c.PersistentVolumeProvider = &arkv1.CloudProviderConfig{Name: "ceph"} }, want: []string{`persistentVolumeProvider.name "ceph"`}},
+		{name: "negative period", mutate: func(c *arkv1.Config) { c.GCSyncPeriod.Duration = -time.Second }, want: []string{"gcSyncPeriod -1s is negative"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := valid()
+			tt.mutate(c)
+			wantErrs(t, Config(c), tt.want...)
+		})
+	}
+}
