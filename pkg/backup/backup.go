@@ -1,0 +1,650 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/util/collections"
+)
+
+const (
+	// BackupNameTag is the tag, on every volume snapshot, naming its backup.
+	BackupNameTag = arkv1.GroupName + "/backup"
+	// PVNameTag is the tag, on every volume snapshot, naming its persistent volume.
+	PVNameTag = arkv1.GroupName + "/pv"
+
+	// DefaultPageSize is how many objects one list request asks for.
+	DefaultPageSize = 500
+	// progressEvery is how many items are written between progress reports.
+	progressEvery = 100
+	// hookOutputLimit caps how much of a hook's stdout and stderr is logged.
+	hookOutputLimit = 2048
+)
+
+var (
+	namespacesGR = schema.GroupResource{Resource: "namespaces"}
+	pvsGR        = schema.GroupResource{Resource: "persistentvolumes"}
+	pvcsGR       = schema.GroupResource{Resource: "persistentvolumeclaims"}
+	podsGR       = schema.GroupResource{Resource: "pods"}
+	// skippedUnlessListed are left out unless includedResources names them.
+	skippedUnlessListed = sets.New("events", "events.events.k8s.io")
+)
+
+// Backupper runs backups. It is safe for concurrent use.
+type Backupper struct {
+	discovery   DiscoveryHelper
+	client      dynamic.Interface
+	podExec     PodCommandExecutor
+	snapshotter VolumeSnapshotter
+	clock       clock.PassiveClock
+	pageSize    int64
+}
+
+// Option configures a Backupper.
+type Option func(*Backupper)
+
+// WithPageSize sets how many objects one list request asks for (default
+// DefaultPageSize).
+func WithPageSize(n int64) Option {
+	return func(b *Backupper) {
+		if n > 0 {
+			b.pageSize = n
+		}
+	}
+}
+
+// NewBackupper returns a Backupper. podExec runs hooks (nil: every hook fails
+// with an error); snapshotter snapshots volumes (nil: no persistentVolumeProvider
+// is configured, and every volume gets a warning instead of a snapshot); clk
+// stamps the log and the tarball entries (nil: the real clock).
+func NewBackupper(helper DiscoveryHelper, client dynamic.Interface, podExec PodCommandExecutor, snapshotter VolumeSnapshotter, clk clock.PassiveClock, opts ...Option) *Backupper {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	b := &Backupper{
+		discovery:   helper,
+		client:      client,
+		podExec:     podExec,
+		snapshotter: snapshotter,
+		clock:       clk,
+		pageSize:    DefaultPageSize,
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
+}
+
+// Result is what a backup did.
+type Result struct {
+	// FormatVersion is the tarball's format version (FormatVersion).
+	FormatVersion int
+	// ResourceVersion is the cluster resourceVersion every resource was listed at.
+	ResourceVersion string
+	// InconsistentResources lists the resources ("resource.group") that were
+	// listed fresh instead of at ResourceVersion, sorted.
+	InconsistentResources []string
+	// Warnings holds one message per warning; len(Warnings) is the count.
+	Warnings []string
+	// Errors holds one message per item error; len(Errors) is the count. A
+	// backup with errors is PartiallyFailed.
+	Errors []string
+	// ItemsBackedUp is the number of objects written to the tarball.
+	ItemsBackedUp int
+	// VolumeBackups maps each snapshotted persistent volume to its snapshot.
+	VolumeBackups map[string]*arkv1.VolumeBackupInfo
+}
+
+// ApplyTo copies the result into a backup's status: version, resourceVersion,
+// inconsistent resources, warning and error counts, volume backups and the
+// final progress. It does not set the phase.
+func (r *Result) ApplyTo(status *arkv1.BackupStatus) {
+	status.Version = r.FormatVersion
+	status.ResourceVersion = r.ResourceVersion
+	status.InconsistentResources = append([]string(nil), r.InconsistentResources...)
+	status.Warnings = len(r.Warnings)
+	status.Errors = len(r.Errors)
+	if len(r.VolumeBackups) > 0 {
+		status.VolumeBackups = make(map[string]*arkv1.VolumeBackupInfo, len(r.VolumeBackups))
+		for k, v := range r.VolumeBackups {
+			status.VolumeBackups[k] = v.DeepCopy()
+		}
+	}
+	status.Progress = &arkv1.BackupProgress{TotalItems: r.ItemsBackedUp, ItemsBackedUp: r.ItemsBackedUp}
+}
+
+// Backup backs up what backup.Spec selects: it streams the gzipped tarball to
+// contents (which it does not close), writes the log as JSON lines to log
+// (may be nil), and calls progress (may be nil) every 100 items and at the
+// end.
+//
+// The error is non-nil when the backup failed as a whole: invalid spec,
+// discovery or the first list failing, a write to contents failing, ctx done,
+// or a hook with onError Fail failing; the tarball is then unusable. Problems
+// with single items (a resource that cannot be listed, a failed hook with
+// onError Continue, a failed snapshot) are Result.Errors. The Result is
+// returned in both cases.
+func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents io.Writer, log io.Writer, progress func(arkv1.BackupProgress)) (*Result, error) {
+	r := &run{
+		b:             b,
+		ctx:           ctx,
+		logger:        klog.FromContext(ctx).WithValues("backup", klog.KObj(backup)),
+		backup:        backup,
+		jlog:          &jsonLog{w: log, clock: b.clock, backup: backup.Name},
+		progressFn:    progress,
+		result:        &Result{FormatVersion: FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
+		pvcVolumes:    map[string]string{},
+		boundPVs:      sets.New[string](),
+		nsWithItems:   sets.New[string](),
+		snapshotted:   sets.New[string](),
+		inconsistents: sets.New[string](),
+	}
+	err := r.do(contents)
+	r.result.InconsistentResources = sets.List(r.inconsistents)
+	if r.jlog.err != nil {
+		r.result.Warnings = append(r.result.Warnings, fmt.Sprintf("writing the backup log: %v", r.jlog.err))
+	}
+	if err != nil {
+		r.logger.V(1).Info("Backup failed", "err", err)
+		return r.result, err
+	}
+	r.logger.V(1).Info("Backup done", "items", r.result.ItemsBackedUp, "warnings", len(r.result.Warnings), "errors", len(r.result.Errors), "resourceVersion", r.result.ResourceVersion)
+	return r.result, nil
+}
+
+// run is the state of one backup.
+type run struct {
+	b          *Backupper
+	ctx        context.Context
+	logger     klog.Logger
+	backup     *arkv1.Backup
+	jlog       *jsonLog
+	tar        *tarWriter
+	progressFn func(arkv1.BackupProgress)
+	result     *Result
+
+	namespaces      *collections.IncludesExcludes
+	resources       *collections.IncludesExcludes
+	selector        labels.Selector
+	clusterIncluded bool
+	snapshots       bool
+	hooks           []resourceHooks
+
+	rv            string
+	pvResource    *discovery.Resource // nil when persistent volumes are excluded
+	totalItems    int
+	pvcVolumes    map[string]string // "namespace/claim" of backed-up bound claims -> volume
+	boundPVs      sets.Set[string]  // volumes of backed-up bound claims
+	nsWithItems   sets.Set[string]  // namespaces with a backed-up item
+	snapshotted   sets.Set[string]  // volumes whose snapshot was attempted
+	inconsistents sets.Set[string]
+}
+
+func (r *run) do(contents io.Writer) error {
+	spec := &r.backup.Spec
+	r.info("Starting backup", "", "", "", "")
+
+	if err := r.prepare(spec); err != nil {
+		return err
+	}
+
+	r.tar = newTarWriter(contents, r.b.clock.Now())
+	if err := r.tar.writeVersion(); err != nil {
+		return err
+	}
+
+	// One instant of the cluster: the resourceVersion of a fresh (quorum) list.
+	nsClient := r.b.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"})
+	first, err := nsClient.List(r.ctx, metav1.ListOptions{Limit: 1})
+	if err != nil {
+		return fmt.Errorf("reading the cluster's resourceVersion: %w", err)
+	}
+	r.rv = first.GetResourceVersion()
+	r.result.ResourceVersion = r.rv
+	r.info(fmt.Sprintf("Listing every resource at resourceVersion %s", r.rv), "", "", "", "")
+
+	for _, res := range r.plan() {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.backupResource(res); err != nil {
+			return err
+		}
+	}
+	if err := r.tar.close(); err != nil {
+		return err
+	}
+	r.reportProgress(true)
+	r.info(fmt.Sprintf("Backup done: %d items, %d warnings, %d errors", r.result.ItemsBackedUp, len(r.result.Warnings), len(r.result.Errors)), "", "", "", "")
+	return nil
+}
+
+// prepare validates the spec, refreshes discovery and builds the filters.
+func (r *run) prepare(spec *arkv1.BackupSpec) error {
+	var problems []string
+	for _, e := range collections.ValidateIncludesExcludes(spec.IncludedNamespaces, spec.ExcludedNamespaces) {
+		problems = append(problems, "namespaces: "+e.Error())
+	}
+	for _, e := range collections.ValidateIncludesExcludes(spec.IncludedResources, spec.ExcludedResources) {
+		problems = append(problems, "resources: "+e.Error())
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid backup spec: %s", strings.Join(problems, "; "))
+	}
+	var err error
+	r.selector = labels.Everything()
+	if spec.LabelSelector != nil {
+		if r.selector, err = metav1.LabelSelectorAsSelector(spec.LabelSelector); err != nil {
+			return fmt.Errorf("invalid backup spec: labelSelector: %w", err)
+		}
+	}
+	if r.hooks, err = parseHooks(spec.Hooks); err != nil {
+		return fmt.Errorf("invalid backup spec: %w", err)
+	}
+
+	if err := r.b.discovery.Refresh(r.ctx); err != nil {
+		return fmt.Errorf("discovering the server's resources: %w", err)
+	}
+	failed := r.b.discovery.FailedGroups()
+	gvs := make([]schema.GroupVersion, 0, len(failed))
+	for gv := range failed {
+		gvs = append(gvs, gv)
+	}
+	sort.Slice(gvs, func(i, j int) bool { return gvs[i].String() < gvs[j].String() })
+	for _, gv := range gvs {
+		r.warn("API group version unavailable: its resources are not in the backup", gv.String(), "", "", "discovery failed", failed[gv])
+	}
+
+	if r.resources, err = collections.ResolveResources(r.b.discovery, spec.IncludedResources, spec.ExcludedResources); err != nil {
+		return fmt.Errorf("invalid backup spec: %w", err)
+	}
+	r.namespaces = collections.NewIncludesExcludes(spec.IncludedNamespaces, spec.ExcludedNamespaces)
+	if spec.IncludeClusterResources != nil {
+		r.clusterIncluded = *spec.IncludeClusterResources
+	} else {
+		r.clusterIncluded = r.namespaces.IncludesAll()
+	}
+	r.snapshots = spec.SnapshotVolumes == nil || *spec.SnapshotVolumes
+	r.info(fmt.Sprintf("Namespaces %s; resources %s; label selector %q; cluster-scoped resources: %v",
+		r.namespaces, r.resources, r.selector.String(), r.clusterIncluded), "", "", "", "")
+	return nil
+}
+
+// plan returns the resources to list, in order: persistent volume claims
+// first (pods need their volumes), then the others by name, then persistent
+// volumes and namespaces, which are taken also for their relations to what
+// came before.
+func (r *run) plan() []discovery.Resource {
+	var claims, middle, last []discovery.Resource
+	var pvs, nss *discovery.Resource
+	for _, res := range r.b.discovery.Resources() {
+		gr := res.GroupResource()
+		name := gr.String()
+		if !res.HasVerb("list") {
+			r.skip("Resource skipped", name, "", "", "it does not support list")
+			continue
+		}
+		switch gr {
+		case pvcsGR:
+			if r.resources.ShouldInclude(name) {
+				claims = append(claims, res)
+			} else {
+				r.skip("Resource skipped", name, "", "", "not selected by the resource filter")
+			}
+			continue
+		case pvsGR:
+			res := res
+			pvs = &res
+			continue
+		case namespacesGR:
+			res := res
+			nss = &res
+			continue
+		}
+		if reason := r.resourceSkipReason(res); reason != "" {
+			r.skip("Resource skipped", name, "", "", reason)
+			continue
+		}
+		middle = append(middle, res)
+	}
+	sort.SliceStable(middle, func(i, j int) bool {
+		return middle[i].GroupResource().String() < middle[j].GroupResource().String()
+	})
+	if pvs != nil {
+		if r.resources.IsExcluded(pvsGR.String()) {
+			r.skip("Resource skipped", pvsGR.String(), "", "", "excluded by the resource filter")
+		} else {
+			last = append(last, *pvs)
+			r.pvResource = pvs
+		}
+	}
+	if nss != nil {
+		if r.resources.IsExcluded(namespacesGR.String()) {
+			r.skip("Resource skipped", namespacesGR.String(), "", "", "excluded by the resource filter")
+		} else {
+			last = append(last, *nss)
+		}
+	}
+	return append(append(claims, middle...), last...)
+}
+
+// resourceSkipReason says why a resource other than claims, volumes and
+// namespaces is not backed up, or "" if it is.
+func (r *run) resourceSkipReason(res discovery.Resource) string {
+	name := res.GroupResource().String()
+	if !r.resources.ShouldInclude(name) {
+		return "not selected by the resource filter"
+	}
+	if (skippedUnlessListed.Has(name) || res.GVR.Group == arkv1.GroupName) && !r.resources.IsExplicitlyIncluded(name) {
+		return "left out unless includedResources names it"
+	}
+	if !res.API.Namespaced && !r.clusterIncluded {
+		return "cluster-scoped resources are not included"
+	}
+	return ""
+}
+
+// backupResource lists one resource and writes its selected items.
+func (r *run) backupResource(res discovery.Resource) error {
+	gr := res.GroupResource()
+	switch gr {
+	case pvsGR:
+		return r.backupPersistentVolumes(res)
+	case namespacesGR:
+		return r.backupNamespaces(res)
+	}
+	selector := r.selector.String()
+	if !res.API.Namespaced {
+		return r.list(res, "", selector, "", func(obj *unstructured.Unstructured) error {
+			return r.backupItem(res, obj)
+		})
+	}
+	// Namespaced: one list per named namespace, or one list of all of them.
+	var scopes []string
+	if inc := r.namespaces.Includes(); len(inc) > 0 && !sets.New(inc...).Has(collections.All) {
+		for _, ns := range inc {
+			if r.namespaces.ShouldInclude(ns) {
+				scopes = append(scopes, ns)
+			}
+		}
+	} else {
+		scopes = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range scopes {
+		err := r.list(res, ns, selector, "", func(obj *unstructured.Unstructured) error {
+			if !r.namespaces.ShouldInclude(obj.GetNamespace()) {
+				r.skip("Item skipped", gr.String(), obj.GetNamespace(), obj.GetName(), "namespace not selected")
+				return nil
+			}
+			return r.backupItem(res, obj)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backupPersistentVolumes writes the volumes of backed-up claims, and all
+// volumes matching the selector when cluster-scoped resources are included.
+func (r *run) backupPersistentVolumes(res discovery.Resource) error {
+	all := r.clusterIncluded && r.resources.ShouldInclude(pvsGR.String())
+	if !all && r.boundPVs.Len() == 0 {
+		r.skip("Resource skipped", pvsGR.String(), "", "", "no backed-up claim is bound and cluster-scoped persistent volumes are not included")
+		return nil
+	}
+	return r.list(res, "", "", "", func(pv *unstructured.Unstructured) error {
+		switch {
+		case r.boundPVs.Has(pv.GetName()):
+		case all && r.selector.Matches(labels.Set(pv.GetLabels())):
+		default:
+			r.skip("Item skipped", pvsGR.String(), "", pv.GetName(), "not bound to a backed-up claim")
+			return nil
+		}
+		if err := r.backupItem(res, pv); err != nil {
+			return err
+		}
+		return r.snapshotVolume(pv)
+	})
+}
+
+// backupNamespaces writes the namespaces with backed-up items, and those the
+// namespace filter selects (see the package documentation).
+func (r *run) backupNamespaces(res discovery.Resource) error {
+	selectedToo := r.resources.ShouldInclude(namespacesGR.String()) && (r.clusterIncluded || !r.namespaces.IncludesAll())
+	return r.list(res, "", "", "", func(ns *unstructured.Unstructured) error {
+		name := ns.GetName()
+		switch {
+		case r.nsWithItems.Has(name):
+		case selectedToo && r.namespaces.ShouldInclude(name) && r.selector.Matches(labels.Set(ns.GetLabels())):
+		default:
+			r.skip("Item skipped", namespacesGR.String(), "", name, "namespace not selected and without backed-up items")
+			return nil
+		}
+		return r.backupItem(res, ns)
+	})
+}
+
+// backupItem writes one object, running the hooks of pods around it and
+// recording what claims, volumes and namespaces it brings along.
+func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured) error {
+	gr := res.GroupResource()
+	ns, name := obj.GetNamespace(), obj.GetName()
+	if !res.API.Namespaced {
+		ns = ""
+	}
+	if !validPathSegment(name) || (ns != "" && !validPathSegment(ns)) {
+		r.fail("Item not backed up", gr.String(), ns, name, "its name cannot be a file name", nil)
+		return nil
+	}
+	path := ItemPath(gr, ns, name)
+	if r.tar.has(path) {
+		return nil // already written (a relisted page, or taken for a relation)
+	}
+	obj.SetAPIVersion(res.GVR.GroupVersion().String())
+	obj.SetKind(res.API.Kind)
+
+	isPod := gr == podsGR
+	if isPod {
+		if err := r.runHooks(obj, hookPre); err != nil {
+			return err
+		}
+	}
+
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		r.fail("Item not backed up", gr.String(), ns, name, "it cannot be encoded", err)
+		return nil
+	}
+	if err := r.tar.writeFile(path, data); err != nil {
+		return err
+	}
+	r.result.ItemsBackedUp++
+	r.logger.V(4).Info("Backed up item", "resource", gr.String(), "namespace", ns, "name", name)
+	r.jlog.write(LogEntry{Level: LevelInfo, Msg: "Item backed up", Resource: gr.String(), Namespace: ns, Name: name})
+	if ns != "" {
+		r.nsWithItems.Insert(ns)
+	}
+	if gr == pvcsGR {
+		r.recordClaim(obj)
+	}
+	r.reportProgress(false)
+
+	if isPod {
+		if err := r.snapshotPodVolumes(obj); err != nil {
+			return err
+		}
+		if err := r.runHooks(obj, hookPost); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordClaim remembers the volume of a bound claim.
+func (r *run) recordClaim(pvc *unstructured.Unstructured) {
+	volume, _, _ := unstructured.NestedString(pvc.Object, "spec", "volumeName")
+	phase, _, _ := unstructured.NestedString(pvc.Object, "status", "phase")
+	if volume == "" || phase != "Bound" {
+		return
+	}
+	r.pvcVolumes[pvc.GetNamespace()+"/"+pvc.GetName()] = volume
+	r.boundPVs.Insert(volume)
+}
+
+// list pages through one resource (in one namespace, or all) at the backup's
+// resourceVersion, falling back to a fresh list if that fails; fn sees every
+// item. A resource that cannot be listed at all is an item error.
+func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelector string, fn func(*unstructured.Unstructured) error) error {
+	gr := res.GroupResource().String()
+	var client dynamic.ResourceInterface = r.b.client.Resource(res.GVR)
+	if namespace != "" {
+		client = r.b.client.Resource(res.GVR).Namespace(namespace)
+	}
+	exact := metav1.ListOptions{
+		LabelSelector:        labelSelector,
+		FieldSelector:        fieldSelector,
+		Limit:                r.b.pageSize,
+		ResourceVersion:      r.rv,
+		ResourceVersionMatch: metav1.ResourceVersionMatchExact,
+	}
+	opts := exact
+	consistent := true
+	firstPage := true
+	r.logger.V(2).Info("Listing resource", "resource", gr, "namespace", namespace)
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		list, err := client.List(r.ctx, opts)
+		if err != nil {
+			if ctxErr := r.ctx.Err(); ctxErr != nil {
+				return ctxErr
+			}
+			if consistent {
+				// Relist fresh; items already written are not written again.
+				consistent = false
+				r.inconsistents.Insert(gr)
+				reason := "listing at the backup's resourceVersion failed"
+				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+					reason = "the backup's resourceVersion was compacted"
+				}
+				r.warn("Resource listed fresh, not at the backup's resourceVersion", gr, namespace, "", reason, err)
+				opts = metav1.ListOptions{LabelSelector: labelSelector, FieldSelector: fieldSelector, Limit: r.b.pageSize}
+				firstPage = true
+				continue
+			}
+			r.fail("Resource not backed up", gr, namespace, "", "it cannot be listed", err)
+			return nil
+		}
+		if firstPage {
+			n := len(list.Items)
+			if rem := list.GetRemainingItemCount(); rem != nil {
+				n += int(*rem)
+			}
+			if consistent && fieldSelector == "" {
+				r.totalItems += n
+			}
+			firstPage = false
+		}
+		for i := range list.Items {
+			if err := fn(&list.Items[i]); err != nil {
+				return err
+			}
+		}
+		next := list.GetContinue()
+		if next == "" {
+			return nil
+		}
+		opts = metav1.ListOptions{LabelSelector: labelSelector, FieldSelector: fieldSelector, Limit: r.b.pageSize, Continue: next}
+	}
+}
+
+func (r *run) reportProgress(final bool) {
+	n := r.result.ItemsBackedUp
+	if r.progressFn == nil || (!final && n%progressEvery != 0) {
+		return
+	}
+	total := r.totalItems
+	if final || total < n {
+		total = n
+	}
+	r.progressFn(arkv1.BackupProgress{TotalItems: total, ItemsBackedUp: n})
+}
+
+// Logging helpers: each writes a JSON line and logs through klog; warn and
+// fail also record the message in the result.
+
+func (r *run) info(msg, resource, namespace, name, reason string) {
+	r.logger.V(2).Info(msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason)
+	r.jlog.write(LogEntry{Level: LevelInfo, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason})
+}
+
+func (r *run) skip(msg, resource, namespace, name, reason string) {
+	r.logger.V(4).Info(msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason)
+	r.jlog.write(LogEntry{Level: LevelInfo, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason})
+}
+
+func (r *run) warn(msg, resource, namespace, name, reason string, err error) {
+	r.logger.V(1).Info("Warning: "+msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason, "err", err)
+	e := LogEntry{Level: LevelWarning, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	r.jlog.write(e)
+	r.result.Warnings = append(r.result.Warnings, describe(msg, resource, namespace, name, reason, err))
+}
+
+func (r *run) fail(msg, resource, namespace, name, reason string, err error) {
+	r.logger.V(1).Info("Error: "+msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason, "err", err)
+	e := LogEntry{Level: LevelError, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason}
+	if err != nil {
+		e.Error = err.Error()
+	}
+	r.jlog.write(e)
+	r.result.Errors = append(r.result.Errors, describe(msg, resource, namespace, name, reason, err))
+}
+
+// describe renders a warning or error for Result: "msg: resource ns/name: reason: err".
+func describe(msg, resource, namespace, name, reason string, err error) string {
+	var b strings.Builder
+	b.WriteString(msg)
+	what := resource
+	if namespace != "" || name != "" {
+		id := name
+		if namespace != "" {
+			id = namespace + "/" + name
+		}
+		what = strings.TrimSpace(what + " " + strings.TrimSuffix(id, "/"))
+	}
+	if what != "" {
+		b.WriteString(": " + what)
+	}
+	if reason != "" {
+		b.WriteString(": " + reason)
+	}
+	if err != nil {
+		b.WriteString(": " + err.Error())
+	}
+	return b.String()
+}
+
+// errHookFailed wraps the error of a hook whose onError is Fail.
+var errHookFailed = errors.New("hook failed")

@@ -1,0 +1,81 @@
+// Package backup is ark's backup engine: it reads the API objects a Backup
+// selects, at one resourceVersion of the cluster, and streams them as a
+// gzipped tarball; it runs the backup's hooks in pods and snapshots the
+// persistent volumes through a VolumeSnapshotter.
+//
+// The engine holds no informers and writes nothing to the cluster or the
+// object store: the backup controller calls Backupper.Backup with the
+// writers for the tarball and the log and stores what it returns.
+//
+// # Tarball
+//
+//	metadata/version                                        FormatVersion, first entry
+//	resources/<resource>.<group>/namespaces/<ns>/<name>.json  namespaced objects
+//	resources/<resource>.<group>/cluster/<name>.json          cluster-scoped objects
+//
+// Core-group resources drop the ".<group>" ("resources/pods/..."). Each file
+// holds one object as the API server listed it, with apiVersion and kind set.
+//
+// # What is backed up
+//
+//   - Every resource discovery reports (the preferred version of each group,
+//     custom resources included) that supports "list", filtered by the
+//     backup's resources, namespaces and label selector.
+//   - events (core and events.k8s.io) and ark's own kinds (ark.heptio.com) are
+//     left out unless includedResources names them explicitly.
+//   - Cluster-scoped resources: includeClusterResources true takes all of
+//     them, false none; unset takes all of them when the backup covers every
+//     namespace (includedNamespaces empty or "*", no excludedNamespaces) and
+//     none otherwise.
+//   - Persistent volumes bound to backed-up claims are always taken (unless
+//     excludedResources names persistentvolumes), whatever the label
+//     selector and includeClusterResources say.
+//   - The namespace object of every namespace with a backed-up item is taken
+//     (unless excludedResources names namespaces); so is every namespace the
+//     namespace filter selects (even an empty one) that matches the label
+//     selector, when cluster-scoped resources are included or the namespace
+//     filter is not "every namespace".
+//
+// # Point in time
+//
+// The engine reads one resourceVersion R of the cluster first and lists every
+// resource at exactly R, in pages. A resource that cannot be listed at R (410
+// Gone once etcd has compacted R, an aggregated API server that does not
+// support it) is listed fresh instead, named in a warning and in
+// Result.InconsistentResources.
+package backup
+
+import (
+	"context"
+	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/discovery"
+)
+
+// DiscoveryHelper is what the engine needs of *discovery.Helper.
+type DiscoveryHelper interface {
+	Refresh(ctx context.Context) error
+	Resources() []discovery.Resource
+	ResolveResource(name string) (schema.GroupVersionResource, metav1.APIResource, error)
+	FailedGroups() map[schema.GroupVersion]error
+}
+
+// PodCommandExecutor runs a command in a container of a pod, as hooks do.
+// It returns when the command exits (an error if it exited non-zero or could
+// not be run) or when ctx is done.
+type PodCommandExecutor interface {
+	ExecPodCommand(ctx context.Context, namespace, pod, container string, command []string, stdout, stderr io.Writer) error
+}
+
+// VolumeSnapshotter takes a disk snapshot of a persistent volume through the
+// configured persistentVolumeProvider. tags are to be put on the snapshot
+// (they hold at least BackupNameTag). A nil info with a nil error means the
+// provider does not handle this kind of volume; the backup records a warning.
+type VolumeSnapshotter interface {
+	SnapshotVolume(ctx context.Context, pv *unstructured.Unstructured, tags map[string]string) (*arkv1.VolumeBackupInfo, error)
+}
