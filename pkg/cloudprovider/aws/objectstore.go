@@ -108,6 +108,9 @@ func New(ctx context.Context, o Options) (*ObjectStore, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 		so.UsePathStyle = o.ForcePathStyle
+		// Objects uploaded in parts have no whole-object checksum to validate; the SDK
+		// would log a warning on every such download.
+		so.DisableLogOutputChecksumValidationSkipped = true
 	})
 	return &ObjectStore{
 		client:  client,

@@ -138,6 +138,7 @@ func (s *ObjectStore) wrap(op, bucket, key string, err error) error {
 	cause := err
 	var gErr *googleapi.Error
 	switch {
+	case errors.Is(err, cloudprovider.ErrBucketNotFound):
 	case errors.Is(err, storage.ErrBucketNotExist):
 		cause = cloudprovider.ErrBucketNotFound
 	case errors.Is(err, storage.ErrObjectNotExist):
@@ -165,7 +166,13 @@ func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io
 		_ = w.Close()
 		return s.wrap("put", bucket, key, err)
 	}
-	return s.wrap("put", bucket, key, w.Close())
+	err := w.Close()
+	var gErr *googleapi.Error
+	if errors.As(err, &gErr) && gErr.Code == http.StatusNotFound {
+		// An upload needs no existing object: a 404 means the bucket is missing.
+		err = fmt.Errorf("%w: %v", cloudprovider.ErrBucketNotFound, err)
+	}
+	return s.wrap("put", bucket, key, err)
 }
 
 // GetObject opens bucket/key.
@@ -174,6 +181,12 @@ func (s *ObjectStore) GetObject(ctx context.Context, bucket, key string) (io.Rea
 		return nil, err
 	}
 	r, err := s.client.Bucket(bucket).Object(key).NewReader(ctx)
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		// GCS answers the same 404 for a missing bucket: tell them apart.
+		if _, aerr := s.client.Bucket(bucket).Attrs(ctx); errors.Is(aerr, storage.ErrBucketNotExist) {
+			err = aerr
+		}
+	}
 	if err != nil {
 		return nil, s.wrap("get", bucket, key, err)
 	}
