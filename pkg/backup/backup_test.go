@@ -288,7 +288,7 @@ func (e *env) runCtx(t *testing.T, ctx context.Context, spec arkv1.BackupSpec) (
 	return res, readTarball(t, buf.Bytes()), nil
 }
 
-func readTarball(t *testing.T, data []byte) *tarball {
+func readTarball(t testing.TB, data []byte) *tarball {
 	t.Helper()
 	gz, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
