@@ -1,0 +1,411 @@
+package restore
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ArchiveLimits bound what the extraction of a backup tarball accepts. A
+// tarball over any limit is rejected as a whole. Zero fields take the
+// defaults below.
+type ArchiveLimits struct {
+	// MaxEntries is the number of tar entries (of any type). Default 1,000,000.
+	MaxEntries int64
+	// MaxTotalBytes is the sum of the declared sizes of all entries, i.e. the
+	// uncompressed size of the archive's contents. Default 10 GiB.
+	MaxTotalBytes int64
+	// MaxFileBytes is the size of one entry. Default 64 MiB: an object the
+	// API server accepts is far smaller (etcd's request limit is 1.5 MiB).
+	MaxFileBytes int64
+	// MaxPathLength is the length of an entry's name. Default 4096.
+	MaxPathLength int
+}
+
+// Default limits of ArchiveLimits.
+const (
+	DefaultMaxEntries    = 1_000_000
+	DefaultMaxTotalBytes = 10 << 30
+	DefaultMaxFileBytes  = 64 << 20
+	DefaultMaxPathLength = 4096
+)
+
+func (l ArchiveLimits) withDefaults() ArchiveLimits {
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = DefaultMaxTotalBytes
+	}
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if l.MaxPathLength <= 0 {
+		l.MaxPathLength = DefaultMaxPathLength
+	}
+	return l
+}
+
+// ErrInvalidArchive is wrapped by every error that rejects a tarball: corrupt
+// gzip or tar data, a forbidden entry (absolute path, "..", link, device,
+// fifo) or a limit exceeded.
+var ErrInvalidArchive = errors.New("invalid backup archive")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidArchive, fmt.Sprintf(format, args...))
+}
+
+// copyKind says which copy of an item a tarball entry is.
+type copyKind int
+
+const (
+	// plainCopy: resources/<gr>/{cluster,namespaces/<ns>}/<name>.json, the
+	// layout ark writes (and every version of Velero too).
+	plainCopy copyKind = iota
+	// preferredCopy: resources/<gr>/<version>-preferredversion/..., the
+	// duplicate Velero (format 1.1.0) adds.
+	preferredCopy
+	// otherVersionCopy: resources/<gr>/<version>/..., a non-preferred version
+	// Velero writes with its EnableAPIGroupVersions feature. Never restored.
+	otherVersionCopy
+)
+
+// archiveItem is one item of the backup as indexed by extraction.
+type archiveItem struct {
+	// resource is the name of the item's resource directory: the group-resource
+	// of the source cluster ("deployments.apps", "configmaps").
+	resource string
+	// namespace is the item's namespace in the backup, "" if cluster-scoped.
+	namespace string
+	name      string
+	// file is the item's path under the extraction directory.
+	file string
+	size int64
+	copy copyKind
+}
+
+func (it *archiveItem) key() string { return it.resource + "|" + it.namespace + "|" + it.name }
+
+func (it *archiveItem) String() string {
+	if it.namespace == "" {
+		return it.resource + " " + it.name
+	}
+	return it.resource + " " + it.namespace + "/" + it.name
+}
+
+// archive is an extracted backup tarball.
+//
+// Extraction never uses an entry's name as a file-system path: every item is
+// written to a generated name (items/<n/4096>/<n>.json) through an os.Root
+// confined to a fresh temporary directory, and the entry names are only parsed
+// into (resource, namespace, name). Names are still validated strictly, since
+// a tarball with "../x", an absolute path or a link in it is corrupt or
+// tampered with and is rejected as a whole. Generated names also keep the
+// 253-character object names clear of the file system's 255-byte limit.
+type archive struct {
+	dir  string
+	root *os.Root
+
+	formatVersion string
+	// byResource holds the items to restore, one copy each, sorted by
+	// namespace and name.
+	byResource map[string][]*archiveItem
+	byKey      map[string]*archiveItem
+	total      int
+	// notes are things worth logging: ignored entries, duplicates.
+	notes []string
+}
+
+// Close removes the extraction directory.
+func (a *archive) Close() error {
+	if a == nil {
+		return nil
+	}
+	var err error
+	if a.root != nil {
+		err = a.root.Close()
+	}
+	if rerr := os.RemoveAll(a.dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// read returns the contents of it.
+func (a *archive) read(it *archiveItem) ([]byte, error) {
+	f, err := a.root.Open(it.file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0, it.size)
+	b := bytes.NewBuffer(buf)
+	if _, err := io.Copy(b, io.LimitReader(f, it.size+1)); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// lookup returns the item of resource directory resource, or nil.
+func (a *archive) lookup(resource, namespace, name string) *archiveItem {
+	return a.byKey[resource+"|"+namespace+"|"+name]
+}
+
+// resources returns the resource directories holding items, sorted.
+func (a *archive) resources() []string {
+	out := make([]string, 0, len(a.byResource))
+	for r := range a.byResource {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// extract reads the gzipped tarball r into a new temporary directory under
+// tmpParent ("" for the system default). On error nothing is left behind.
+func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveLimits) (_ *archive, err error) {
+	limits = limits.withDefaults()
+	dir, err := os.MkdirTemp(tmpParent, "ark-restore-")
+	if err != nil {
+		return nil, fmt.Errorf("creating extraction directory: %w", err)
+	}
+	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[string]*archiveItem{}}
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+	if a.root, err = os.OpenRoot(dir); err != nil {
+		return nil, fmt.Errorf("opening extraction directory: %w", err)
+	}
+	if err := a.root.Mkdir("items", 0o700); err != nil {
+		return nil, err
+	}
+
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, invalid("not gzip data: %v", err)
+	}
+	defer gz.Close()
+	tr := tar.NewReader(gz)
+
+	var entries, total, seq int64
+	shards := map[int64]bool{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, invalid("reading tar entry %d: %v", entries+1, err)
+		}
+		entries++
+		if entries > limits.MaxEntries {
+			return nil, invalid("more than %d entries", limits.MaxEntries)
+		}
+		name, err := checkEntryName(hdr.Name, limits.MaxPathLength)
+		if err != nil {
+			return nil, err
+		}
+		switch hdr.Typeflag {
+		case tar.TypeReg:
+		case tar.TypeDir, tar.TypeXGlobalHeader:
+			continue
+		case tar.TypeSymlink:
+			return nil, invalid("entry %q is a symbolic link (to %q)", name, hdr.Linkname)
+		case tar.TypeLink:
+			return nil, invalid("entry %q is a hard link (to %q)", name, hdr.Linkname)
+		case tar.TypeChar, tar.TypeBlock:
+			return nil, invalid("entry %q is a device", name)
+		case tar.TypeFifo:
+			return nil, invalid("entry %q is a fifo", name)
+		default:
+			return nil, invalid("entry %q has unsupported type %q", name, string(rune(hdr.Typeflag)))
+		}
+		if hdr.Size < 0 || hdr.Size > limits.MaxFileBytes {
+			return nil, invalid("entry %q is %d bytes, over the limit of %d", name, hdr.Size, limits.MaxFileBytes)
+		}
+		total += hdr.Size
+		if total > limits.MaxTotalBytes {
+			return nil, invalid("contents over the limit of %d bytes", limits.MaxTotalBytes)
+		}
+
+		if name == "metadata/version" {
+			b, err := io.ReadAll(io.LimitReader(tr, 256))
+			if err != nil {
+				return nil, invalid("reading %s: %v", name, err)
+			}
+			a.formatVersion = strings.TrimSpace(string(b))
+			continue
+		}
+		it, ok, note := parseItemPath(name)
+		if note != "" {
+			a.notes = append(a.notes, note)
+		}
+		if !ok {
+			continue // the reader skips the entry's data
+		}
+		if prev := a.byKey[it.key()]; prev != nil {
+			// Keep the plain copy; a preferred-version copy only stands in for
+			// a missing plain one.
+			if prev.copy == plainCopy || it.copy != plainCopy {
+				if prev.copy == it.copy {
+					a.notes = append(a.notes, fmt.Sprintf("duplicate entry %q ignored", name))
+				}
+				continue
+			}
+		}
+
+		shard := seq / 4096
+		if !shards[shard] {
+			if err := a.root.Mkdir(filepath.Join("items", strconv.FormatInt(shard, 10)), 0o700); err != nil {
+				return nil, err
+			}
+			shards[shard] = true
+		}
+		it.file = filepath.Join("items", strconv.FormatInt(shard, 10), strconv.FormatInt(seq, 10)+".json")
+		seq++
+		f, err := a.root.OpenFile(it.file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		src := &readErrTagger{r: io.LimitReader(tr, hdr.Size)}
+		n, err := io.Copy(f, src)
+		if cerr := f.Close(); err == nil && cerr != nil {
+			return nil, cerr
+		}
+		if err != nil {
+			if src.err != nil {
+				return nil, invalid("reading entry %q: %v", name, err)
+			}
+			return nil, fmt.Errorf("extracting entry %q: %w", name, err)
+		}
+		if n != hdr.Size {
+			return nil, invalid("entry %q is truncated (%d of %d bytes)", name, n, hdr.Size)
+		}
+		it.size = n
+		a.byKey[it.key()] = it
+	}
+	// The end-of-archive marker is not the end of the gzip stream: read the
+	// rest (tar padding) so that a checksum error or trailing garbage shows.
+	if n, err := io.Copy(io.Discard, io.LimitReader(gz, 1<<20)); err != nil {
+		return nil, invalid("after the last tar entry: %v", err)
+	} else if n == 1<<20 {
+		return nil, invalid("more than 1 MiB of data after the end of the tar archive")
+	}
+
+	for _, it := range a.byKey {
+		a.byResource[it.resource] = append(a.byResource[it.resource], it)
+	}
+	for _, items := range a.byResource {
+		sort.Slice(items, func(i, j int) bool {
+			if items[i].namespace != items[j].namespace {
+				return items[i].namespace < items[j].namespace
+			}
+			return items[i].name < items[j].name
+		})
+	}
+	a.total = len(a.byKey)
+	return a, nil
+}
+
+// readErrTagger remembers the error of its reader, to tell a corrupt archive
+// from a failing disk.
+type readErrTagger struct {
+	r   io.Reader
+	err error
+}
+
+func (t *readErrTagger) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if err != nil && err != io.EOF {
+		t.err = err
+	}
+	return n, err
+}
+
+// checkEntryName validates a tar entry name and returns it without a leading
+// "./" and trailing "/".
+func checkEntryName(raw string, maxLen int) (string, error) {
+	if len(raw) > maxLen {
+		return "", invalid("entry name longer than %d bytes", maxLen)
+	}
+	if strings.ContainsRune(raw, 0) {
+		return "", invalid("entry name %q contains a NUL byte", raw)
+	}
+	name := strings.TrimPrefix(raw, "./")
+	name = strings.TrimSuffix(name, "/")
+	if name == "" {
+		return "", invalid("empty entry name %q", raw)
+	}
+	if strings.HasPrefix(name, "/") || strings.HasPrefix(raw, "/") {
+		return "", invalid("entry %q has an absolute path", raw)
+	}
+	for _, part := range strings.Split(name, "/") {
+		switch part {
+		case "..":
+			return "", invalid("entry %q leaves the archive's directory (..)", raw)
+		case "", ".":
+			return "", invalid("entry name %q is not clean", raw)
+		}
+	}
+	if strings.Contains(name, `\`) {
+		return "", invalid("entry name %q contains a backslash", raw)
+	}
+	if !filepath.IsLocal(name) {
+		return "", invalid("entry %q is not a local path", raw)
+	}
+	return name, nil
+}
+
+// parseItemPath parses an entry name of the resources/ tree. ok is false for
+// entries that are not items to restore; note then says why, if worth saying.
+func parseItemPath(name string) (it *archiveItem, ok bool, note string) {
+	parts := strings.Split(name, "/")
+	if parts[0] != "resources" {
+		return nil, false, fmt.Sprintf("entry %q outside resources/ ignored", name)
+	}
+	if len(parts) < 4 {
+		return nil, false, fmt.Sprintf("unexpected entry %q ignored", name)
+	}
+	it = &archiveItem{resource: strings.ToLower(parts[1]), copy: plainCopy}
+	rest := parts[2:]
+	if rest[0] != "cluster" && rest[0] != "namespaces" {
+		if strings.HasSuffix(rest[0], "-preferredversion") {
+			it.copy = preferredCopy
+		} else {
+			it.copy = otherVersionCopy
+		}
+		rest = rest[1:]
+	}
+	var file string
+	switch {
+	case len(rest) == 2 && rest[0] == "cluster":
+		file = rest[1]
+	case len(rest) == 3 && rest[0] == "namespaces":
+		it.namespace, file = rest[1], rest[2]
+	default:
+		return nil, false, fmt.Sprintf("unexpected entry %q ignored", name)
+	}
+	if !strings.HasSuffix(file, ".json") || file == ".json" {
+		return nil, false, fmt.Sprintf("unexpected entry %q ignored (not a .json file)", name)
+	}
+	it.name = strings.TrimSuffix(file, ".json")
+	if it.copy == otherVersionCopy {
+		// Not a note per entry: an API-group-versions backup has many.
+		return nil, false, ""
+	}
+	return it, true, ""
+}

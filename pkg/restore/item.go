@@ -1,0 +1,602 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+)
+
+// Resources never restored, with the reason.
+func neverRestored(gr schema.GroupResource) string {
+	switch {
+	case gr.Group == "" && gr.Resource == "nodes":
+		return "nodes belong to the cluster they were backed up from"
+	case gr.Resource == "events" && (gr.Group == "" || gr.Group == "events.k8s.io"):
+		return "events are not restored"
+	case gr.Group == arkv1.SchemeGroupVersion.Group:
+		return "ark's own resources are not restored"
+	case gr.Group == "storage.k8s.io" && (gr.Resource == "volumeattachments" || gr.Resource == "csinodes"):
+		return "bound to the nodes of the cluster they were backed up from"
+	}
+	return ""
+}
+
+// restoreResource restores the items of one resource directory, in parallel.
+func (s *run) restoreResource(ctx context.Context, dir string) {
+	items := s.arc.byResource[dir]
+	if len(items) == 0 {
+		return
+	}
+	gr := schema.ParseGroupResource(dir)
+	skipAll := func(reason string) {
+		s.log.info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
+		for _, it := range items {
+			s.skipped(s.refOf(it), reason)
+			s.processed.Add(1)
+		}
+		s.reportProgress(false)
+	}
+	if reason := neverRestored(gr); reason != "" {
+		skipAll(reason)
+		return
+	}
+	if !s.resourceIncluded(dir) {
+		skipAll("resource excluded by the restore's resource filter")
+		return
+	}
+	gvr, api, err := s.discovery.ResolveResource(dir)
+	if err == nil && gvr.GroupResource() != gr {
+		err = fmt.Errorf("the name resolves to %s", gvr.GroupResource())
+	}
+	if err != nil {
+		// Still go item by item: items the filters leave out are skips, not
+		// errors.
+		s.log.error("resource not served by the cluster", "resource", dir, "error", err.Error())
+		notServed := fmt.Errorf("resource %s is not served by the cluster: %w", dir, err)
+		for _, it := range items {
+			s.restoreItem(ctx, it, schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, metav1.APIResource{}, notServed)
+		}
+		return
+	}
+	if !hasVerb(api, "create") {
+		skipAll("the resource does not support create")
+		return
+	}
+	s.log.info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
+
+	workers := min(s.opts.Workers, len(items))
+	jobs := make(chan *archiveItem)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				s.restoreItem(ctx, it, gvr, api, nil)
+			}
+		}()
+	}
+send:
+	for _, it := range items {
+		select {
+		case jobs <- it:
+		case <-ctx.Done():
+			break send
+		}
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+func hasVerb(api metav1.APIResource, verb string) bool {
+	if len(api.Verbs) == 0 {
+		return true // unknown: let the server say
+	}
+	for _, v := range api.Verbs {
+		if v == verb {
+			return true
+		}
+	}
+	return false
+}
+
+// mapNamespace returns the namespace a backup namespace is restored into.
+func (s *run) mapNamespace(ns string) string {
+	if t, ok := s.restore.Spec.NamespaceMapping[ns]; ok && t != "" {
+		return t
+	}
+	return ns
+}
+
+// refOf names an item as restored (mapped namespace).
+func (s *run) refOf(it *archiveItem) ItemRef {
+	ref := ItemRef{Resource: it.resource, Namespace: s.mapNamespace(it.namespace), Name: it.name}
+	if it.namespace == "" && it.resource == "namespaces" {
+		ref.Name = s.mapNamespace(it.name)
+	}
+	return ref
+}
+
+func (s *run) restored(ref ItemRef, kv ...any) {
+	s.col.add(func(r *Result) {
+		r.Restored++
+		r.Items = append(r.Items, ref)
+	})
+	s.log.item(slog.LevelInfo, "restored", ref, kv...)
+}
+
+func (s *run) existing(ref ItemRef) {
+	s.col.add(func(r *Result) { r.Existing++ })
+	s.col.warn(ref.Namespace, "%s: already exists in the cluster, left untouched", ref)
+	s.log.item(slog.LevelWarn, "already exists, left untouched", ref)
+}
+
+func (s *run) skipped(ref ItemRef, reason string) {
+	s.col.add(func(r *Result) { r.Skipped++ })
+	s.log.item(slog.LevelInfo, "skipped", ref, "reason", reason)
+}
+
+// skippedWarn is a skip the user should hear about.
+func (s *run) skippedWarn(ref ItemRef, reason string) {
+	s.col.add(func(r *Result) { r.Skipped++ })
+	s.col.warn(ref.Namespace, "%s: not restored: %s", ref, reason)
+	s.log.item(slog.LevelWarn, "skipped", ref, "reason", reason)
+}
+
+func (s *run) failed(ref ItemRef, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.col.add(func(r *Result) { r.Failed++ })
+	s.col.error(ref.Namespace, "%s: %s", ref, msg)
+	s.log.item(slog.LevelError, "restore failed", ref, "error", msg)
+}
+
+// restoreItem restores one item; every outcome is recorded. A non-nil
+// notServed says the cluster does not serve the item's resource: the item
+// fails with it unless the filters leave it out.
+func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.GroupVersionResource, api metav1.APIResource, notServed error) {
+	ref := s.refOf(it)
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.failed(ref, "internal error: %v", p)
+		}
+		s.processed.Add(1)
+		s.reportProgress(false)
+	}()
+	gr := gvr.GroupResource()
+	isNamespace := gr == schema.GroupResource{Resource: "namespaces"}
+
+	if notServed == nil && api.Namespaced != (it.namespace != "") {
+		where := "cluster-scoped"
+		if it.namespace != "" {
+			where = "in namespace " + it.namespace
+		}
+		s.failed(ref, "the backup stores it %s but the cluster's resource has namespaced=%t", where, api.Namespaced)
+		return
+	}
+	if it.namespace != "" && !s.namespaceFilter.ShouldInclude(it.namespace) {
+		s.skipped(ref, "namespace "+it.namespace+" excluded by the restore's namespace filter")
+		return
+	}
+	if isNamespace && !s.namespaceFilter.ShouldInclude(it.name) {
+		s.skipped(ref, "namespace excluded by the restore's namespace filter")
+		return
+	}
+
+	obj, err := s.load(it)
+	if err != nil {
+		s.failed(ref, "%v", err)
+		return
+	}
+	gv, err := schema.ParseGroupVersion(obj.GetAPIVersion())
+	if err != nil || gv.Group != gvr.Group {
+		s.failed(ref, "apiVersion %q does not belong to resource %s", obj.GetAPIVersion(), gr)
+		return
+	}
+	itemGVR := gvr.GroupResource().WithVersion(gv.Version)
+
+	if !s.selector.Matches(labels.Set(obj.GetLabels())) {
+		s.skipped(ref, "labels do not match the restore's label selector")
+		return
+	}
+	if notServed != nil {
+		s.failed(ref, "%v", notServed)
+		return
+	}
+	if isNamespace {
+		s.restoreNamespaceItem(ctx, it, ref, obj)
+		return
+	}
+	if !api.Namespaced && !s.allNamespaces && !s.clusterItemWanted(gr, it, obj) {
+		s.skipped(ref, "cluster-scoped, and the restore is limited to some namespaces")
+		return
+	}
+	if reason := s.skipReason(gr, it, obj); reason != "" {
+		s.skipped(ref, reason)
+		return
+	}
+
+	target := s.mapNamespace(it.namespace)
+	obj.SetNamespace(target)
+	cleanObject(gr, obj)
+	extra, skip, warnSkip, err := s.transform(ctx, gr, obj)
+	if err != nil {
+		s.failed(ref, "%v", err)
+		return
+	}
+	if skip != "" {
+		if warnSkip {
+			s.skippedWarn(ref, skip)
+		} else {
+			s.skipped(ref, skip)
+		}
+		return
+	}
+	setRestoreLabel(obj, s.restore.Name)
+
+	if api.Namespaced {
+		if err := s.ensureNamespace(ctx, target, it.namespace); err != nil {
+			s.failed(ref, "namespace %s could not be created: %v", target, err)
+			return
+		}
+	}
+	_, err = s.client.Resource(itemGVR).Namespace(target).Create(ctx, obj, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		s.noteRestored(gr, ref, obj)
+		s.restored(ref, extra...)
+	case apierrors.IsAlreadyExists(err):
+		s.noteRestored(gr, ref, obj)
+		s.existing(ref)
+	default:
+		s.failed(ref, "create: %v", err)
+	}
+}
+
+// load reads and decodes an item, checking it is the object its path says.
+func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) {
+	data, err := s.arc.read(it)
+	if err != nil {
+		return nil, fmt.Errorf("reading the item from the extracted backup: %w", err)
+	}
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("invalid item JSON: %v", err)
+	}
+	if obj.GetName() != it.name || obj.GetNamespace() != it.namespace {
+		return nil, fmt.Errorf("the object's metadata names %q in namespace %q, not what its path in the backup says", obj.GetName(), obj.GetNamespace())
+	}
+	return obj, nil
+}
+
+// noteRestored remembers PVs and CRDs now in the cluster.
+func (s *run) noteRestored(gr schema.GroupResource, ref ItemRef, obj *unstructured.Unstructured) {
+	switch gr.String() {
+	case "persistentvolumes":
+		s.pvs.Store(obj.GetName(), true)
+	case crdResource:
+		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")
+		s.crdMu.Lock()
+		s.crds = append(s.crds, restoredCRD{ref: ref, resource: plural + "." + group})
+		s.crdMu.Unlock()
+	}
+}
+
+// clusterItemWanted says whether a cluster-scoped item belongs to a restore
+// limited to some namespaces: it does if the restore names its resource, if
+// it is a PV claimed from an included namespace, or a CRD whose objects are
+// restored.
+func (s *run) clusterItemWanted(gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) bool {
+	if s.resourceExplicitlyIncluded(it.resource) {
+		return true
+	}
+	switch gr.String() {
+	case "persistentvolumes":
+		ns, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "namespace")
+		return ns != "" && s.namespaceFilter.ShouldInclude(ns)
+	case crdResource:
+		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
+		plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")
+		for _, cr := range s.arc.byResource[plural+"."+group] {
+			if cr.namespace != "" && s.namespaceFilter.ShouldInclude(cr.namespace) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// skipReason says why an item is not restored, or "".
+//
+// Objects with a controller owner (ownerReference with controller: true) are
+// skipped: the owner, restored too, makes them again (ReplicaSets of a
+// Deployment, Pods of a ReplicaSet or Job, EndpointSlices of a Service).
+// PVs and PVCs are the exception: they hold data, so they are restored
+// without their ownerReferences. Endpoints of a Service with a selector and
+// EndpointSlices managed by a Kubernetes controller are skipped too; mirror
+// pods belong to a kubelet.
+func (s *run) skipReason(gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) string {
+	switch gr.String() {
+	case "persistentvolumes", "persistentvolumeclaims":
+	default:
+		for _, o := range obj.GetOwnerReferences() {
+			if o.Controller != nil && *o.Controller {
+				return fmt.Sprintf("controlled by %s %s, which recreates it", o.Kind, o.Name)
+			}
+		}
+	}
+	switch gr.String() {
+	case "pods":
+		if _, ok := obj.GetAnnotations()["kubernetes.io/config.mirror"]; ok {
+			return "mirror pod of a static pod: its kubelet makes it"
+		}
+	case "endpoints":
+		if svc := s.arc.lookup("services", it.namespace, it.name); svc != nil {
+			if o, err := s.load(svc); err == nil {
+				if sel, _, _ := unstructured.NestedMap(o.Object, "spec", "selector"); len(sel) > 0 {
+					return "managed by the endpoints controller for the Service of the same name"
+				}
+			}
+		}
+	case "endpointslices.discovery.k8s.io":
+		if m := obj.GetLabels()["endpointslice.kubernetes.io/managed-by"]; strings.HasSuffix(m, ".k8s.io") {
+			return "managed by " + m
+		}
+	}
+	return ""
+}
+
+// Fields the API server sets, removed from every object.
+var serverSetMetadata = []string{
+	"uid", "resourceVersion", "selfLink", "creationTimestamp", "generation",
+	"managedFields", "deletionTimestamp", "deletionGracePeriodSeconds",
+	// The owners' UIDs change on restore: a stale ownerReference would make
+	// the garbage collector delete the restored object. Objects with a
+	// controller owner are skipped before this.
+	"ownerReferences",
+}
+
+// cleanObject removes what the server sets and what cannot be created again.
+// status goes too, except on custom resources (groups that are not
+// Kubernetes' own), where without a status subresource it is ordinary data
+// the server keeps, and with one the server ignores it anyway.
+func cleanObject(gr schema.GroupResource, obj *unstructured.Unstructured) {
+	for _, f := range serverSetMetadata {
+		unstructured.RemoveNestedField(obj.Object, "metadata", f)
+	}
+	if isBuiltinGroup(gr.Group) {
+		delete(obj.Object, "status")
+	}
+}
+
+func isBuiltinGroup(g string) bool {
+	return g == "" || !strings.Contains(g, ".") || strings.HasSuffix(g, ".k8s.io")
+}
+
+func setRestoreLabel(obj *unstructured.Unstructured, restore string) {
+	l := obj.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[arkv1.RestoreNameLabel] = restore
+	obj.SetLabels(l)
+}
+
+// transform applies the changes one resource needs. It returns extra log
+// key-values, or a reason to skip the item (warn: the user should hear of it).
+func (s *run) transform(ctx context.Context, gr schema.GroupResource, obj *unstructured.Unstructured) (extra []any, skip string, warn bool, err error) {
+	o := obj.Object
+	switch gr.String() {
+	case "services":
+		if ip, _, _ := unstructured.NestedString(o, "spec", "clusterIP"); ip != "None" {
+			unstructured.RemoveNestedField(o, "spec", "clusterIP")
+			unstructured.RemoveNestedField(o, "spec", "clusterIPs")
+		}
+		unstructured.RemoveNestedField(o, "spec", "healthCheckNodePort")
+		if ports, ok, _ := unstructured.NestedSlice(o, "spec", "ports"); ok {
+			for _, p := range ports {
+				if m, ok := p.(map[string]any); ok {
+					delete(m, "nodePort")
+				}
+			}
+			_ = unstructured.SetNestedSlice(o, ports, "spec", "ports")
+		}
+	case "persistentvolumes":
+		return s.transformPV(ctx, obj)
+	case "persistentvolumeclaims":
+		ann := obj.GetAnnotations()
+		for _, k := range []string{"pv.kubernetes.io/bind-completed", "pv.kubernetes.io/bound-by-controller", "volume.kubernetes.io/selected-node"} {
+			delete(ann, k)
+		}
+		if ann != nil {
+			obj.SetAnnotations(ann)
+		}
+		if vol, _, _ := unstructured.NestedString(o, "spec", "volumeName"); vol != "" && !s.pvPresent(ctx, vol) {
+			unstructured.RemoveNestedField(o, "spec", "volumeName")
+			extra = append(extra, "droppedVolumeName", vol)
+		}
+	case "pods":
+		unstructured.RemoveNestedField(o, "spec", "nodeName")
+		unstructured.RemoveNestedField(o, "spec", "priority")
+		unstructured.RemoveNestedField(o, "spec", "ephemeralContainers")
+	case "jobs.batch":
+		if manual, _, _ := unstructured.NestedBool(o, "spec", "manualSelector"); !manual {
+			unstructured.RemoveNestedField(o, "spec", "selector")
+			for _, k := range []string{"controller-uid", "batch.kubernetes.io/controller-uid"} {
+				unstructured.RemoveNestedField(o, "spec", "template", "metadata", "labels", k)
+			}
+		}
+	}
+	return extra, "", false, nil
+}
+
+// pvPresent says whether the PV is in the cluster: restored or found
+// existing by this restore, or there already.
+func (s *run) pvPresent(ctx context.Context, name string) bool {
+	if _, ok := s.pvs.Load(name); ok {
+		return true
+	}
+	_, err := s.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}).Get(ctx, name, metav1.GetOptions{})
+	return err == nil
+}
+
+// transformPV cleans a PV's claimRef and, if the backup has a snapshot of it
+// and the restore wants volumes, has the VolumeRestorer make its volume.
+//
+// A PV without a restored snapshot is restored as it was (pointing at its
+// original volume) unless its reclaim policy is Delete: its volume was then
+// most likely deleted with its claim, so it is skipped with a warning and the
+// claim is provisioned anew.
+func (s *run) transformPV(ctx context.Context, obj *unstructured.Unstructured) (extra []any, skip string, warn bool, err error) {
+	o := obj.Object
+	if _, ok, _ := unstructured.NestedMap(o, "spec", "claimRef"); ok {
+		unstructured.RemoveNestedField(o, "spec", "claimRef", "uid")
+		unstructured.RemoveNestedField(o, "spec", "claimRef", "resourceVersion")
+		if ns, _, _ := unstructured.NestedString(o, "spec", "claimRef", "namespace"); ns != "" {
+			_ = unstructured.SetNestedField(o, s.mapNamespace(ns), "spec", "claimRef", "namespace")
+		}
+	}
+	info := s.backup.Status.VolumeBackups[obj.GetName()]
+	if info != nil && s.restorePVs {
+		if s.opts.VolumeRestorer == nil {
+			return nil, "", false, fmt.Errorf("the backup has snapshot %s of it, but no volume restorer is configured (Config persistentVolumeProvider): its data cannot be restored", info.SnapshotID)
+		}
+		out, err := s.opts.VolumeRestorer.RestoreVolume(ctx, obj.DeepCopy(), info)
+		if err != nil {
+			return nil, "", false, fmt.Errorf("restoring its volume from snapshot %s: %w", info.SnapshotID, err)
+		}
+		if out == nil {
+			return nil, "", false, errors.New("the volume restorer returned no PV")
+		}
+		obj.Object = out.Object
+		return []any{"snapshotID", info.SnapshotID}, "", false, nil
+	}
+	if policy, _, _ := unstructured.NestedString(o, "spec", "persistentVolumeReclaimPolicy"); policy == "Delete" {
+		why := "no snapshot of it in the backup"
+		if info != nil {
+			why = "restorePVs is false"
+		}
+		return nil, why + " and its reclaim policy is Delete: its volume is likely gone", true, nil
+	}
+	return nil, "", false, nil
+}
+
+// namespaceState is the creation of one target namespace, done once.
+type namespaceState struct {
+	once    sync.Once
+	created bool
+	// fromItem is the backup's Namespace object it was created from, if any.
+	fromItem *archiveItem
+	err      error
+}
+
+func (s *run) nsState(name string) *namespaceState {
+	s.nsMu.Lock()
+	defer s.nsMu.Unlock()
+	e := s.namespaces[name]
+	if e == nil {
+		e = &namespaceState{}
+		s.namespaces[name] = e
+	}
+	return e
+}
+
+// ensureNamespace makes sure the target namespace exists before objects go
+// into it: created from the backup's Namespace object for source if it has
+// one the filters keep, bare otherwise.
+func (s *run) ensureNamespace(ctx context.Context, target, source string) error {
+	e := s.nsState(target)
+	e.once.Do(func() {
+		var obj *unstructured.Unstructured
+		it := s.arc.lookup("namespaces", "", source)
+		if it != nil && s.resourceIncluded("namespaces") {
+			if o, err := s.load(it); err == nil && s.selector.Matches(labels.Set(o.GetLabels())) {
+				obj = o
+			} else {
+				it = nil
+			}
+		} else {
+			it = nil
+		}
+		s.createNamespace(ctx, e, target, obj, it)
+	})
+	return e.err
+}
+
+// restoreNamespaceItem restores a Namespace object of the backup under its
+// mapped name.
+func (s *run) restoreNamespaceItem(ctx context.Context, it *archiveItem, ref ItemRef, obj *unstructured.Unstructured) {
+	target := s.mapNamespace(it.name)
+	e := s.nsState(target)
+	ran := false
+	e.once.Do(func() {
+		ran = true
+		s.createNamespace(ctx, e, target, obj, it)
+	})
+	switch {
+	case ran:
+	case e.fromItem == it:
+		// Restored earlier, for the objects in it; already recorded.
+	case e.err != nil:
+		s.failed(ref, "create: %v", e.err)
+	case e.created:
+		s.skipped(ref, "namespace "+target+" already restored from another namespace of the backup")
+	default:
+		s.existing(ref)
+	}
+}
+
+// createNamespace creates the target namespace from obj (a Namespace of the
+// backup, it) or bare, and records the outcome.
+func (s *run) createNamespace(ctx context.Context, e *namespaceState, target string, obj *unstructured.Unstructured, it *archiveItem) {
+	ref := ItemRef{Resource: "namespaces", Name: target}
+	if obj == nil {
+		obj = &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace"}}
+	}
+	obj.SetName(target)
+	cleanObject(schema.GroupResource{Resource: "namespaces"}, obj)
+	if l := obj.GetLabels(); l != nil {
+		if _, ok := l["kubernetes.io/metadata.name"]; ok {
+			l["kubernetes.io/metadata.name"] = target
+			obj.SetLabels(l)
+		}
+	}
+	setRestoreLabel(obj, s.restore.Name)
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	_, err := s.client.Resource(gvr).Create(ctx, obj, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		e.created = true
+		e.fromItem = it
+		if it != nil {
+			s.restored(ref)
+		} else {
+			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			s.log.item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref)
+		}
+	case apierrors.IsAlreadyExists(err):
+		e.fromItem = it
+		if it != nil {
+			s.existing(ref)
+		}
+	default:
+		e.err = err
+		e.fromItem = it
+		if it != nil {
+			s.failed(ref, "create: %v", err)
+		}
+	}
+}

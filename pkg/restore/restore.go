@@ -1,0 +1,382 @@
+// Package restore is ark's restore engine: it reads a backup tarball and
+// creates its objects in the cluster, in dependency order, with namespaces
+// mapped, server-set fields cleaned and never overwriting an existing object.
+//
+// The engine is pure logic over narrow interfaces (discovery, a dynamic
+// client, a volume restorer, a CRD waiter); the restore controller gives it
+// the tarball as an io.Reader and uploads the log and Results it produces.
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/util/collections"
+)
+
+// Discovery is what the engine needs of the cluster's discovery;
+// *discovery.Helper implements it.
+type Discovery interface {
+	// Refresh reads the server's resources again.
+	Refresh(ctx context.Context) error
+	// ResolveResource resolves a resource name ("deployments.apps",
+	// "configmaps", "pvc") to its preferred group-version-resource.
+	ResolveResource(name string) (schema.GroupVersionResource, metav1.APIResource, error)
+}
+
+// VolumeRestorer creates a volume from a persistent volume's snapshot and
+// returns the PV rewritten to use it (typically a new volume ID).
+type VolumeRestorer interface {
+	RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, info *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error)
+}
+
+// CRDWaiter waits for a CustomResourceDefinition to be Established.
+type CRDWaiter interface {
+	WaitEstablished(ctx context.Context, name string) error
+}
+
+// DefaultResourcePriorities is the order in which resources are restored
+// when the Config has no resourcePriorities; the others follow, sorted by
+// name.
+var DefaultResourcePriorities = []string{
+	"customresourcedefinitions",
+	"namespaces",
+	"persistentvolumes",
+	"persistentvolumeclaims",
+	"secrets",
+	"configmaps",
+	"serviceaccounts",
+	"limitranges",
+}
+
+// Defaults of Options.
+const (
+	DefaultWorkers          = 16
+	DefaultCRDTimeout       = 2 * time.Minute
+	DefaultProgressInterval = time.Second
+)
+
+// Options configure a Restorer. The zero value is valid.
+type Options struct {
+	// VolumeRestorer restores PVs from their snapshots. Nil: a PV that has a
+	// snapshot in the backup is an error (its data cannot be restored) unless
+	// the restore sets restorePVs to false.
+	VolumeRestorer VolumeRestorer
+	// CRDWaiter waits for restored CRDs to be Established. Nil: a waiter
+	// polling through the dynamic client.
+	CRDWaiter CRDWaiter
+	// Workers is the number of items of one resource created in parallel.
+	// Default DefaultWorkers.
+	Workers int
+	// ResourcePriorities is the Config's resourcePriorities. Nil:
+	// DefaultResourcePriorities. CRDs come first unless the list names them.
+	ResourcePriorities []string
+	// Limits bound the tarball's extraction.
+	Limits ArchiveLimits
+	// TempDir is where the tarball is extracted ("" for os.TempDir()).
+	TempDir string
+	// CRDTimeout bounds the wait for a restored CRD to be Established and
+	// served by discovery. Default DefaultCRDTimeout.
+	CRDTimeout time.Duration
+	// ProgressInterval is the least time between two progress reports.
+	// Default DefaultProgressInterval.
+	ProgressInterval time.Duration
+	// Clock stamps log records and paces progress reports. Default real.
+	Clock clock.Clock
+}
+
+// Restorer restores backups. It is safe for concurrent use: each Restore
+// keeps its own state.
+type Restorer struct {
+	discovery Discovery
+	client    dynamic.Interface
+	opts      Options
+}
+
+// NewRestorer returns a Restorer creating objects through client.
+func NewRestorer(discovery Discovery, client dynamic.Interface, opts Options) *Restorer {
+	if opts.Workers <= 0 {
+		opts.Workers = DefaultWorkers
+	}
+	if opts.ResourcePriorities == nil {
+		opts.ResourcePriorities = DefaultResourcePriorities
+	}
+	if opts.CRDTimeout <= 0 {
+		opts.CRDTimeout = DefaultCRDTimeout
+	}
+	if opts.ProgressInterval <= 0 {
+		opts.ProgressInterval = DefaultProgressInterval
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.CRDWaiter == nil {
+		opts.CRDWaiter = NewDynamicCRDWaiter(client, 250*time.Millisecond)
+	}
+	opts.Limits = opts.Limits.withDefaults()
+	return &Restorer{discovery: discovery, client: client, opts: opts}
+}
+
+// run is the state of one Restore call.
+type run struct {
+	*Restorer
+	restore  *arkv1.Restore
+	backup   *arkv1.Backup
+	arc      *archive
+	col      *collector
+	log      *restoreLog
+	selector labels.Selector
+	// namespaceFilter is over the backup's (source) namespaces.
+	namespaceFilter *collections.IncludesExcludes
+	allNamespaces   bool
+	restorePVs      bool
+
+	nsMu       sync.Mutex
+	namespaces map[string]*namespaceState
+
+	// pvs holds the names of the PVs restored or found existing.
+	pvs sync.Map
+	// crds are the CRDs restored or found existing, to wait for.
+	crdMu sync.Mutex
+	crds  []restoredCRD
+
+	processed    atomic.Int64
+	progressMu   sync.Mutex
+	lastProgress time.Time
+	progress     func(arkv1.RestoreProgress)
+}
+
+type restoredCRD struct {
+	ref      ItemRef
+	resource string // plural.group
+}
+
+// Restore restores the backup whose tarball is contents, as restore asks.
+// It writes its log to log (JSON lines) and calls progress (if not nil) from
+// time to time, never concurrently. It returns an error, with the Result so
+// far, only when the restore as a whole fails (unreadable tarball, discovery
+// down, ctx done); problems with single items are in Result.Results.
+func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *arkv1.Backup, contents io.Reader, log io.Writer, progress func(arkv1.RestoreProgress)) (*Result, error) {
+	if restore == nil {
+		return nil, errors.New("restore is nil")
+	}
+	if backup == nil {
+		backup = &arkv1.Backup{}
+	}
+	s := &run{
+		Restorer:   r,
+		restore:    restore,
+		backup:     backup,
+		col:        newCollector(),
+		log:        newRestoreLog(ctx, log, restore.Name, r.opts.Clock),
+		namespaces: map[string]*namespaceState{},
+		restorePVs: restore.Spec.RestorePVs == nil || *restore.Spec.RestorePVs,
+		progress:   progress,
+	}
+	start := r.opts.Clock.Now()
+	s.log.info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers)
+	res, err := s.do(ctx, contents)
+	if err != nil {
+		s.log.error("restore failed", "error", err.Error())
+		s.col.error("", "restore failed: %v", err)
+		return s.col.result(), err
+	}
+	s.log.info("restore finished", "duration", r.opts.Clock.Since(start).String(),
+		"total", res.TotalItems, "restored", res.Restored, "existing", res.Existing,
+		"skipped", res.Skipped, "failed", res.Failed,
+		"warnings", res.Results.WarningCount(), "errors", res.Results.ErrorCount())
+	return res, nil
+}
+
+func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
+	spec := s.restore.Spec
+	sel, err := selectorOf(spec.LabelSelector)
+	if err != nil {
+		return nil, fmt.Errorf("invalid label selector: %w", err)
+	}
+	s.selector = sel
+	s.namespaceFilter = collections.NewIncludesExcludes(spec.IncludedNamespaces, spec.ExcludedNamespaces)
+	s.allNamespaces = s.namespaceFilter.IncludesAll()
+
+	arc, err := extract(ctx, contents, s.opts.TempDir, s.opts.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("reading the backup tarball: %w", err)
+	}
+	defer func() {
+		if err := arc.Close(); err != nil {
+			s.log.warn("removing the extraction directory failed", "error", err.Error())
+		}
+	}()
+	s.arc = arc
+	for _, n := range arc.notes {
+		s.log.debug(n)
+	}
+	if v := arc.formatVersion; v != "" && v != "1" && !strings.HasPrefix(v, "1.") {
+		return nil, fmt.Errorf("unsupported backup format version %q", v)
+	}
+	s.col.add(func(r *Result) {
+		r.TotalItems = arc.total
+		r.FormatVersion = arc.formatVersion
+	})
+	s.log.info("backup read", "items", arc.total, "formatVersion", arc.formatVersion)
+
+	if err := s.discovery.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("discovering the cluster's resources: %w", err)
+	}
+
+	for _, dir := range s.plan() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.restoreResource(ctx, dir)
+		if dir == crdResource {
+			s.waitForCRDs(ctx)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.reportProgress(true)
+	return s.col.result(), nil
+}
+
+const crdResource = "customresourcedefinitions.apiextensions.k8s.io"
+
+// plan returns the backup's resource directories in restore order: those the
+// priorities name, in their order (CRDs first if they are not named), then
+// the others sorted.
+func (s *run) plan() []string {
+	dirs := s.arc.resources()
+	prios := s.opts.ResourcePriorities
+	named := false
+	var resolved [][]string
+	for _, p := range prios {
+		cands := s.resourceNames(p)
+		resolved = append(resolved, cands)
+		for _, c := range cands {
+			if c == crdResource {
+				named = true
+			}
+		}
+	}
+	if !named {
+		resolved = append([][]string{{crdResource}}, resolved...)
+	}
+	used := map[string]bool{}
+	var out []string
+	for _, cands := range resolved {
+		for _, d := range dirs {
+			if used[d] {
+				continue
+			}
+			for _, c := range cands {
+				if c == d {
+					out = append(out, d)
+					used[d] = true
+					break
+				}
+			}
+		}
+	}
+	for _, d := range dirs {
+		if !used[d] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// resourceNames returns the names a user-given resource name p may match a
+// resource directory by: p itself and, if discovery resolves it, its
+// group-resource.
+func (s *run) resourceNames(p string) []string {
+	p = strings.ToLower(strings.TrimSpace(p))
+	out := []string{p}
+	if gvr, _, err := s.discovery.ResolveResource(p); err == nil {
+		if gr := gvr.GroupResource().String(); gr != p {
+			out = append(out, gr)
+		}
+	}
+	return out
+}
+
+// resourceIncluded applies the restore's resource filter to a directory.
+//
+// Names are matched lazily, tier by tier, rather than resolved once with
+// collections.ResolveResources: a restore may name a custom resource whose
+// CRD is only in the backup, and discovery knows it only once that CRD is
+// restored.
+func (s *run) resourceIncluded(dir string) bool {
+	spec := s.restore.Spec
+	matches := func(list []string) bool {
+		for _, n := range list {
+			if strings.TrimSpace(n) == "*" {
+				return true
+			}
+			for _, c := range s.resourceNames(n) {
+				if c == dir {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if matches(spec.ExcludedResources) {
+		return false
+	}
+	return len(spec.IncludedResources) == 0 || matches(spec.IncludedResources)
+}
+
+// resourceExplicitlyIncluded says whether the restore's included resources
+// name dir (not through "*").
+func (s *run) resourceExplicitlyIncluded(dir string) bool {
+	for _, n := range s.restore.Spec.IncludedResources {
+		for _, c := range s.resourceNames(n) {
+			if c == dir {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reportProgress calls the progress callback if the interval has passed, or
+// always if final.
+func (s *run) reportProgress(final bool) {
+	if s.progress == nil {
+		return
+	}
+	if final {
+		s.progressMu.Lock()
+	} else if !s.progressMu.TryLock() {
+		return
+	}
+	defer s.progressMu.Unlock()
+	now := s.opts.Clock.Now()
+	if !final && now.Sub(s.lastProgress) < s.opts.ProgressInterval {
+		return
+	}
+	s.lastProgress = now
+	s.progress(arkv1.RestoreProgress{TotalItems: s.arc.total, ItemsRestored: int(s.processed.Load())})
+}
+
+func selectorOf(ls *metav1.LabelSelector) (labels.Selector, error) {
+	if ls == nil {
+		return labels.Everything(), nil
+	}
+	return metav1.LabelSelectorAsSelector(ls)
+}

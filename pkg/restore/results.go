@@ -1,0 +1,117 @@
+package restore
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// Results are a restore's warnings and errors by namespace: the key is the
+// namespace the item was restored into, "" for cluster-scoped items and for
+// the restore as a whole. It is what is uploaded as
+// restore-<name>-results.gz.
+type Results struct {
+	Warnings map[string][]string `json:"warnings"`
+	Errors   map[string][]string `json:"errors"`
+}
+
+// WarningCount is the number of warnings.
+func (r Results) WarningCount() int { return count(r.Warnings) }
+
+// ErrorCount is the number of errors.
+func (r Results) ErrorCount() int { return count(r.Errors) }
+
+func count(m map[string][]string) int {
+	n := 0
+	for _, l := range m {
+		n += len(l)
+	}
+	return n
+}
+
+// ItemRef names one item: its resource (group-resource, "deployments.apps"),
+// the namespace it was restored into ("" if cluster-scoped) and its name.
+type ItemRef struct {
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+func (r ItemRef) String() string {
+	if r.Namespace == "" {
+		return r.Resource + " " + r.Name
+	}
+	return r.Resource + " " + r.Namespace + "/" + r.Name
+}
+
+// Result is the outcome of a restore.
+type Result struct {
+	Results Results `json:"results"`
+	// FormatVersion is the backup's metadata/version ("1", "1.1.0").
+	FormatVersion string `json:"formatVersion,omitempty"`
+	// TotalItems is the number of items in the backup, one copy each.
+	TotalItems int `json:"totalItems"`
+	// Restored items were created.
+	Restored int `json:"restored"`
+	// Existing items already existed and were left untouched (each is also a
+	// warning).
+	Existing int `json:"existing"`
+	// Skipped items were left out on purpose: filters, resources never
+	// restored, objects a controller recreates.
+	Skipped int `json:"skipped"`
+	// Failed items could not be restored (each is also an error).
+	Failed int `json:"failed"`
+	// Items are the items created, sorted.
+	Items []ItemRef `json:"items,omitempty"`
+}
+
+// collector gathers a Result from concurrent workers.
+type collector struct {
+	mu  sync.Mutex
+	res Result
+}
+
+func newCollector() *collector {
+	return &collector{res: Result{Results: Results{Warnings: map[string][]string{}, Errors: map[string][]string{}}}}
+}
+
+func (c *collector) warn(ns, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.Results.Warnings[ns] = append(c.res.Results.Warnings[ns], fmt.Sprintf(format, args...))
+}
+
+func (c *collector) error(ns, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.Results.Errors[ns] = append(c.res.Results.Errors[ns], fmt.Sprintf(format, args...))
+}
+
+func (c *collector) add(f func(r *Result)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(&c.res)
+}
+
+// result returns the Result with its lists sorted.
+func (c *collector) result() *Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.res
+	for _, m := range []map[string][]string{r.Results.Warnings, r.Results.Errors} {
+		for _, l := range m {
+			sort.Strings(l)
+		}
+	}
+	sort.Slice(r.Items, func(i, j int) bool {
+		a, b := r.Items[i], r.Items[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return &r
+}
