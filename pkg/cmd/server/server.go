@@ -7,17 +7,25 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
 
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/buildinfo"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/controller"
+	"github.com/heptio/ark/pkg/discovery"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 )
 
@@ -27,11 +35,16 @@ type Options struct {
 	ClientBurst     int
 	Workers         int
 	ShutdownTimeout time.Duration
+	HTTPAddress     string
+	PageSize        int64
 }
+
+// downloadPath is where the filesystem provider's signed URLs are served.
+const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second}
+	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500}
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run the ark server",
@@ -55,6 +68,8 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.Float32Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second the server may send to the Kubernetes API server.")
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries the server may send to the Kubernetes API server above --client-qps.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
+	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: the filesystem provider's download links (and, later, metrics and health). Empty disables it.")
+	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	for _, name := range []string{"v", "vmodule"} {
@@ -68,55 +83,120 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	ctx = klog.NewContext(ctx, logger)
 	logger.Info("Starting ark server", "version", buildinfo.Version, "gitCommit", buildinfo.GitSHA)
 
-	arkClient, err := f.ArkClient()
+	restConfig, err := f.ClientConfig()
 	if err != nil {
 		return err
 	}
+	arkClient, err := arkclient.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	kubeClient, err := kubernetes.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+	dynamicClient, err := dynamic.NewForConfig(restConfig)
+	if err != nil {
+		return err
+	}
+
+	cfg, err := loadConfig(ctx, arkClient, f.Namespace())
+	if err != nil {
+		return err
+	}
+	storage, err := newObjectStorage(ctx, cfg, o.HTTPAddress)
+	if err != nil {
+		return err
+	}
+	logger.Info("Using object storage", "provider", cfg.BackupStorageProvider.Name, "bucket", cfg.BackupStorageProvider.Bucket, "restoreOnlyMode", cfg.RestoreOnlyMode)
+
+	// A change of the Config stops the server; its Deployment starts it again with the new one.
+	ctx, stopOnConfigChange := context.WithCancelCause(ctx)
+	defer stopOnConfigChange(nil)
+
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(arkClient, 0, arkinformers.WithNamespace(f.Namespace()))
+	v1 := informers.Ark().V1()
+	if _, err := v1.Configs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, cur any) {
+			o, c := old.(*arkv1.Config), cur.(*arkv1.Config)
+			if c.Name == arkv1.DefaultConfigName && o.ResourceVersion != c.ResourceVersion && o.Generation != c.Generation {
+				stopOnConfigChange(errConfigChanged)
+			}
+		},
+	}); err != nil {
+		return err
+	}
+	clk := clock.RealClock{}
+	discoveryHelper := discovery.NewHelper(kubeClient.Discovery())
+	if err := discoveryHelper.Refresh(ctx); err != nil {
+		logger.Error(err, "Discovery is incomplete; going on with what the API server answered")
+	}
+	podExec, err := backup.NewRemotePodCommandExecutor(restConfig)
+	if err != nil {
+		return err
+	}
+
+	var runners []*controller.Runner
+	var backupController *controller.BackupController
+	if !cfg.RestoreOnlyMode {
+		backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, nil, clk, backup.WithPageSize(o.PageSize))
+		backupController = controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
+			resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode)
+		r := controller.NewRunner("backup", backupController)
+		if err := backupController.Register(r, v1.Backups().Informer()); err != nil {
+			return err
+		}
+		runners = append(runners, r)
+	}
+	downloads := controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups, clk)
+	downloadRunner := controller.NewRunner("download-request", downloads)
+	if err := downloads.Register(downloadRunner, v1.DownloadRequests().Informer()); err != nil {
+		return err
+	}
+	downloadRunner.WaitFor(v1.Restores().Informer().HasSynced)
+	runners = append(runners, downloadRunner)
+
 	// Every kind the server serves is watched, so that "caches synced" means the
 	// server has seen the whole state of its namespace.
-	v1 := informers.Ark().V1()
-	synced := []func() bool{
+	synced := []cache.InformerSynced{
 		v1.Backups().Informer().HasSynced,
 		v1.Restores().Informer().HasSynced,
 		v1.Schedules().Informer().HasSynced,
 		v1.DownloadRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
 	}
-
-	var runners []*controller.Runner
-
 	informers.Start(ctx.Done())
 	defer informers.Shutdown()
-	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for _, s := range synced {
-		for !s() {
-			select {
-			case <-waitCtx.Done():
-				if ctx.Err() != nil {
-					return nil
-				}
-				return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
-			case <-time.After(50 * time.Millisecond):
-			}
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
+	}
+	if backupController != nil {
+		if err := backupController.FailInterrupted(ctx); err != nil {
+			logger.Error(err, "Marking interrupted backups as Failed")
 		}
 	}
+
+	httpDone := o.serveHTTP(ctx, storage)
+
 	names := make([]string, 0, len(runners))
 	for _, r := range runners {
 		names = append(names, r.Name())
 	}
-	if len(names) == 0 {
-		logger.Info("Caches synced; no controllers are built yet, so the server only watches")
-	} else {
-		logger.Info("Caches synced; running controllers", "controllers", names)
-	}
+	logger.Info("Caches synced; running controllers", "controllers", names)
 
 	done := make(chan error, len(runners))
 	for _, r := range runners {
 		go func() { done <- r.Run(ctx, o.Workers) }()
 	}
 	<-ctx.Done()
+	if errors.Is(context.Cause(ctx), errConfigChanged) {
+		logger.Info("The Config changed; stopping so that the server starts again with it")
+	}
 	logger.Info("Shutting down")
 	deadline := time.After(o.ShutdownTimeout)
 	for range runners {
@@ -129,8 +209,52 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 			return fmt.Errorf("controllers did not stop within %s", o.ShutdownTimeout)
 		}
 	}
+	<-httpDone
 	logger.Info("Stopped")
 	klog.Flush()
-	_ = os.Stderr.Sync()
+	if errors.Is(context.Cause(ctx), errConfigChanged) {
+		return errConfigChanged
+	}
 	return nil
+}
+
+var errConfigChanged = errors.New("the Config changed: restart the server to use it")
+
+// resolver adapts the discovery helper to controller.ResourceResolver.
+type resolver struct{ h *discovery.Helper }
+
+func (r resolver) Refresh(ctx context.Context) error { return r.h.Refresh(ctx) }
+func (r resolver) ResolveResource(name string) error {
+	_, _, err := r.h.ResolveResource(name)
+	return err
+}
+
+// serveHTTP runs the server's HTTP listener until ctx is done; the returned
+// channel closes once it has stopped.
+func (o *Options) serveHTTP(ctx context.Context, storage *objectStorage) <-chan struct{} {
+	done := make(chan struct{})
+	if o.HTTPAddress == "" {
+		close(done)
+		return done
+	}
+	mux := http.NewServeMux()
+	if storage.downloadHandler != nil {
+		mux.Handle(downloadPath+"/", storage.downloadHandler.DownloadHandler())
+	}
+	srv := &http.Server{Addr: o.HTTPAddress, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	logger := klog.FromContext(ctx)
+	go func() {
+		defer close(done)
+		go func() {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdownCtx)
+		}()
+		logger.Info("Serving HTTP", "address", o.HTTPAddress)
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(err, "HTTP listener stopped")
+		}
+	}()
+	return done
 }

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/cloudprovider/factory"
+	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	"github.com/heptio/ark/pkg/persistence"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// loadConfig reads and checks the Config named default in namespace.
+func loadConfig(ctx context.Context, client arkclient.Interface, namespace string) (*arkv1.Config, error) {
+	cfg, err := client.ArkV1().Configs(namespace).Get(ctx, arkv1.DefaultConfigName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("no Config %q in namespace %q: create one (see examples/common/ for each provider) and start the server again", arkv1.DefaultConfigName, namespace)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Config %s/%s: %w", namespace, arkv1.DefaultConfigName, err)
+	}
+	if errs := validation.Config(cfg); len(errs) > 0 {
+		return nil, fmt.Errorf("Config %s/%s is invalid: %s", namespace, arkv1.DefaultConfigName, strings.Join(errs, "; "))
+	}
+	return cfg, nil
+}
+
+// objectStorage is the bucket of the Config, and for the filesystem provider
+// the handler that serves its signed download URLs.
+type objectStorage struct {
+	store           cloudprovider.ObjectStore
+	backups         *persistence.BackupStore
+	downloadHandler *filesystem.ObjectStore
+}
+
+// newObjectStorage builds the object store of the Config. For filesystem, a
+// missing downloadURL is pointed at this server's own HTTP listener.
+func newObjectStorage(ctx context.Context, cfg *arkv1.Config, httpAddress string) (*objectStorage, error) {
+	p := cfg.BackupStorageProvider
+	config := map[string]string{}
+	for k, v := range p.Config {
+		config[k] = v
+	}
+	if p.Name == "filesystem" && config["downloadURL"] == "" && httpAddress != "" {
+		config["downloadURL"] = "http://" + advertisedAddress(httpAddress) + downloadPath
+	}
+	store, err := factory.NewObjectStore(ctx, p.Name, config)
+	if err != nil {
+		return nil, fmt.Errorf("backupStorageProvider %q: %w", p.Name, err)
+	}
+	backups, err := persistence.NewBackupStore(store, p.Bucket, config["prefix"])
+	if err != nil {
+		return nil, err
+	}
+	os := &objectStorage{store: store, backups: backups}
+	if fs, ok := store.(*filesystem.ObjectStore); ok {
+		os.downloadHandler = fs
+	}
+	return os, nil
+}
+
+// advertisedAddress turns a listen address such as ":8085" into one a client
+// on this machine can reach.
+func advertisedAddress(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}

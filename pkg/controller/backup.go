@@ -1,0 +1,360 @@
+package controller
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/backup"
+	"github.com/heptio/ark/pkg/cloudprovider"
+	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// Backupper is what the backup controller needs of the backup engine.
+type Backupper interface {
+	Backup(ctx context.Context, backup *arkv1.Backup, contents io.Writer, log io.Writer, progress func(arkv1.BackupProgress)) (*backup.Result, error)
+}
+
+// ResourceResolver says whether a resource name (plural, resource.group or
+// short name) is served by the cluster.
+type ResourceResolver interface {
+	Refresh(ctx context.Context) error
+	ResolveResource(name string) error
+}
+
+// BackupUploader is what the backup controller needs of the bucket.
+type BackupUploader interface {
+	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
+	PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error
+}
+
+// errUploadStopped tells the engine that the upload gave up reading the tarball.
+var errUploadStopped = errors.New("the upload stopped reading the tarball")
+
+// progressInterval is how often a running backup's progress is written to its status.
+const progressInterval = 2 * time.Second
+
+// BackupController takes the backups in phase New.
+type BackupController struct {
+	backups         arklisters.BackupLister
+	client          arkv1client.BackupsGetter
+	backupper       Backupper
+	resolver        ResourceResolver
+	store           BackupUploader
+	clock           clock.PassiveClock
+	restoreOnlyMode bool
+}
+
+// NewBackupController returns the controller; Register it with a Runner.
+func NewBackupController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, backupper Backupper, resolver ResourceResolver, store BackupUploader, clk clock.PassiveClock, restoreOnlyMode bool) *BackupController {
+	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode}
+}
+
+// Register makes r run the controller on the backup informer's New backups.
+func (c *BackupController) Register(r *Runner, informer cache.SharedIndexInformer) error {
+	return r.Watch(informer, func(obj any) bool {
+		b, ok := obj.(*arkv1.Backup)
+		return ok && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil
+	}, false)
+}
+
+// FailInterrupted marks the backups a previous server left InProgress as
+// Failed: their process is gone, and nothing may stay stuck.
+func (c *BackupController) FailInterrupted(ctx context.Context) error {
+	all, err := c.backups.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, b := range all {
+		if b.Status.Phase != arkv1.BackupPhaseInProgress {
+			continue
+		}
+		klog.FromContext(ctx).Info("Marking a backup interrupted by a server restart as Failed", "backup", klog.KObj(b))
+		errs = append(errs, c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
+			if s.Phase != arkv1.BackupPhaseInProgress {
+				return
+			}
+			s.Phase = arkv1.BackupPhaseFailed
+			s.FailureReason = "the ark server stopped while this backup was in progress; its files were never marked whole. Create a new backup."
+			now := metav1.NewTime(c.clock.Now())
+			s.CompletionTimestamp = &now
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// Sync runs the backup with this key if it is New.
+func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	cached, err := c.backups.Backups(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if (cached.Status.Phase != "" && cached.Status.Phase != arkv1.BackupPhaseNew) || cached.DeletionTimestamp != nil {
+		return 0, nil
+	}
+	b := cached.DeepCopy()
+	logger := klog.FromContext(ctx).WithValues("backup", klog.KObj(b))
+	ctx = klog.NewContext(ctx, logger)
+
+	if errs := c.validate(ctx, b); len(errs) > 0 {
+		logger.Info("Backup failed validation", "errors", errs)
+		b.Status.Phase = arkv1.BackupPhaseFailedValidation
+		b.Status.ValidationErrors = errs
+		_, err := c.client.Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+		return 0, ignoreConflict(err)
+	}
+
+	// Claim the backup: the update carries the resourceVersion we read, so if
+	// another server claimed it first this one gets a conflict and backs off.
+	start := metav1.NewTime(c.clock.Now())
+	expiration := metav1.NewTime(start.Add(b.Spec.EffectiveTTL()))
+	b.Status.Phase = arkv1.BackupPhaseInProgress
+	b.Status.StartTimestamp = &start
+	b.Status.Expiration = &expiration
+	b.Status.Progress = &arkv1.BackupProgress{}
+	claimed, err := c.client.Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		logger.V(1).Info("Backup was changed or claimed by someone else; leaving it")
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	logger.Info("Backup started")
+
+	final, runErr := c.run(ctx, claimed)
+	if runErr != nil {
+		logger.Error(runErr, "Backup failed")
+	} else {
+		logger.Info("Backup finished", "phase", final.Status.Phase, "items", final.Status.Progress.ItemsBackedUp,
+			"warnings", final.Status.Warnings, "errors", final.Status.Errors)
+	}
+	return 0, c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) { *s = final.Status })
+}
+
+// validate returns what is wrong with the backup, as validationErrors.
+func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []string {
+	if c.restoreOnlyMode {
+		return []string{"the server is in restore-only mode (Config restoreOnlyMode: true): it takes no backups"}
+	}
+	errs := validation.BackupSpec(&b.Spec)
+	names := append(append([]string{}, b.Spec.IncludedResources...), b.Spec.ExcludedResources...)
+	needLookup := false
+	for _, n := range names {
+		if n != "*" {
+			needLookup = true
+		}
+	}
+	if needLookup {
+		if err := c.resolver.Refresh(ctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Refreshing discovery; checking resources with what is known")
+		}
+		for _, n := range names {
+			if n == "*" {
+				continue
+			}
+			if err := c.resolver.ResolveResource(n); err != nil {
+				errs = append(errs, fmt.Sprintf("resource %q is not served by the cluster: %v", n, err))
+			}
+		}
+	}
+	return errs
+}
+
+// run takes the backup and uploads it; it returns the backup with its final
+// status. An error means the backup Failed (the status says why).
+func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Backup, error) {
+	fail := func(err error) (*arkv1.Backup, error) {
+		b.Status.Phase = arkv1.BackupPhaseFailed
+		b.Status.FailureReason = err.Error()
+		now := metav1.NewTime(c.clock.Now())
+		b.Status.CompletionTimestamp = &now
+		return b, err
+	}
+
+	// Never write over a backup of the same name already in the bucket (another
+	// cluster's, or one not yet synced): its files stay untouched.
+	if _, err := c.store.GetBackupMetadata(ctx, b.Name); err == nil {
+		return fail(fmt.Errorf("a backup named %q already exists in the bucket; its files were left untouched: choose another name", b.Name))
+	} else if !errors.Is(err, cloudprovider.ErrNotFound) {
+		return fail(fmt.Errorf("checking the bucket for an existing backup %q: %w", b.Name, err))
+	}
+
+	logFile, err := os.CreateTemp("", "ark-backup-log-*.gz")
+	if err != nil {
+		return fail(fmt.Errorf("creating the backup log: %w", err))
+	}
+	defer os.Remove(logFile.Name())
+	defer logFile.Close()
+	logGzip := gzip.NewWriter(logFile)
+
+	progress := newProgressReporter(ctx, c.client.Backups(b.Namespace), b.Name, c.clock)
+
+	// The engine streams the tarball through a pipe into the upload: no copy of
+	// the backup is held in memory or on disk. The upload reads the log and the
+	// metadata only after the tarball's last byte, when both are known.
+	pr, pw := io.Pipe()
+	var result *backup.Result
+	var engineErr error
+	engineDone := make(chan struct{})
+	go func() {
+		defer close(engineDone)
+		result, engineErr = c.backupper.Backup(ctx, b, pw, logGzip, progress.report)
+		if engineErr != nil {
+			pw.CloseWithError(engineErr)
+		} else {
+			pw.Close()
+		}
+	}()
+	var final *arkv1.Backup
+	metadata := newLazyReader(func() (io.Reader, error) {
+		<-engineDone
+		if engineErr != nil {
+			return nil, engineErr
+		}
+		final = b.DeepCopy()
+		result.ApplyTo(&final.Status)
+		final.Status.Phase = arkv1.BackupPhaseCompleted
+		if len(result.Errors) > 0 {
+			final.Status.Phase = arkv1.BackupPhasePartiallyFailed
+		}
+		now := metav1.NewTime(c.clock.Now())
+		final.Status.CompletionTimestamp = &now
+		final.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Backup"}
+		data, err := json.Marshal(final)
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(data), nil
+	})
+	logReader := newLazyReader(func() (io.Reader, error) {
+		<-engineDone
+		if err := logGzip.Close(); err != nil {
+			return nil, fmt.Errorf("writing the backup log: %w", err)
+		}
+		if _, err := logFile.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return logFile, nil
+	})
+	uploadErr := c.store.PutBackup(ctx, b.Name, metadata, pr, logReader)
+	pr.CloseWithError(errUploadStopped) // unblock the engine if the upload gave up early
+	<-engineDone
+	progress.stop()
+
+	if result != nil {
+		result.ApplyTo(&b.Status)
+	}
+	switch {
+	case engineErr != nil && !errors.Is(engineErr, errUploadStopped):
+		return fail(fmt.Errorf("backup failed: %w", engineErr))
+	case uploadErr != nil:
+		return fail(fmt.Errorf("uploading the backup: %w", uploadErr))
+	case final == nil:
+		return fail(errors.New("uploading the backup: the metadata was never written"))
+	}
+	return final, nil
+}
+
+// updateStatus applies mutate to the newest version of the backup's status.
+func (c *BackupController) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.BackupStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.client.Backups(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(&cur.Status)
+		_, err = c.client.Backups(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+}
+
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// lazyReader is a reader whose content is made at its first Read: the upload
+// reads the log and the metadata only once the tarball is done.
+type lazyReader struct {
+	open func() (io.Reader, error)
+	r    io.Reader
+	err  error
+}
+
+func newLazyReader(open func() (io.Reader, error)) *lazyReader { return &lazyReader{open: open} }
+
+func (l *lazyReader) Read(p []byte) (int, error) {
+	if l.r == nil && l.err == nil {
+		l.r, l.err = l.open()
+	}
+	if l.err != nil {
+		return 0, l.err
+	}
+	return l.r.Read(p)
+}
+
+// progressReporter writes a running backup's progress into its status at most
+// every progressInterval, with a merge patch so it never conflicts.
+type progressReporter struct {
+	ctx    context.Context
+	client arkv1client.BackupInterface
+	name   string
+	clock  clock.PassiveClock
+
+	mu      sync.Mutex
+	last    time.Time
+	stopped bool
+}
+
+func newProgressReporter(ctx context.Context, client arkv1client.BackupInterface, name string, clk clock.PassiveClock) *progressReporter {
+	return &progressReporter{ctx: ctx, client: client, name: name, clock: clk}
+}
+
+func (p *progressReporter) report(progress arkv1.BackupProgress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := p.clock.Now()
+	if p.stopped || now.Sub(p.last) < progressInterval {
+		return
+	}
+	p.last = now
+	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"progress": progress}})
+	// Progress is informative: a failed patch is retried by the next report.
+	_, _ = p.client.Patch(p.ctx, p.name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+}
+
+func (p *progressReporter) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+}

@@ -1,0 +1,106 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/persistence"
+)
+
+// DownloadURLSigner makes short-lived URLs of a backup's files.
+type DownloadURLSigner interface {
+	GetDownloadURL(ctx context.Context, target persistence.DownloadTarget, ttl time.Duration) (string, error)
+}
+
+// DownloadURLTTL is how long a download URL, and its request, live.
+const DownloadURLTTL = 10 * time.Minute
+
+// DownloadRequestController answers DownloadRequests with signed URLs and
+// deletes them once expired.
+type DownloadRequestController struct {
+	requests arklisters.DownloadRequestLister
+	restores arklisters.RestoreLister
+	client   arkv1client.DownloadRequestsGetter
+	signer   DownloadURLSigner
+	clock    clock.PassiveClock
+}
+
+// NewDownloadRequestController returns the controller; Register it with a Runner.
+func NewDownloadRequestController(requests arklisters.DownloadRequestLister, restores arklisters.RestoreLister, client arkv1client.DownloadRequestsGetter, signer DownloadURLSigner, clk clock.PassiveClock) *DownloadRequestController {
+	return &DownloadRequestController{requests: requests, restores: restores, client: client, signer: signer, clock: clk}
+}
+
+// Register makes r run the controller on every download request.
+func (c *DownloadRequestController) Register(r *Runner, informer cache.SharedIndexInformer) error {
+	return r.Watch(informer, nil, false)
+}
+
+// Sync answers a new request, or deletes an expired one.
+func (c *DownloadRequestController) Sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	cached, err := c.requests.DownloadRequests(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	now := c.clock.Now()
+	if exp := cached.Status.Expiration; exp != nil {
+		if left := exp.Sub(now); left > 0 {
+			return left, nil
+		}
+		err := c.client.DownloadRequests(ns).Delete(ctx, name, metav1.DeleteOptions{})
+		if apierrors.IsNotFound(err) {
+			err = nil
+		}
+		return 0, err
+	}
+	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.DownloadRequestPhaseNew {
+		return 0, nil
+	}
+
+	req := cached.DeepCopy()
+	expiration := metav1.NewTime(now.Add(DownloadURLTTL))
+	req.Status.Expiration = &expiration
+	url, err := c.sign(ctx, req)
+	if err != nil {
+		klog.FromContext(ctx).Info("Cannot answer download request", "request", klog.KObj(req), "err", err)
+		req.Status.Phase = arkv1.DownloadRequestPhaseFailed
+		req.Status.FailureReason = err.Error()
+	} else {
+		req.Status.Phase = arkv1.DownloadRequestPhaseProcessed
+		req.Status.DownloadURL = url
+	}
+	if _, err := c.client.DownloadRequests(ns).UpdateStatus(ctx, req, metav1.UpdateOptions{}); err != nil {
+		return 0, ignoreConflict(err)
+	}
+	return DownloadURLTTL, nil
+}
+
+func (c *DownloadRequestController) sign(ctx context.Context, req *arkv1.DownloadRequest) (string, error) {
+	t := req.Spec.Target
+	target := persistence.DownloadTarget{Kind: persistence.DownloadKind(t.Kind), Name: t.Name}
+	switch t.Kind {
+	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
+		restore, err := c.restores.Restores(req.Namespace).Get(t.Name)
+		if err != nil {
+			return "", fmt.Errorf("restore %q: %w", t.Name, err)
+		}
+		target.BackupName = restore.Spec.BackupName
+	}
+	return c.signer.GetDownloadURL(ctx, target, DownloadURLTTL)
+}
