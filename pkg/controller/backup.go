@@ -215,7 +215,10 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	defer logFile.Close()
 	logGzip := gzip.NewWriter(logFile)
 
-	progress := newProgressReporter(ctx, c.client.Backups(b.Namespace), b.Name, c.clock)
+	progress := newProgressReporter(ctx, c.clock, func(ctx context.Context, data []byte) error {
+		_, err := c.client.Backups(b.Namespace).Patch(ctx, b.Name, types.MergePatchType, data, metav1.PatchOptions{}, "status")
+		return err
+	})
 
 	// The engine streams the tarball through a pipe into the upload: no copy of
 	// the backup is held in memory or on disk. The upload reads the log and the
@@ -226,7 +229,7 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	engineDone := make(chan struct{})
 	go func() {
 		defer close(engineDone)
-		result, engineErr = c.backupper.Backup(ctx, b, pw, logGzip, progress.report)
+		result, engineErr = c.backupper.Backup(ctx, b, pw, logGzip, func(p arkv1.BackupProgress) { progress.report(p) })
 		if engineErr != nil {
 			pw.CloseWithError(engineErr)
 		} else {
@@ -323,24 +326,23 @@ func (l *lazyReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-// progressReporter writes a running backup's progress into its status at most
-// every progressInterval, with a merge patch so it never conflicts.
+// progressReporter writes a running backup's or restore's progress into its
+// status at most every progressInterval, with a merge patch so it never conflicts.
 type progressReporter struct {
-	ctx    context.Context
-	client arkv1client.BackupInterface
-	name   string
-	clock  clock.PassiveClock
+	ctx   context.Context
+	patch func(ctx context.Context, data []byte) error
+	clock clock.PassiveClock
 
 	mu      sync.Mutex
 	last    time.Time
 	stopped bool
 }
 
-func newProgressReporter(ctx context.Context, client arkv1client.BackupInterface, name string, clk clock.PassiveClock) *progressReporter {
-	return &progressReporter{ctx: ctx, client: client, name: name, clock: clk}
+func newProgressReporter(ctx context.Context, clk clock.PassiveClock, patch func(ctx context.Context, data []byte) error) *progressReporter {
+	return &progressReporter{ctx: ctx, patch: patch, clock: clk}
 }
 
-func (p *progressReporter) report(progress arkv1.BackupProgress) {
+func (p *progressReporter) report(progress any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.clock.Now()
@@ -348,9 +350,9 @@ func (p *progressReporter) report(progress arkv1.BackupProgress) {
 		return
 	}
 	p.last = now
-	patch, _ := json.Marshal(map[string]any{"status": map[string]any{"progress": progress}})
-	// Progress is informative: a failed patch is retried by the next report.
-	_, _ = p.client.Patch(p.ctx, p.name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
+	data, _ := json.Marshal(map[string]any{"status": map[string]any{"progress": progress}})
+	// Progress is informative: a failed patch is made good by the next report.
+	_ = p.patch(p.ctx, data)
 }
 
 func (p *progressReporter) stop() {

@@ -27,6 +27,7 @@ import (
 	"github.com/heptio/ark/pkg/discovery"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
+	"github.com/heptio/ark/pkg/restore"
 )
 
 // Options are the flags of `ark server`.
@@ -37,6 +38,7 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	HTTPAddress     string
 	PageSize        int64
+	RestoreWorkers  int
 }
 
 // downloadPath is where the filesystem provider's signed URLs are served.
@@ -44,7 +46,7 @@ const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500}
+	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers}
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run the ark server",
@@ -69,6 +71,7 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries the server may send to the Kubernetes API server above --client-qps.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: the filesystem provider's download links (and, later, metrics and health). Empty disables it.")
+	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many objects of one resource a restore creates in parallel.")
 	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
@@ -148,6 +151,18 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		}
 		runners = append(runners, r)
 	}
+	restorer := restore.NewRestorer(discoveryHelper, dynamicClient, restore.Options{
+		Workers:            o.RestoreWorkers,
+		ResourcePriorities: cfg.EffectiveResourcePriorities(),
+		Clock:              clk,
+	})
+	restoreController := controller.NewRestoreController(v1.Restores().Lister(), v1.Backups().Lister(), arkClient.ArkV1(), restorer, storage.backups, clk)
+	restoreRunner := controller.NewRunner("restore", restoreController)
+	if err := restoreController.Register(restoreRunner, v1.Restores().Informer(), v1.Backups().Informer()); err != nil {
+		return err
+	}
+	runners = append(runners, restoreRunner)
+
 	downloads := controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups, clk)
 	downloadRunner := controller.NewRunner("download-request", downloads)
 	if err := downloads.Register(downloadRunner, v1.DownloadRequests().Informer()); err != nil {
@@ -179,6 +194,10 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		if err := backupController.FailInterrupted(ctx); err != nil {
 			logger.Error(err, "Marking interrupted backups as Failed")
 		}
+	}
+
+	if err := restoreController.FailInterrupted(ctx); err != nil {
+		logger.Error(err, "Marking interrupted restores as Failed")
 	}
 
 	httpDone := o.serveHTTP(ctx, storage)

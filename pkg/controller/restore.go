@@ -1,0 +1,259 @@
+package controller
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider"
+	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/restore"
+	"github.com/heptio/ark/pkg/validation"
+)
+
+// Restorer is what the restore controller needs of the restore engine.
+type Restorer interface {
+	Restore(ctx context.Context, restore *arkv1.Restore, backup *arkv1.Backup, contents io.Reader, log io.Writer, progress func(arkv1.RestoreProgress)) (*restore.Result, error)
+}
+
+// RestoreStore is what the restore controller needs of the bucket.
+type RestoreStore interface {
+	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
+	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
+	PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error
+	PutRestoreResults(ctx context.Context, backup, restore string, results io.Reader) error
+}
+
+// RestoreController runs the restores in phase New.
+type RestoreController struct {
+	restores arklisters.RestoreLister
+	backups  arklisters.BackupLister
+	client   arkv1client.RestoresGetter
+	restorer Restorer
+	store    RestoreStore
+	clock    clock.PassiveClock
+}
+
+// NewRestoreController returns the controller; Register it with a Runner.
+func NewRestoreController(restores arklisters.RestoreLister, backups arklisters.BackupLister, client arkv1client.RestoresGetter, restorer Restorer, store RestoreStore, clk clock.PassiveClock) *RestoreController {
+	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk}
+}
+
+// Register makes r run the controller on the restore informer's New restores.
+func (c *RestoreController) Register(r *Runner, restores, backups cache.SharedIndexInformer) error {
+	r.WaitFor(backups.HasSynced)
+	return r.Watch(restores, func(obj any) bool {
+		rs, ok := obj.(*arkv1.Restore)
+		return ok && (rs.Status.Phase == "" || rs.Status.Phase == arkv1.RestorePhaseNew)
+	}, false)
+}
+
+// FailInterrupted marks the restores a previous server left InProgress as Failed.
+func (c *RestoreController) FailInterrupted(ctx context.Context) error {
+	all, err := c.restores.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, r := range all {
+		if r.Status.Phase != arkv1.RestorePhaseInProgress {
+			continue
+		}
+		klog.FromContext(ctx).Info("Marking a restore interrupted by a server restart as Failed", "restore", klog.KObj(r))
+		errs = append(errs, c.updateStatus(ctx, r.Namespace, r.Name, func(s *arkv1.RestoreStatus) {
+			if s.Phase != arkv1.RestorePhaseInProgress {
+				return
+			}
+			s.Phase = arkv1.RestorePhaseFailed
+			s.FailureReason = "the ark server stopped while this restore was in progress; some objects may have been restored. Create the restore again: existing objects are left untouched."
+			now := metav1.NewTime(c.clock.Now())
+			s.CompletionTimestamp = &now
+		}))
+	}
+	return errors.Join(errs...)
+}
+
+// Sync runs the restore with this key if it is New.
+func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	cached, err := c.restores.Restores(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.RestorePhaseNew {
+		return 0, nil
+	}
+	r := cached.DeepCopy()
+	logger := klog.FromContext(ctx).WithValues("restore", klog.KObj(r), "backup", r.Spec.BackupName)
+	ctx = klog.NewContext(ctx, logger)
+
+	backup, errs := c.validate(ctx, r)
+	if len(errs) > 0 {
+		logger.Info("Restore failed validation", "errors", errs)
+		r.Status.Phase = arkv1.RestorePhaseFailedValidation
+		r.Status.ValidationErrors = errs
+		_, err := c.client.Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+		return 0, ignoreConflict(err)
+	}
+
+	start := metav1.NewTime(c.clock.Now())
+	r.Status.Phase = arkv1.RestorePhaseInProgress
+	r.Status.StartTimestamp = &start
+	claimed, err := c.client.Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	logger.Info("Restore started")
+	final := c.run(ctx, claimed, backup)
+	logger.Info("Restore finished", "phase", final.Phase, "warnings", final.Warnings, "errors", final.Errors, "reason", final.FailureReason)
+	return 0, c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) { *s = *final })
+}
+
+// validate checks the spec and finds the backup: in the cluster, or else in
+// the bucket (a cluster that has not synced it yet, as in a migration).
+func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, []string) {
+	errs := validation.RestoreSpec(&r.Spec)
+	if r.Spec.BackupName == "" {
+		return nil, errs
+	}
+	backup, err := c.backups.Backups(r.Namespace).Get(r.Spec.BackupName)
+	if apierrors.IsNotFound(err) {
+		backup, err = c.backupFromBucket(ctx, r.Spec.BackupName)
+	}
+	if err != nil {
+		return nil, append(errs, err.Error())
+	}
+	if p := backup.Status.Phase; p != arkv1.BackupPhaseCompleted && p != arkv1.BackupPhasePartiallyFailed {
+		errs = append(errs, fmt.Sprintf("backup %q is %s: only Completed or PartiallyFailed backups can be restored", backup.Name, p))
+	}
+	return backup, errs
+}
+
+func (c *RestoreController) backupFromBucket(ctx context.Context, name string) (*arkv1.Backup, error) {
+	data, err := c.store.GetBackupMetadata(ctx, name)
+	if errors.Is(err, cloudprovider.ErrNotFound) {
+		return nil, fmt.Errorf("backup %q was found neither in the cluster nor in the bucket", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading backup %q from the bucket: %w", name, err)
+	}
+	backup := &arkv1.Backup{}
+	if err := json.Unmarshal(data, backup); err != nil {
+		return nil, fmt.Errorf("backup %q in the bucket has unreadable metadata: %w", name, err)
+	}
+	return backup, nil
+}
+
+// run restores and uploads the log and results; it returns the final status.
+func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *arkv1.Backup) *arkv1.RestoreStatus {
+	status := r.Status.DeepCopy()
+	finish := func(phase arkv1.RestorePhase, reason string) *arkv1.RestoreStatus {
+		status.Phase = phase
+		status.FailureReason = reason
+		now := metav1.NewTime(c.clock.Now())
+		status.CompletionTimestamp = &now
+		return status
+	}
+
+	contents, err := c.store.GetBackupContents(ctx, backup.Name)
+	if err != nil {
+		return finish(arkv1.RestorePhaseFailed, fmt.Sprintf("reading the backup's tarball: %v", err))
+	}
+	defer contents.Close()
+
+	logFile, err := os.CreateTemp("", "ark-restore-log-*.gz")
+	if err != nil {
+		return finish(arkv1.RestorePhaseFailed, fmt.Sprintf("creating the restore log: %v", err))
+	}
+	defer os.Remove(logFile.Name())
+	defer logFile.Close()
+	logGzip := gzip.NewWriter(logFile)
+
+	progress := newProgressReporter(ctx, c.clock, func(ctx context.Context, data []byte) error {
+		_, err := c.client.Restores(r.Namespace).Patch(ctx, r.Name, types.MergePatchType, data, metav1.PatchOptions{}, "status")
+		return err
+	})
+	result, runErr := c.restorer.Restore(ctx, r, backup, contents, logGzip, func(p arkv1.RestoreProgress) { progress.report(p) })
+	progress.stop()
+	logErr := logGzip.Close()
+
+	if result != nil {
+		status.Warnings = result.Results.WarningCount()
+		status.Errors = result.Results.ErrorCount()
+		status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.Restored + result.Existing + result.Skipped + result.Failed}
+		if err := c.upload(ctx, r, backup.Name, result.Results, logFile, logErr); err != nil {
+			klog.FromContext(ctx).Error(err, "Uploading the restore's log and results")
+			status.Warnings++
+		}
+	}
+	switch {
+	case runErr != nil:
+		return finish(arkv1.RestorePhaseFailed, runErr.Error())
+	case status.Errors > 0:
+		return finish(arkv1.RestorePhasePartiallyFailed, "")
+	}
+	return finish(arkv1.RestorePhaseCompleted, "")
+}
+
+// upload stores the restore's results and log beside its backup.
+func (c *RestoreController) upload(ctx context.Context, r *arkv1.Restore, backupName string, results restore.Results, logFile *os.File, logErr error) error {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(gz).Encode(results); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	var errs []error
+	if err := c.store.PutRestoreResults(ctx, backupName, r.Name, &buf); err != nil {
+		errs = append(errs, err)
+	}
+	if logErr == nil {
+		if _, logErr = logFile.Seek(0, io.SeekStart); logErr == nil {
+			logErr = c.store.PutRestoreLog(ctx, backupName, r.Name, logFile)
+		}
+	}
+	if logErr != nil {
+		errs = append(errs, fmt.Errorf("restore log: %w", logErr))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *RestoreController) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.RestoreStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := c.client.Restores(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(&cur.Status)
+		_, err = c.client.Restores(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+}
