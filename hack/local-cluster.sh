@@ -24,7 +24,7 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=lib/kube-tools.sh
+# shellcheck source=hack/lib/kube-tools.sh
 source "${REPO_ROOT}/hack/lib/kube-tools.sh"
 
 DIR=$(realpath -m "${ARK_LOCAL_CLUSTER_DIR:-${REPO_ROOT}/_output/local-cluster}")
@@ -142,8 +142,10 @@ start() {
   mkdir -p "${LOGS}"
   # fd 8 is the port lock held by cmd_up: never let a daemon inherit it.
   setsid "$@" >>"${LOGS}/${name}.log" 2>&1 </dev/null 8>&- &
-  echo $! > "$(pid_file "${name}")"
-  log "started ${name} (pid $!, log ${LOGS}/${name}.log)"
+  local pid=$!
+  disown "${pid}"
+  echo "${pid}" > "$(pid_file "${name}")"
+  log "started ${name} (pid ${pid}, log ${LOGS}/${name}.log)"
 }
 
 # alive PID: the process exists and is not a zombie (an init that does not
@@ -201,7 +203,7 @@ wait_for() {
 
 gen_pki() {
   local pki="${DIR}/pki"
-  [[ -f ${pki}/done ]] && return 0
+  [[ -f ${pki}/.complete ]] && return 0
   rm -rf "${pki}"
   mkdir -p "${pki}"
   (
@@ -224,7 +226,7 @@ gen_pki() {
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     echo "$(openssl rand -hex 24),admin,admin,system:masters" > tokens.csv
-    touch done
+    touch .complete
   )
 }
 
@@ -286,6 +288,8 @@ cmd_up() {
   # A partial cluster (crash, interrupted up) is torn down and started afresh.
   down_processes
   mkdir -p "${DIR}"
+  # If anything below fails, stop what was started: no half cluster stays.
+  trap 'if [[ $? -ne 0 ]]; then log "up failed, stopping what was started"; down_processes; fi' EXIT
   ensure_prerequisites
   kube::tools::ensure "${REPO_ROOT}"
   gen_pki
@@ -365,6 +369,7 @@ cmd_up() {
   if [[ -n ${ARK_LOCAL_CLUSTER_OWNER_PID:-} ]]; then
     start_watcher "${ARK_LOCAL_CLUSTER_OWNER_PID}"
   fi
+  trap - EXIT
   log "up in $((SECONDS - start_time))s: apiserver https://127.0.0.1:${api_port}, state ${DIR}"
   print_env
 }
@@ -374,14 +379,17 @@ cmd_up() {
 start_watcher() {
   local owner=$1
   mkdir -p "${LOGS}"
+  # shellcheck disable=SC2016 # expanded by the watcher's shell
   ARK_LOCAL_CLUSTER_DIR="${DIR}" setsid bash -c '
     owner=$1 script=$2 dir=$3
     while kill -0 "${owner}" 2>/dev/null; do sleep 1; done
     exec "${script}" down --from-watcher
   ' ark-local-cluster-watcher "${owner}" "${REPO_ROOT}/hack/local-cluster.sh" "${DIR}" \
     >>"${LOGS}/watcher.log" 2>&1 </dev/null &
-  echo $! > "$(pid_file watcher)"
-  log "watching pid ${owner} (watcher pid $!)"
+  local pid=$!
+  disown "${pid}"
+  echo "${pid}" > "$(pid_file watcher)"
+  log "watching pid ${owner} (watcher pid ${pid})"
 }
 
 # down_processes stops the components in reverse start order. etcd goes

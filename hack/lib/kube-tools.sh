@@ -7,22 +7,48 @@
 #   kube::tools::ensure "$REPO_ROOT"   # builds if the stamp is stale
 #
 # The stamp file _output/bin/.kube-tools.stamp holds a hash of go.mod, go.sum,
-# this file and the Go version; the binaries are rebuilt when it differs.
+# the build flags and the Go version; the binaries are rebuilt when it differs.
 
 KUBE_TOOLS_BINARIES=(kube-apiserver kube-controller-manager)
+# go.sum is committed, so -mod=mod never needs a checksum lookup.
+KUBE_TOOLS_GOFLAGS="-mod=mod -buildvcs=false"
 
 # kube::tools::version prints the k8s.io/kubernetes version pinned in go.mod.
 kube::tools::version() {
   local root=$1
-  awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "${root}/hack/tools/kube/go.mod"
+  awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3; exit }
+       $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "${root}/hack/tools/kube/go.mod"
 }
 
-# kube::tools::stamp prints the cache key of the current pin.
+# kube::tools::ldflags ROOT prints the linker flags that stamp the version
+# (without them the servers report v0.0.0-master+$Format:%H$, which kubectl
+# and version checks cannot parse).
+kube::tools::ldflags() {
+  local root=$1 version pkg flags="-s -w"
+  version=$(kube::tools::version "${root}")
+  if [[ ! "${version}" =~ ^v([0-9]+)\.([0-9]+)\. ]]; then
+    echo "cannot parse k8s.io/kubernetes version '${version}' in hack/tools/kube/go.mod" >&2
+    return 1
+  fi
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X ${pkg}.gitVersion=${version}"
+    flags+=" -X ${pkg}.gitMajor=${BASH_REMATCH[1]}"
+    flags+=" -X ${pkg}.gitMinor=${BASH_REMATCH[2]}"
+    flags+=" -X ${pkg}.gitTreeState=clean"
+    flags+=" -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
+  done
+  echo "${flags}"
+}
+
+# kube::tools::stamp ROOT prints the cache key: go.mod, go.sum, the build
+# flags and the Go toolchain.
 kube::tools::stamp() {
-  local root=$1
+  local root=$1 ldflags
+  ldflags=$(kube::tools::ldflags "${root}") || return 1
   {
-    cat "${root}/hack/tools/kube/go.mod" "${root}/hack/tools/kube/go.sum" "${BASH_SOURCE[0]}"
-    go env GOVERSION GOOS GOARCH
+    cat "${root}/hack/tools/kube/go.mod" "${root}/hack/tools/kube/go.sum" || return 1
+    echo "${KUBE_TOOLS_BINARIES[*]}" "${ldflags}" "${KUBE_TOOLS_GOFLAGS}"
+    go env GOVERSION GOOS GOARCH || return 1
   } | sha256sum | awk '{ print $1 }'
 }
 
@@ -36,39 +62,26 @@ kube::tools::fresh() {
   [[ "$(cat "${bin}/.kube-tools.stamp")" == "$(kube::tools::stamp "${root}")" ]]
 }
 
-# kube::tools::build builds every binary unconditionally.
+# kube::tools::build ROOT builds every binary unconditionally. Every step is
+# checked explicitly: callers may run it where `set -e` is off (`a || b`).
 kube::tools::build() {
-  local root=$1 bin="${1}/_output/bin" version major minor b start
-  version=$(kube::tools::version "${root}")
-  if [[ ! "${version}" =~ ^v([0-9]+)\.([0-9]+)\. ]]; then
-    echo "cannot parse k8s.io/kubernetes version '${version}' in hack/tools/kube/go.mod" >&2
-    return 1
-  fi
-  major=${BASH_REMATCH[1]}
-  minor=${BASH_REMATCH[2]}
-  local ldflags="-s -w"
-  local pkg
-  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    ldflags+=" -X ${pkg}.gitVersion=${version}"
-    ldflags+=" -X ${pkg}.gitMajor=${major}"
-    ldflags+=" -X ${pkg}.gitMinor=${minor}"
-    ldflags+=" -X ${pkg}.gitTreeState=clean"
-    ldflags+=" -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
-  done
-  mkdir -p "${bin}"
+  local root=$1 bin="${1}/_output/bin" ldflags b start
+  ldflags=$(kube::tools::ldflags "${root}") || return 1
+  mkdir -p "${bin}" || return 1
   rm -f "${bin}/.kube-tools.stamp"
   for b in "${KUBE_TOOLS_BINARIES[@]}"; do
     start=${SECONDS}
-    echo "building ${b} ${version} into ${bin} (cold: ~5 min on 2 cores)..." >&2
+    echo "building ${b} ($(kube::tools::version "${root}")) into ${bin}; cold: ~5-10 min on 2 cores" >&2
     (
-      cd "${root}/hack/tools/kube"
-      GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+      cd "${root}/hack/tools/kube" || exit 1
+      GOWORK=off GOFLAGS="${KUBE_TOOLS_GOFLAGS}" CGO_ENABLED=0 \
         go build -trimpath -ldflags "${ldflags}" -o "${bin}/${b}.tmp" "k8s.io/kubernetes/cmd/${b}"
-    )
-    mv -f "${bin}/${b}.tmp" "${bin}/${b}"
+    ) || { rm -f "${bin}/${b}.tmp"; echo "building ${b} failed" >&2; return 1; }
+    mv -f "${bin}/${b}.tmp" "${bin}/${b}" || return 1
     echo "built ${b} in $((SECONDS - start))s" >&2
   done
-  kube::tools::stamp "${root}" > "${bin}/.kube-tools.stamp"
+  kube::tools::stamp "${root}" > "${bin}/.kube-tools.stamp.tmp" &&
+    mv -f "${bin}/.kube-tools.stamp.tmp" "${bin}/.kube-tools.stamp"
 }
 
 # kube::tools::ensure builds the binaries unless they are fresh. A lock keeps
@@ -78,7 +91,7 @@ kube::tools::ensure() {
   kube::tools::fresh "${root}" && return 0
   mkdir -p "${root}/_output/bin"
   (
-    flock 9
+    flock 9 || exit 1
     kube::tools::fresh "${root}" || kube::tools::build "${root}"
   ) 9> "${root}/_output/bin/.kube-tools.lock"
 }
