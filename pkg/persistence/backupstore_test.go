@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 )
@@ -328,5 +329,27 @@ func TestFilesystem(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "ark", "prod", "b2")); !os.IsNotExist(err) {
 		t.Fatalf("backup directory left: %v", err)
+	}
+}
+
+func TestTyped(t *testing.T) {
+	ctx := context.Background()
+	s, _ := NewBackupStore(newFake(), "bucket", "")
+	b := &v1.Backup{}
+	b.Name = "typed"
+	b.Namespace = "heptio-ark"
+	if err := s.PutBackupObject(ctx, b, strings.NewReader("t"), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetBackup(ctx, "typed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "typed" || got.Kind != "Backup" || got.APIVersion != v1.SchemeGroupVersion.String() {
+		t.Fatalf("got %s %s %s", got.Name, got.Kind, got.APIVersion)
+	}
+	tgt := TargetFromAPI(v1.DownloadTarget{Kind: v1.DownloadTargetKindRestoreLog, Name: "r"}, "typed")
+	if k, err := s.Key(tgt); err != nil || k != "typed/restore-r-logs.gz" {
+		t.Fatalf("Key = %q, %v", k, err)
 	}
 }

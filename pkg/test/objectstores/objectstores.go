@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -196,7 +197,8 @@ func start(ctx context.Context, cache string, kind Kind) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "ark-objectstore-"+string(kind)+"-")
+	removeStaleDirs()
+	dir, err := os.MkdirTemp("", fmt.Sprintf("%s%d-%s-", dirPrefix, os.Getpid(), kind))
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +270,27 @@ func start(ctx context.Context, cache string, kind Kind) (*Server, error) {
 		return nil, fmt.Errorf("objectstores: %s on %s: %w; its log:\n%s", s.Impl, addr, err, log)
 	}
 	return s, nil
+}
+
+// dirPrefix starts the names of the servers' data directories, followed by the pid of the
+// test process that owns them.
+const dirPrefix = "ark-objectstore-"
+
+// removeStaleDirs removes the data directories of test processes that died without Stop
+// (their servers died with them: Pdeathsig).
+func removeStaleDirs() {
+	matches, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, m := range matches {
+		rest := strings.TrimPrefix(filepath.Base(m), dirPrefix)
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(m)
+		}
+	}
 }
 
 func (s *Server) waitReady(ctx context.Context, url string, ok func(int) bool) error {

@@ -1,0 +1,32 @@
+package factory
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+)
+
+func TestNewObjectStore(t *testing.T) {
+	ctx := context.Background()
+	if _, err := NewObjectStore(ctx, "s3", nil); !errors.Is(err, cloudprovider.ErrInvalidConfig) ||
+		!strings.Contains(err.Error(), "aws, azure, filesystem, gcp") {
+		t.Errorf("unknown name: %v", err)
+	}
+	s, err := NewObjectStore(ctx, "filesystem", map[string]string{"root": t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.(*filesystem.ObjectStore); !ok {
+		t.Errorf("filesystem gave %T", s)
+	}
+	for _, name := range Names() {
+		_, err := NewObjectStore(ctx, name, map[string]string{"nonsense": "1"})
+		if !errors.Is(err, cloudprovider.ErrInvalidConfig) || !strings.Contains(err.Error(), `"nonsense"`) {
+			t.Errorf("%s with an unknown key: %v", name, err)
+		}
+	}
+}
