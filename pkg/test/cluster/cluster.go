@@ -79,8 +79,8 @@ type Options struct {
 	// KeepLogs keeps <StateDir>/logs after Stop (also set by
 	// ARK_TEST_KEEP_CLUSTER_LOGS=1).
 	KeepLogs bool
-	// Timeout bounds `up` (default 5 minutes; a cold build of the binaries
-	// takes longer, see the package doc).
+	// Timeout bounds `up` (default 5 minutes). Building stale binaries
+	// first is bounded separately (30 minutes; see the package doc).
 	Timeout time.Duration
 }
 
@@ -148,9 +148,17 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 
 	start := time.Now()
+	// A separate step with its own, longer timeout: a cold build of the
+	// binaries takes about 10 minutes (a no-op when they are up to date).
+	buildCtx, cancelBuild := context.WithTimeout(ctx, 30*time.Minute)
+	_, err := c.script(buildCtx, "build")
+	cancelBuild()
+	if err != nil {
+		return nil, fmt.Errorf("building the control plane binaries: %w", err)
+	}
 	upCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err := c.script(upCtx, "up")
+	_, err = c.script(upCtx, "up")
 	if err == nil {
 		err = c.connect()
 	}
@@ -254,7 +262,12 @@ func (c *Cluster) script(ctx context.Context, args ...string) (string, error) {
 		defer close(done)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			logger.V(1).Info(sc.Text())
+			if strings.HasPrefix(sc.Text(), "build") {
+				// A (long) build of the binaries is worth showing.
+				logger.Info(sc.Text())
+			} else {
+				logger.V(1).Info(sc.Text())
+			}
 			stderrTail = append(stderrTail, sc.Text())
 			if len(stderrTail) > 20 {
 				stderrTail = stderrTail[1:]

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -171,4 +172,22 @@ func TestNamespaceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("namespace %s with a ConfigMap deleted in %v", ns, time.Since(start).Round(time.Millisecond))
+}
+
+// TestApplyArkCRDs applies ark's own CRDs (config/crd) when they exist, which
+// also checks that the apiserver accepts them.
+func TestApplyArkCRDs(t *testing.T) {
+	root, err := FindRepoRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "config", "crd")
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("no %s: %v", dir, err)
+	}
+	start := time.Now()
+	if err := testCluster.ApplyCRDs(t.Context(), dir); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("applied %s in %v", dir, time.Since(start).Round(time.Millisecond))
 }
