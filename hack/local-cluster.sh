@@ -383,7 +383,7 @@ start_watcher() {
   ARK_LOCAL_CLUSTER_DIR="${DIR}" setsid bash -c '
     owner=$1 script=$2 dir=$3
     while kill -0 "${owner}" 2>/dev/null; do sleep 1; done
-    exec "${script}" down --from-watcher
+    exec bash "${script}" down --from-watcher
   ' ark-local-cluster-watcher "${owner}" "${REPO_ROOT}/hack/local-cluster.sh" "${DIR}" \
     >>"${LOGS}/watcher.log" 2>&1 </dev/null &
   local pid=$!
