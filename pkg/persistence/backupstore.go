@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -216,7 +217,8 @@ func (s *BackupStore) ListBackups(ctx context.Context) ([]string, error) {
 		}
 		names = append(names, rest)
 	}
-	return names, nil // ListObjects sorts, and the suffix keeps that order
+	sort.Strings(names)
+	return names, nil
 }
 
 // DeleteBackup deletes every file of backup name: the metadata first, so that a backup

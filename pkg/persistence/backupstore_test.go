@@ -271,7 +271,7 @@ func TestFilesystem(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"b2", "b1", "b3"} {
+	for _, name := range []string{"b2", "b1", "b3", "b-1"} {
 		putBackup(t, s, name)
 	}
 	// A backup without metadata (upload in progress or failed) and stray files are not listed.
@@ -285,7 +285,7 @@ func TestFilesystem(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, err := s.ListBackups(ctx)
-	if err != nil || strings.Join(names, ",") != "b1,b2,b3" {
+	if err != nil || strings.Join(names, ",") != "b-1,b1,b2,b3" {
 		t.Fatalf("ListBackups = %v, %v", names, err)
 	}
 	meta, err := s.GetBackupMetadata(ctx, "b2")
@@ -324,7 +324,7 @@ func TestFilesystem(t *testing.T) {
 		t.Fatalf("deleting a deleted backup: %v", err)
 	}
 	names, _ = s.ListBackups(ctx)
-	if strings.Join(names, ",") != "b1,b3" {
+	if strings.Join(names, ",") != "b-1,b1,b3" {
 		t.Fatalf("after delete ListBackups = %v", names)
 	}
 	if _, err := os.Stat(filepath.Join(root, "ark", "prod", "b2")); !os.IsNotExist(err) {

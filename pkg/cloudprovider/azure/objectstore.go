@@ -180,6 +180,9 @@ func (s *ObjectStore) ListCommonPrefixes(ctx context.Context, bucket, prefix, de
 	if err := cloudprovider.CheckBucket(provider, "list", bucket); err != nil {
 		return nil, err
 	}
+	if delimiter == "" {
+		return nil, &cloudprovider.Error{Provider: provider, Op: "list", Bucket: bucket, Key: prefix, Err: errors.New("delimiter is empty")}
+	}
 	var ret []string
 	p := s.client.ServiceClient().NewContainerClient(bucket).NewListBlobsHierarchyPager(delimiter,
 		&container.ListBlobsHierarchyOptions{Prefix: &prefix})

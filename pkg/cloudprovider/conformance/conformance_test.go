@@ -456,3 +456,11 @@ func TestBadInput(t *testing.T) {
 		})
 	})
 }
+
+func TestEmptyDelimiter(t *testing.T) {
+	forEach(t, func(t *testing.T, p *provider) {
+		if _, err := p.store.ListCommonPrefixes(context.Background(), bucket, "", ""); err == nil {
+			t.Error("empty delimiter accepted")
+		}
+	})
+}
