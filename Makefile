@@ -26,18 +26,22 @@ build: ## Build the ark binary into _output/bin/ark.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ark ./cmd/ark
 
 .PHONY: test
-test: test-unit test-integration ## Run the whole test suite: unit, then integration and end-to-end on a local control plane and real object stores.
+test: verify test-unit test-integration ## Run the whole test suite: verify, unit, then integration and end-to-end tests on a local control plane and real object stores.
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests (no servers needed).
 	go test -count=1 ./...
 
+.PHONY: kube-tools
+kube-tools: ## Build kube-apiserver and kube-controller-manager for the local control plane (once; cached in _output/bin).
+	hack/local-cluster.sh build
+
 .PHONY: test-integration
-test-integration: build ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
+test-integration: build kube-tools ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
 	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 ./...
 
 .PHONY: bench
-bench: build ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
+bench: build kube-tools ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
 	go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 60m -p 1 ./...
 
 .PHONY: verify
@@ -55,6 +59,10 @@ codegen: ## Regenerate deepcopy, clientset, listers, informers, CRDs and example
 local-cluster-up: ## Start a local control plane (etcd, kube-apiserver, kube-controller-manager) on loopback.
 	hack/local-cluster.sh up
 
+.PHONY: local-cluster-status
+local-cluster-status: ## Show the state of the local control plane.
+	hack/local-cluster.sh status
+
 .PHONY: local-cluster-down
 local-cluster-down: ## Stop the local control plane and remove its data.
 	hack/local-cluster.sh down
@@ -66,3 +74,11 @@ image: ## Build the container image (needs a Docker engine).
 .PHONY: clean
 clean: ## Remove the ark binary (the cached test servers in _output/ stay; remove _output/ to rebuild them).
 	rm -f $(BIN)/ark
+
+.PHONY: quickstart
+quickstart: ## Run the quickstart end to end: local control plane, local bucket, nginx example, backup, delete, restore, check.
+	hack/quickstart.sh
+
+.PHONY: quickstart-down
+quickstart-down: ## Stop the quickstart's server and control plane and remove its bucket.
+	hack/quickstart.sh down

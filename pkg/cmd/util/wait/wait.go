@@ -6,7 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // State is what one look at the object found.
@@ -17,9 +20,19 @@ type State struct {
 	Final bool
 }
 
+// isTerminal says whether w is a terminal, where the line can be rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // Until calls get every interval until it reports a final state, writing a
-// progress line ("InProgress, 12/40 items, 3s") to w, rewritten in place.
+// progress line ("InProgress, 12/40 items, 3s") to w: rewritten in place on a
+// terminal, else a new line whenever the phase changes.
 func Until(ctx context.Context, w io.Writer, what string, interval time.Duration, get func(context.Context) (State, error)) (State, error) {
+	if !isTerminal(w) {
+		return untilPlain(ctx, w, what, interval, get)
+	}
 	start := time.Now()
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
@@ -51,6 +64,39 @@ func Until(ctx context.Context, w io.Writer, what string, interval time.Duration
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(w)
+			return s, fmt.Errorf("stopped waiting for %s: %w", what, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+func untilPlain(ctx context.Context, w io.Writer, what string, interval time.Duration, get func(context.Context) (State, error)) (State, error) {
+	start := time.Now()
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	lastPhase := "-"
+	for {
+		s, err := get(ctx)
+		if err != nil {
+			return s, err
+		}
+		if s.Phase != lastPhase || s.Final {
+			phase := s.Phase
+			if phase == "" {
+				phase = "New"
+			}
+			line := fmt.Sprintf("%s: %s", what, phase)
+			if s.Total > 0 || s.Done > 0 {
+				line += fmt.Sprintf(", %d/%d items", s.Done, s.Total)
+			}
+			fmt.Fprintf(w, "%s, %s\n", line, time.Since(start).Round(time.Second))
+			lastPhase = s.Phase
+		}
+		if s.Final {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
 			return s, fmt.Errorf("stopped waiting for %s: %w", what, ctx.Err())
 		case <-ticker.C:
 		}
