@@ -69,4 +69,3 @@ func TestExamples(t *testing.T) {
 		t.Errorf("found %d Configs, want one per provider and MinIO's", configs)
 	}
 }
-
