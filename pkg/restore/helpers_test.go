@@ -18,6 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/klog/v2"
+
+	"github.com/go-logr/logr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/discovery"
@@ -184,7 +187,7 @@ func newTestEnv(t *testing.T, opts Options, existing ...runtime.Object) *testEnv
 func (env *testEnv) run(t *testing.T, restore *arkv1.Restore, backup *arkv1.Backup, contents []byte) (*Result, string) {
 	t.Helper()
 	var log bytes.Buffer
-	res, err := env.restorer.Restore(context.Background(), restore, backup, bytes.NewReader(contents), &log, nil)
+	res, err := env.restorer.Restore(quietContext(), restore, backup, bytes.NewReader(contents), &log, nil)
 	if err != nil {
 		t.Fatalf("Restore: %v\nlog:\n%s", err, log.String())
 	}
@@ -218,7 +221,7 @@ func (env *testEnv) creates() []string {
 	return out
 }
 
-func assertEmptyDir(t *testing.T, dir string) {
+func assertEmptyDir(t testing.TB, dir string) {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -333,4 +336,10 @@ func newRestore(name string, mutate func(*arkv1.RestoreSpec)) *arkv1.Restore {
 
 func schemaGVR(group, version, resource string) schema.GroupVersionResource {
 	return schema.GroupVersionResource{Group: group, Version: version, Resource: resource}
+}
+
+// quietContext carries a logger that drops the klog copy of the restore log
+// (the tests read the JSON log).
+func quietContext() context.Context {
+	return klog.NewContext(context.Background(), logr.Discard())
 }

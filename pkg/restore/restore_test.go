@@ -639,7 +639,7 @@ func TestRestoreLogAndProgress(t *testing.T) {
 	env := newTestEnv(t, Options{})
 	var reports []arkv1.RestoreProgress
 	var log strings.Builder
-	res, err := env.restorer.Restore(context.Background(), newRestore("r1", nil), nil, strings.NewReader(string(makeTarball(t, entries...))), &log,
+	res, err := env.restorer.Restore(quietContext(), newRestore("r1", nil), nil, strings.NewReader(string(makeTarball(t, entries...))), &log,
 		func(p arkv1.RestoreProgress) { reports = append(reports, p) })
 	if err != nil {
 		t.Fatal(err)
@@ -675,7 +675,7 @@ func TestRestoreLogAndProgress(t *testing.T) {
 func TestRestoreFailsOnBadTarball(t *testing.T) {
 	env := newTestEnv(t, Options{})
 	var log strings.Builder
-	res, err := env.restorer.Restore(context.Background(), newRestore("r1", nil), nil, strings.NewReader("garbage"), &log, nil)
+	res, err := env.restorer.Restore(quietContext(), newRestore("r1", nil), nil, strings.NewReader("garbage"), &log, nil)
 	if !errors.Is(err, ErrInvalidArchive) {
 		t.Fatalf("err = %v", err)
 	}
