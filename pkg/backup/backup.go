@@ -511,7 +511,8 @@ func (r *run) recordClaim(pvc *unstructured.Unstructured) {
 
 // list pages through one resource (in one namespace, or all) at the backup's
 // resourceVersion, falling back to a fresh list if that fails; fn sees every
-// item. A resource that cannot be listed at all is an item error.
+// item. A resource that cannot be listed at all is an item error. The next
+// page is fetched while fn works through the current one.
 func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelector string, fn func(*unstructured.Unstructured) error) error {
 	gr := res.GroupResource().String()
 	var client dynamic.ResourceInterface = r.b.client.Resource(res.GVR)
@@ -525,35 +526,45 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 		ResourceVersion:      r.rv,
 		ResourceVersionMatch: metav1.ResourceVersionMatchExact,
 	}
-	opts := exact
 	consistent := true
 	firstPage := true
 	r.logger.V(2).Info("Listing resource", "resource", gr, "namespace", namespace)
+
+	stop := func() {}
+	defer func() { stop() }()
+	fetch := func(opts metav1.ListOptions) <-chan page {
+		stop()
+		ctx, cancel := context.WithCancel(r.ctx)
+		stop = cancel
+		return fetchPages(ctx, client, opts)
+	}
+	pages := fetch(exact)
 	for {
-		if err := r.ctx.Err(); err != nil {
-			return err
+		p, ok := <-pages
+		if !ok {
+			return r.ctx.Err()
 		}
-		list, err := client.List(r.ctx, opts)
-		if err != nil {
+		if p.err != nil {
 			if ctxErr := r.ctx.Err(); ctxErr != nil {
 				return ctxErr
 			}
-			if consistent {
-				// Relist fresh; items already written are not written again.
-				consistent = false
-				r.inconsistents.Insert(gr)
-				reason := "listing at the backup's resourceVersion failed"
-				if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-					reason = "the backup's resourceVersion was compacted"
-				}
-				r.warn("Resource listed fresh, not at the backup's resourceVersion", gr, namespace, "", reason, err)
-				opts = metav1.ListOptions{LabelSelector: labelSelector, FieldSelector: fieldSelector, Limit: r.b.pageSize}
-				firstPage = true
-				continue
+			if !consistent {
+				r.fail("Resource not backed up", gr, namespace, "", "it cannot be listed", p.err)
+				return nil
 			}
-			r.fail("Resource not backed up", gr, namespace, "", "it cannot be listed", err)
-			return nil
+			// Relist fresh; items already written are not written again.
+			consistent = false
+			r.inconsistents.Insert(gr)
+			reason := "listing at the backup's resourceVersion failed"
+			if apierrors.IsResourceExpired(p.err) || apierrors.IsGone(p.err) {
+				reason = "the backup's resourceVersion was compacted"
+			}
+			r.warn("Resource listed fresh, not at the backup's resourceVersion", gr, namespace, "", reason, p.err)
+			pages = fetch(metav1.ListOptions{LabelSelector: labelSelector, FieldSelector: fieldSelector, Limit: r.b.pageSize})
+			firstPage = true
+			continue
 		}
+		list := p.list
 		if firstPage {
 			n := len(list.Items)
 			if rem := list.GetRemainingItemCount(); rem != nil {
@@ -569,12 +580,36 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 				return err
 			}
 		}
-		next := list.GetContinue()
-		if next == "" {
-			return nil
-		}
-		opts = metav1.ListOptions{LabelSelector: labelSelector, FieldSelector: fieldSelector, Limit: r.b.pageSize, Continue: next}
 	}
+}
+
+type page struct {
+	list *unstructured.UnstructuredList
+	err  error
+}
+
+// fetchPages lists with opts and then follows the continue tokens, sending
+// each page (or the error that ends the listing) on the returned channel,
+// which is closed after the last page or when ctx is done. One page is
+// fetched ahead of the reader.
+func fetchPages(ctx context.Context, client dynamic.ResourceInterface, opts metav1.ListOptions) <-chan page {
+	ch := make(chan page, 1)
+	go func() {
+		defer close(ch)
+		for {
+			list, err := client.List(ctx, opts)
+			select {
+			case ch <- page{list: list, err: err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil || list.GetContinue() == "" {
+				return
+			}
+			opts = metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: opts.Limit, Continue: list.GetContinue()}
+		}
+	}()
+	return ch
 }
 
 func (r *run) reportProgress(final bool) {

@@ -1,0 +1,47 @@
+package backup
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// BenchmarkWriteItems measures the engine's own work per item (encode, tar,
+// gzip) without any API server: 10,000 ~1 KB ConfigMaps per op.
+func BenchmarkWriteItems(b *testing.B) {
+	items := make([]map[string]interface{}, 10000)
+	data := strings.Repeat("x", 1000)
+	for i := range items {
+		items[i] = map[string]interface{}{
+			"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]interface{}{
+				"name": fmt.Sprintf("cm-%05d", i), "namespace": "bench", "uid": "4f0c3e1e-8a5e-4c2b-9d7a-0b1f1f0e2a3c",
+				"resourceVersion": "123456", "creationTimestamp": "2026-11-22T00:00:00Z",
+			},
+			"data": map[string]interface{}{"data": data},
+		}
+	}
+	gr := schema.GroupResource{Resource: "configmaps"}
+	b.ReportAllocs()
+	for b.Loop() {
+		tw := newTarWriter(io.Discard, time.Time{})
+		for _, it := range items {
+			raw, err := json.Marshal(it)
+			if err != nil {
+				b.Fatal(err)
+			}
+			md := it["metadata"].(map[string]interface{})
+			if err := tw.writeFile(ItemPath(gr, "bench", md["name"].(string)), raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := tw.close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
