@@ -43,6 +43,7 @@ var (
 	pvsGR        = schema.GroupResource{Resource: "persistentvolumes"}
 	pvcsGR       = schema.GroupResource{Resource: "persistentvolumeclaims"}
 	podsGR       = schema.GroupResource{Resource: "pods"}
+	crdsGR       = schema.GroupResource{Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"}
 	// skippedUnlessListed are left out unless includedResources names them.
 	skippedUnlessListed = sets.New("events", "events.events.k8s.io")
 )
@@ -153,6 +154,7 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 		pvcVolumes:    map[string]string{},
 		boundPVs:      sets.New[string](),
 		nsWithItems:   sets.New[string](),
+		grWithItems:   sets.New[string](),
 		snapshotted:   sets.New[string](),
 		inconsistents: sets.New[string](),
 	}
@@ -193,6 +195,7 @@ type run struct {
 	pvcVolumes    map[string]string // "namespace/claim" of backed-up bound claims -> volume
 	boundPVs      sets.Set[string]  // volumes of backed-up bound claims
 	nsWithItems   sets.Set[string]  // namespaces with a backed-up item
+	grWithItems   sets.Set[string]  // resources ("resource.group") with a backed-up item
 	snapshotted   sets.Set[string]  // volumes whose snapshot was attempted
 	inconsistents sets.Set[string]
 }
@@ -288,12 +291,12 @@ func (r *run) prepare(spec *arkv1.BackupSpec) error {
 }
 
 // plan returns the resources to list, in order: persistent volume claims
-// first (pods need their volumes), then the others by name, then persistent
-// volumes and namespaces, which are taken also for their relations to what
-// came before.
+// first (pods need their volumes), then the others by name, then custom
+// resource definitions, persistent volumes and namespaces, which are taken
+// also for their relations to what came before.
 func (r *run) plan() []discovery.Resource {
 	var claims, middle, last []discovery.Resource
-	var pvs, nss *discovery.Resource
+	var crds, pvs, nss *discovery.Resource
 	for _, res := range r.b.discovery.Resources() {
 		gr := res.GroupResource()
 		name := gr.String()
@@ -313,6 +316,10 @@ func (r *run) plan() []discovery.Resource {
 			res := res
 			pvs = &res
 			continue
+		case crdsGR:
+			res := res
+			crds = &res
+			continue
 		case namespacesGR:
 			res := res
 			nss = &res
@@ -327,6 +334,13 @@ func (r *run) plan() []discovery.Resource {
 	sort.SliceStable(middle, func(i, j int) bool {
 		return middle[i].GroupResource().String() < middle[j].GroupResource().String()
 	})
+	if crds != nil {
+		if r.resources.IsExcluded(crdsGR.String()) {
+			r.skip("Resource skipped", crdsGR.String(), "", "", "excluded by the resource filter")
+		} else {
+			last = append(last, *crds)
+		}
+	}
 	if pvs != nil {
 		if r.resources.IsExcluded(pvsGR.String()) {
 			r.skip("Resource skipped", pvsGR.String(), "", "", "excluded by the resource filter")
@@ -369,6 +383,8 @@ func (r *run) backupResource(res discovery.Resource) error {
 		return r.backupPersistentVolumes(res)
 	case namespacesGR:
 		return r.backupNamespaces(res)
+	case crdsGR:
+		return r.backupCRDs(res)
 	}
 	selector := r.selector.String()
 	if !res.API.Namespaced {
@@ -422,6 +438,24 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 			return err
 		}
 		return r.snapshotVolume(pv)
+	})
+}
+
+// backupCRDs writes the definitions of the custom resources with backed-up
+// items, and all definitions matching the selector when cluster-scoped
+// resources are included. A definition is named <plural>.<group>, the
+// name of its resource's directory.
+func (r *run) backupCRDs(res discovery.Resource) error {
+	all := r.clusterIncluded && r.resources.ShouldInclude(crdsGR.String())
+	return r.list(res, "", "", "", func(crd *unstructured.Unstructured) error {
+		switch {
+		case r.grWithItems.Has(crd.GetName()):
+		case all && r.selector.Matches(labels.Set(crd.GetLabels())):
+		default:
+			r.skip("Item skipped", crdsGR.String(), "", crd.GetName(), "no backed-up custom resource of this definition")
+			return nil
+		}
+		return r.backupItem(res, crd)
 	})
 }
 
@@ -482,6 +516,7 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 	if ns != "" {
 		r.nsWithItems.Insert(ns)
 	}
+	r.grWithItems.Insert(gr.String())
 	if gr == pvcsGR {
 		r.recordClaim(obj)
 	}

@@ -420,8 +420,14 @@ func TestIntegrationCustomResources(t *testing.T) {
 	create("f1")
 	create("f2")
 
-	res, tb, log := runRealBackup(t, newRealBackupper(t, &recordingSnapshotter{}), arkv1.BackupSpec{IncludedNamespaces: []string{ns}, IncludeClusterResources: ptr.To(true)})
+	// No cluster-scoped resources, but the definition comes with its objects.
+	res, tb, log := runRealBackup(t, newRealBackupper(t, nil), arkv1.BackupSpec{IncludedNamespaces: []string{ns}})
 	items := tb.items()
+	for _, it := range items {
+		if strings.Contains(it, "/cluster/") && it != "namespaces/cluster/"+ns && !strings.HasPrefix(it, "customresourcedefinitions.") {
+			t.Errorf("cluster-scoped item %s", it)
+		}
+	}
 	for _, want := range []string{
 		"customresourcedefinitions.apiextensions.k8s.io/cluster/frobbers.backuptest.example.com",
 		"frobbers.backuptest.example.com/namespaces/" + ns + "/f1",

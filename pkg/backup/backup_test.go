@@ -54,6 +54,7 @@ var testResources = []apiRes{
 	{"events.k8s.io/v1", "events", "Event", true, []string{"ev"}, nil},
 	{"ark.heptio.com/v1", "backups", "Backup", true, []string{"bkp"}, nil},
 	{"stable.example.com/v1", "crontabs", "CronTab", true, []string{"ct"}, nil},
+	{"apiextensions.k8s.io/v1", "customresourcedefinitions", "CustomResourceDefinition", false, []string{"crd"}, nil},
 }
 
 func newDiscovery() *discovery.Helper {
@@ -145,7 +146,8 @@ func pvc(ns, name, volume string, labels map[string]string) *unstructured.Unstru
 //	ns2:             configmap c3, deployment d2, claim claim2 (unbound)
 //	ns3:             configmap c4
 //	heptio-ark:      backup b1
-//	cluster:         pv1 (bound to claim1), pv2*, clusterrole cr1
+//	cluster:         pv1 (bound to claim1), pv2*, clusterrole cr1, CRDs of crontabs and of
+//	                 an unused resource
 //
 // (* = labelled app=nginx)
 func testObjects() []runtime.Object {
@@ -171,6 +173,8 @@ func testObjects() []runtime.Object {
 		obj("v1", "PersistentVolume", "", "pv1", nil, map[string]interface{}{"spec": map[string]interface{}{"claimRef": map[string]interface{}{"namespace": "ns1", "name": "claim1"}}}),
 		obj("v1", "PersistentVolume", "", "pv2", nginx, nil),
 		obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "cr1", nil, nil),
+		obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "crontabs.stable.example.com", nil, nil),
+		obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "unused.stable.example.com", nil, nil),
 	}
 }
 
@@ -334,6 +338,7 @@ func TestFiltering(t *testing.T) {
 	ns1 := []string{
 		"configmaps/namespaces/ns1/c1", "configmaps/namespaces/ns1/c2",
 		"crontabs.stable.example.com/namespaces/ns1/ct1",
+		"customresourcedefinitions.apiextensions.k8s.io/cluster/crontabs.stable.example.com",
 		"deployments.apps/namespaces/ns1/nginx",
 		"persistentvolumeclaims/namespaces/ns1/claim1",
 		"pods/namespaces/ns1/p1",
@@ -358,6 +363,7 @@ func TestFiltering(t *testing.T) {
 			spec: arkv1.BackupSpec{},
 			want: cat(ns1, ns2, ns3, []string{
 				"clusterroles.rbac.authorization.k8s.io/cluster/cr1",
+				"customresourcedefinitions.apiextensions.k8s.io/cluster/unused.stable.example.com",
 				"namespaces/cluster/heptio-ark", "namespaces/cluster/ns1", "namespaces/cluster/ns2", "namespaces/cluster/ns3",
 				"persistentvolumes/cluster/pv1", "persistentvolumes/cluster/pv2",
 			}),
@@ -367,6 +373,7 @@ func TestFiltering(t *testing.T) {
 			spec: arkv1.BackupSpec{IncludedNamespaces: []string{"*"}, IncludedResources: []string{"*"}},
 			want: cat(ns1, ns2, ns3, []string{
 				"clusterroles.rbac.authorization.k8s.io/cluster/cr1",
+				"customresourcedefinitions.apiextensions.k8s.io/cluster/unused.stable.example.com",
 				"namespaces/cluster/heptio-ark", "namespaces/cluster/ns1", "namespaces/cluster/ns2", "namespaces/cluster/ns3",
 				"persistentvolumes/cluster/pv1", "persistentvolumes/cluster/pv2",
 			}),
@@ -381,6 +388,7 @@ func TestFiltering(t *testing.T) {
 			spec: arkv1.BackupSpec{IncludedNamespaces: []string{"ns1"}, IncludeClusterResources: ptr.To(true)},
 			want: cat(ns1, []string{
 				"clusterroles.rbac.authorization.k8s.io/cluster/cr1", "namespaces/cluster/ns1",
+				"customresourcedefinitions.apiextensions.k8s.io/cluster/unused.stable.example.com",
 				"persistentvolumes/cluster/pv1", "persistentvolumes/cluster/pv2",
 			}),
 		},
@@ -446,6 +454,19 @@ func TestFiltering(t *testing.T) {
 				"backups.ark.heptio.com/namespaces/heptio-ark/b1", "events.events.k8s.io/namespaces/ns1/e2", "events/namespaces/ns1/e1",
 				"namespaces/cluster/heptio-ark", "namespaces/cluster/ns1",
 			},
+		},
+		{
+			name: "a custom resource brings its definition",
+			spec: arkv1.BackupSpec{IncludedResources: []string{"ct"}},
+			want: []string{
+				"crontabs.stable.example.com/namespaces/ns1/ct1", "namespaces/cluster/ns1",
+				"customresourcedefinitions.apiextensions.k8s.io/cluster/crontabs.stable.example.com",
+			},
+		},
+		{
+			name: "definitions excluded",
+			spec: arkv1.BackupSpec{IncludedNamespaces: []string{"ns1"}, ExcludedResources: []string{"crd"}},
+			want: append(cat(ns1[:3], ns1[4:]), "namespaces/cluster/ns1", "persistentvolumes/cluster/pv1"),
 		},
 		{
 			name: "cluster-scoped only",
@@ -518,7 +539,8 @@ func TestTarballLayoutAndOrder(t *testing.T) {
 		}
 	}
 	want := []string{"persistentvolumeclaims", "clusterroles.rbac.authorization.k8s.io", "configmaps",
-		"crontabs.stable.example.com", "deployments.apps", "pods", "secrets", "persistentvolumes", "namespaces"}
+		"crontabs.stable.example.com", "deployments.apps", "pods", "secrets",
+		"customresourcedefinitions.apiextensions.k8s.io", "persistentvolumes", "namespaces"}
 	if fmt.Sprint(dirs) != fmt.Sprint(want) {
 		t.Errorf("order:\n got %v\nwant %v", dirs, want)
 	}

@@ -30,6 +30,10 @@
 //   - Persistent volumes bound to backed-up claims are always taken (unless
 //     excludedResources names persistentvolumes), whatever the label
 //     selector and includeClusterResources say.
+//   - The CustomResourceDefinition of every custom resource with a backed-up
+//     object is taken (unless excludedResources names
+//     customresourcedefinitions), whatever the label selector and
+//     includeClusterResources say.
 //   - The namespace object of every namespace with a backed-up item is taken
 //     (unless excludedResources names namespaces); so is every namespace the
 //     namespace filter selects (even an empty one) that matches the label
