@@ -167,13 +167,16 @@ func (s *run) failed(ref ItemRef, format string, args ...any) {
 // fails with it unless the filters leave it out.
 func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.GroupVersionResource, api metav1.APIResource, notServed error) {
 	ref := s.refOf(it)
+	deferred := false
 	defer func() {
 		if p := recover(); p != nil {
 			s.log.error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			s.failed(ref, "internal error: %v", p)
 		}
-		s.processed.Add(1)
-		s.reportProgress(false)
+		if !deferred {
+			s.processed.Add(1)
+			s.reportProgress(false)
+		}
 	}()
 	gr := gvr.GroupResource()
 	isNamespace := gr == schema.GroupResource{Resource: "namespaces"}
@@ -225,6 +228,17 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	}
 	if reason := s.skipReason(gr, it, obj); reason != "" {
 		s.skipped(ref, reason)
+		return
+	}
+
+	if gr.String() == "secrets" && isServiceAccountToken(obj) && !s.serviceAccountsDone.Load() {
+		// The token controller deletes a token secret whose service account
+		// it does not know: restore it after the service accounts.
+		s.deferMu.Lock()
+		s.deferred = append(s.deferred, deferredItem{it: it, gvr: gvr, api: api})
+		s.deferMu.Unlock()
+		deferred = true
+		s.log.item(slog.LevelDebug, "deferred until the service accounts are restored", ref)
 		return
 	}
 
@@ -428,6 +442,16 @@ func (s *run) transform(ctx context.Context, gr schema.GroupResource, obj *unstr
 			unstructured.RemoveNestedField(o, "spec", "volumeName")
 			extra = append(extra, "droppedVolumeName", vol)
 		}
+	case "secrets":
+		if isServiceAccountToken(obj) {
+			// Bound to the old service account's UID and signed by the old
+			// cluster's key: the token controller fills in a new token for
+			// the restored service account.
+			ann := obj.GetAnnotations()
+			delete(ann, "kubernetes.io/service-account.uid")
+			obj.SetAnnotations(ann)
+			unstructured.RemoveNestedField(o, "data", "token")
+		}
 	case "pods":
 		unstructured.RemoveNestedField(o, "spec", "nodeName")
 		unstructured.RemoveNestedField(o, "spec", "priority")
@@ -598,5 +622,31 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 		if it != nil {
 			s.failed(ref, "create: %v", err)
 		}
+	}
+}
+
+func isServiceAccountToken(obj *unstructured.Unstructured) bool {
+	t, _, _ := unstructured.NestedString(obj.Object, "type")
+	return t == "kubernetes.io/service-account-token"
+}
+
+// deferredItem is an item whose restore waits for a later tier.
+type deferredItem struct {
+	it  *archiveItem
+	gvr schema.GroupVersionResource
+	api metav1.APIResource
+}
+
+// restoreDeferred restores the items deferred so far.
+func (s *run) restoreDeferred(ctx context.Context) {
+	s.deferMu.Lock()
+	items := s.deferred
+	s.deferred = nil
+	s.deferMu.Unlock()
+	for _, d := range items {
+		if ctx.Err() != nil {
+			return
+		}
+		s.restoreItem(ctx, d.it, d.gvr, d.api, nil)
 	}
 }

@@ -150,6 +150,11 @@ type run struct {
 
 	// pvs holds the names of the PVs restored or found existing.
 	pvs sync.Map
+	// serviceAccountsDone is set once service accounts are restored: token
+	// secrets wait for it in deferred.
+	serviceAccountsDone atomic.Bool
+	deferMu             sync.Mutex
+	deferred            []deferredItem
 	// crds are the CRDs restored or found existing, to wait for.
 	crdMu sync.Mutex
 	crds  []restoredCRD
@@ -238,15 +243,22 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		return nil, fmt.Errorf("discovering the cluster's resources: %w", err)
 	}
 
+	s.serviceAccountsDone.Store(arc.byResource["serviceaccounts"] == nil)
 	for _, dir := range s.plan() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		s.restoreResource(ctx, dir)
-		if dir == crdResource {
+		switch dir {
+		case crdResource:
 			s.waitForCRDs(ctx)
+		case "serviceaccounts":
+			s.serviceAccountsDone.Store(true)
+			s.restoreDeferred(ctx)
 		}
 	}
+	s.serviceAccountsDone.Store(true)
+	s.restoreDeferred(ctx)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

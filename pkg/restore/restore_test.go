@@ -702,3 +702,36 @@ func parseLog(t *testing.T, log string) []map[string]any {
 	}
 	return out
 }
+
+func TestRestoreServiceAccountTokenAfterServiceAccount(t *testing.T) {
+	token := obj("v1", "Secret", "ns1", "builder-token", map[string]any{
+		"type":     "kubernetes.io/service-account-token",
+		"metadata": map[string]any{"annotations": map[string]any{"kubernetes.io/service-account.name": "builder", "kubernetes.io/service-account.uid": "old-uid"}},
+		"data":     map[string]any{"token": "b2xk", "ca.crt": "Y2E=", "namespace": "bnMx"},
+	})
+	env := newTestEnv(t, Options{})
+	res, log := env.run(t, newRestore("r1", nil), nil, makeTarball(t,
+		item(t, "secrets", token),
+		item(t, "secrets", obj("v1", "Secret", "ns1", "plain", nil)),
+		item(t, "serviceaccounts", obj("v1", "ServiceAccount", "ns1", "builder", nil)),
+	))
+	if res.Restored != 3 || res.Failed != 0 {
+		t.Fatalf("%+v\n%s", res, log)
+	}
+	var order []string
+	for _, a := range env.client.Actions() {
+		if a.GetVerb() == "create" {
+			order = append(order, a.GetResource().Resource)
+		}
+	}
+	if want := []string{"namespaces", "secrets", "serviceaccounts", "secrets"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("create order %v, want %v", order, want)
+	}
+	s := env.get(t, gvrSecrets, "ns1", "builder-token")
+	if _, ok := s.GetAnnotations()["kubernetes.io/service-account.uid"]; ok || s.GetAnnotations()["kubernetes.io/service-account.name"] != "builder" {
+		t.Errorf("annotations %v", s.GetAnnotations())
+	}
+	if data, _, _ := unstructured.NestedStringMap(s.Object, "data"); data["token"] != "" || data["ca.crt"] != "Y2E=" {
+		t.Errorf("data %v", data)
+	}
+}
