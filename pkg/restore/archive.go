@@ -65,6 +65,14 @@ func invalid(format string, args ...any) error {
 }
 
 // copyKind says which copy of an item a tarball entry is.
+//
+// Velero 1.x tarballs (format 1.1.0) hold each item twice: in the plain
+// directory and in <version>-preferredversion/, with the same bytes (both
+// are the source cluster's preferred version). The plain copy is the one
+// restored: it is in every format (ark's "1", Velero's 1.0 and 1.1.0) and is
+// what ark's own backups write, so one rule reads them all. The
+// preferred-version copy is used only for an item that has no plain copy;
+// other version directories (Velero's EnableAPIGroupVersions) are ignored.
 type copyKind int
 
 const (

@@ -242,6 +242,14 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		return
 	}
 
+	if gr.String() == "persistentvolumes" && s.pvExists(ctx, obj.GetName()) {
+		// Checked first so that no volume is made from a snapshot for
+		// nothing.
+		s.noteRestored(gr, ref, obj)
+		s.existing(ref)
+		return
+	}
+
 	target := s.mapNamespace(it.namespace)
 	obj.SetNamespace(target)
 	cleanObject(gr, obj)
@@ -473,6 +481,10 @@ func (s *run) pvPresent(ctx context.Context, name string) bool {
 	if _, ok := s.pvs.Load(name); ok {
 		return true
 	}
+	return s.pvExists(ctx, name)
+}
+
+func (s *run) pvExists(ctx context.Context, name string) bool {
 	_, err := s.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}).Get(ctx, name, metav1.GetOptions{})
 	return err == nil
 }

@@ -569,6 +569,22 @@ func TestRestorePersistentVolumes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("PV already there", func(t *testing.T) {
+		vr := &renamingRestorer{}
+		live := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "snap"}}}
+		env := newTestEnv(t, Options{VolumeRestorer: vr}, live)
+		res, _ := env.run(t, newRestore("r1", nil), backup, contents)
+		if slices.Contains(vr.calls, "snap") {
+			t.Errorf("a volume was made for an existing PV")
+		}
+		if w := strings.Join(res.Results.Warnings[""], "\n"); !strings.Contains(w, "persistentvolumes snap: already exists") {
+			t.Errorf("warnings %v", res.Results.Warnings)
+		}
+		c := env.get(t, gvrPVCs, "ns1", "claim-snap")
+		if v, _, _ := unstructured.NestedString(c.Object, "spec", "volumeName"); v != "snap" {
+			t.Errorf("claim volumeName %q", v)
+		}
+	})
 	t.Run("without a volume restorer", func(t *testing.T) {
 		env := newTestEnv(t, Options{})
 		res, _ := env.run(t, newRestore("r1", nil), backup, contents)
