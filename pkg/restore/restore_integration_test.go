@@ -74,7 +74,12 @@ func newRealRestorer(t testing.TB, opts Options) *Restorer {
 
 func runRealRestore(t testing.TB, r *Restorer, restore *arkv1.Restore, contents []byte) (*Result, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	return runRealRestoreTimeout(t, r, restore, contents, 3*time.Minute)
+}
+
+func runRealRestoreTimeout(t testing.TB, r *Restorer, restore *arkv1.Restore, contents []byte, timeout time.Duration) (*Result, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var log bytes.Buffer
 	res, err := r.Restore(ctx, restore, nil, bytes.NewReader(contents), &log, nil)
@@ -583,9 +588,9 @@ func BenchmarkRestore10kConfigMaps(b *testing.B) {
 		defer drop(b, ns)
 		r := newRealRestorer(b, Options{Workers: workers})
 		start := time.Now()
-		res, log := runRealRestore(b, r, newRestore("bench", func(s *arkv1.RestoreSpec) {
+		res, log := runRealRestoreTimeout(b, r, newRestore("bench", func(s *arkv1.RestoreSpec) {
 			s.NamespaceMapping = map[string]string{"src": ns}
-		}), contents)
+		}), contents, 30*time.Minute)
 		d := time.Since(start)
 		if res.Restored != n || res.Results.ErrorCount() != 0 {
 			b.Fatalf("restored %d errors %v\n%.2000s", res.Restored, res.Results.Errors, log)
