@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -27,6 +28,7 @@ import (
 	"github.com/heptio/ark/pkg/discovery"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
+	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/restore"
 )
 
@@ -39,6 +41,13 @@ type Options struct {
 	HTTPAddress     string
 	PageSize        int64
 	RestoreWorkers  int
+
+	// LeaderElect runs the controllers only while this server holds the
+	// Lease "ark" in its namespace, so that one replica is active.
+	LeaderElect   bool
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 }
 
 // downloadPath is where the filesystem provider's signed URLs are served.
@@ -46,7 +55,8 @@ const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers}
+	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers,
+		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run the ark server",
@@ -73,6 +83,10 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: the filesystem provider's download links (and, later, metrics and health). Empty disables it.")
 	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many objects of one resource a restore creates in parallel.")
 	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
+	flags.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run the controllers only while holding the Lease \"ark\" in the server's namespace, so that one of several replicas is active; losing it stops the server (exit 1). Disable only when a single server runs.")
+	flags.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby server waits after the last renewal before taking the lease over.")
+	flags.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew the lease before it stops.")
+	flags.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often the lease is tried or renewed.")
 	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
 	klog.InitFlags(klogFlags)
 	for _, name := range []string{"v", "vmodule"} {
@@ -171,6 +185,32 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	downloadRunner.WaitFor(v1.Restores().Informer().HasSynced)
 	runners = append(runners, downloadRunner)
 
+	// Schedules run in restore-only mode too: they are FailedValidation then,
+	// saying why, and Enabled again once the mode is turned off.
+	scheduleController := controller.NewScheduleController(v1.Schedules().Lister(), arkClient.ArkV1(), clk, cfg.RestoreOnlyMode)
+	scheduleRunner := controller.NewRunner("schedule", scheduleController)
+	if err := scheduleController.Register(scheduleRunner, v1.Schedules().Informer()); err != nil {
+		return err
+	}
+	runners = append(runners, scheduleRunner)
+
+	// The gc controller deletes; it never runs in restore-only mode.
+	if !cfg.RestoreOnlyMode {
+		gc := controller.NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups,
+			nil /* no persistentVolumeProvider is wired yet: backups take no snapshots */, clk, cfg.EffectiveGCSyncPeriod())
+		gcRunner := controller.NewRunner("gc", gc)
+		if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
+			return err
+		}
+		runners = append(runners, gcRunner)
+	}
+
+	// The backup sync controller only reads the bucket: it runs in every mode.
+	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), arkClient.ArkV1(), storage.backups, f.Namespace(), cfg.EffectiveBackupSyncPeriod())
+	syncRunner := controller.NewRunner("backup-sync", backupSync)
+	backupSync.Register(syncRunner, v1.Backups().Informer())
+	runners = append(runners, syncRunner)
+
 	// Every kind the server serves is watched, so that "caches synced" means the
 	// server has seen the whole state of its namespace.
 	synced := []cache.InformerSynced{
@@ -190,47 +230,72 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		}
 		return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
 	}
-	if backupController != nil {
-		if err := backupController.FailInterrupted(ctx); err != nil {
-			logger.Error(err, "Marking interrupted backups as Failed")
-		}
-	}
-
-	if err := restoreController.FailInterrupted(ctx); err != nil {
-		logger.Error(err, "Marking interrupted restores as Failed")
-	}
 
 	httpDone := o.serveHTTP(ctx, storage)
 
-	names := make([]string, 0, len(runners))
-	for _, r := range runners {
-		names = append(names, r.Name())
-	}
-	logger.Info("Caches synced; running controllers", "controllers", names)
+	// lead runs the controllers; with leader election only while this server
+	// holds the lease.
+	lead := func(ctx context.Context) error {
+		logger := klog.FromContext(ctx)
+		if backupController != nil {
+			if err := backupController.FailInterrupted(ctx); err != nil {
+				logger.Error(err, "Marking interrupted backups as Failed")
+			}
+		}
+		if err := restoreController.FailInterrupted(ctx); err != nil {
+			logger.Error(err, "Marking interrupted restores as Failed")
+		}
 
-	done := make(chan error, len(runners))
-	for _, r := range runners {
-		go func() { done <- r.Run(ctx, o.Workers) }()
+		names := make([]string, 0, len(runners))
+		for _, r := range runners {
+			names = append(names, r.Name())
+		}
+		logger.Info("Caches synced; running controllers", "controllers", names)
+
+		done := make(chan error, len(runners))
+		for _, r := range runners {
+			go func() { done <- r.Run(ctx, o.Workers) }()
+		}
+		// Ticks come from each schedule's requeue; this is only the safety resync.
+		go wait.UntilWithContext(ctx, func(context.Context) { scheduleController.EnqueueAll(scheduleRunner) }, cfg.EffectiveScheduleSyncPeriod())
+		<-ctx.Done()
+		logger.Info("Shutting down the controllers")
+		deadline := time.After(o.ShutdownTimeout)
+		for range runners {
+			select {
+			case err := <-done:
+				if err != nil {
+					logger.Error(err, "Controller stopped with an error")
+				}
+			case <-deadline:
+				return fmt.Errorf("controllers did not stop within %s", o.ShutdownTimeout)
+			}
+		}
+		return nil
 	}
-	<-ctx.Done()
+	if o.LeaderElect {
+		err = leaderelection.Run(ctx, leaderelection.Config{
+			Client:        kubeClient,
+			Namespace:     f.Namespace(),
+			Name:          leaderelection.DefaultLeaseName,
+			LeaseDuration: o.LeaseDuration,
+			RenewDeadline: o.RenewDeadline,
+			RetryPeriod:   o.RetryPeriod,
+		}, lead)
+	} else {
+		err = lead(ctx)
+	}
 	if errors.Is(context.Cause(ctx), errConfigChanged) {
 		logger.Info("The Config changed; stopping so that the server starts again with it")
 	}
 	logger.Info("Shutting down")
-	deadline := time.After(o.ShutdownTimeout)
-	for range runners {
-		select {
-		case err := <-done:
-			if err != nil {
-				logger.Error(err, "Controller stopped with an error")
-			}
-		case <-deadline:
-			return fmt.Errorf("controllers did not stop within %s", o.ShutdownTimeout)
-		}
-	}
+	stopOnConfigChange(nil) // stops the HTTP listener when the lease was lost
 	<-httpDone
 	logger.Info("Stopped")
 	klog.Flush()
+	if err != nil {
+		return err
+	}
 	if errors.Is(context.Cause(ctx), errConfigChanged) {
 		return errConfigChanged
 	}

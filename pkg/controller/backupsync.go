@@ -1,0 +1,288 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/klog/v2"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider"
+	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+)
+
+// BackupSyncKey is the fixed key of the backup sync controller's periodic pass.
+const BackupSyncKey = "!backup-sync"
+
+// SyncedFromBucketAnnotation marks a Backup object the sync controller created
+// from the bucket's metadata: it is a record of a backup taken elsewhere,
+// never new work for the backup controller.
+const SyncedFromBucketAnnotation = "ark.heptio.com/synced-from-bucket"
+
+// syncRetryInterval is how soon a pass whose bucket listing failed is tried again.
+const syncRetryInterval = time.Minute
+
+// SyncBackupStore is what the backup sync controller reads of the bucket; it
+// never writes to it.
+type SyncBackupStore interface {
+	ListBackups(ctx context.Context) ([]string, error)
+	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
+}
+
+// BackupSyncController makes the cluster's Backup objects follow the bucket,
+// the source of truth, every backupSyncPeriod:
+//
+//   - A whole backup in the bucket (with ark-backup.json) in a final phase
+//     (Completed, PartiallyFailed, Failed) with no Backup object of its name
+//     gets one: created with the metadata's spec and labels, then its status.
+//     A backup whose metadata is not final (New, InProgress) is skipped, so
+//     it never becomes new work.
+//   - A Completed or PartiallyFailed Backup object whose files vanished from
+//     the bucket is removed (object only: its snapshots are kept).
+//
+// Never a mass deletion on a bad listing: a listing that fails, or that is
+// empty, removes nothing; an object is removed only if the previous
+// successful listing (kept in memory, so never on the first pass after a
+// start) held it, the current one does not, and a direct read of its
+// metadata says it is not found.
+type BackupSyncController struct {
+	backups   arklisters.BackupLister
+	client    arkv1client.BackupsGetter
+	store     SyncBackupStore
+	namespace string
+	period    time.Duration
+
+	mu   sync.Mutex
+	prev map[string]bool // names of the previous successful listing; nil before the first
+}
+
+// NewBackupSyncController returns the controller for the backups of
+// namespace; period is the Config's backupSyncPeriod.
+func NewBackupSyncController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, store SyncBackupStore, namespace string, period time.Duration) *BackupSyncController {
+	return &BackupSyncController{backups: backups, client: client, store: store, namespace: namespace, period: period}
+}
+
+// Register makes r run a pass now and then every period.
+func (c *BackupSyncController) Register(r *Runner, backups interface{ HasSynced() bool }) {
+	r.WaitFor(backups.HasSynced)
+	r.EnqueueKey(BackupSyncKey)
+}
+
+// SyncResult counts what one pass did.
+type SyncResult struct {
+	Listed, Imported, Skipped, Removed int
+	ListingFailed                      bool
+}
+
+// Sync runs one pass; it always comes back (after the period, or sooner if
+// the listing failed): errors are logged, never given up on.
+func (c *BackupSyncController) Sync(ctx context.Context, key string) (time.Duration, error) {
+	if key != BackupSyncKey {
+		return 0, nil
+	}
+	res := c.SyncOnce(ctx)
+	if res.ListingFailed {
+		return min(c.period, syncRetryInterval), nil
+	}
+	return c.period, nil
+}
+
+// SyncOnce runs one pass and says what it did.
+func (c *BackupSyncController) SyncOnce(ctx context.Context) SyncResult {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	logger := klog.FromContext(ctx)
+	var res SyncResult
+
+	names, err := c.store.ListBackups(ctx)
+	if err != nil {
+		logger.Error(err, "Listing the bucket failed; no backup imported or removed")
+		res.ListingFailed = true
+		return res
+	}
+	res.Listed = len(names)
+	inBucket := make(map[string]bool, len(names))
+	for _, n := range names {
+		inBucket[n] = true
+	}
+	objects, err := c.backups.Backups(c.namespace).List(labels.Everything())
+	if err != nil {
+		logger.Error(err, "Listing Backup objects")
+		return res
+	}
+	inCluster := make(map[string]*arkv1.Backup, len(objects))
+	for _, b := range objects {
+		inCluster[b.Name] = b
+	}
+
+	for _, name := range names {
+		if ctx.Err() != nil {
+			return res
+		}
+		if _, ok := inCluster[name]; ok {
+			continue
+		}
+		imported, err := c.importBackup(ctx, name)
+		switch {
+		case err != nil:
+			logger.Error(err, "Importing a backup from the bucket", "backup", name)
+			res.Skipped++
+		case imported:
+			res.Imported++
+		default:
+			res.Skipped++
+		}
+	}
+
+	prev := c.prev
+	c.prev = inBucket
+	switch {
+	case prev == nil:
+		// The first pass since the start removes nothing: nothing says yet
+		// which objects the bucket held.
+	case len(names) == 0:
+		if len(prev) > 0 {
+			logger.Info("The bucket listing is empty although it held backups before; no Backup object is removed", "previouslyListed", len(prev))
+		}
+	default:
+		for _, b := range objects {
+			if ctx.Err() != nil {
+				return res
+			}
+			if inBucket[b.Name] || !prev[b.Name] || b.DeletionTimestamp != nil {
+				continue
+			}
+			if b.Status.Phase != arkv1.BackupPhaseCompleted && b.Status.Phase != arkv1.BackupPhasePartiallyFailed {
+				continue
+			}
+			removed, err := c.removeVanished(ctx, b)
+			if err != nil {
+				logger.Error(err, "Removing a Backup object whose files vanished from the bucket", "backup", klog.KObj(b))
+			}
+			if removed {
+				res.Removed++
+			}
+		}
+	}
+	if res.Imported > 0 || res.Removed > 0 {
+		logger.Info("Synced backups with the bucket", "listed", res.Listed, "imported", res.Imported, "removed", res.Removed, "skipped", res.Skipped)
+	} else {
+		logger.V(1).Info("Synced backups with the bucket", "listed", res.Listed, "skipped", res.Skipped)
+	}
+	return res
+}
+
+// importBackup creates the Backup object of a backup found in the bucket.
+func (c *BackupSyncController) importBackup(ctx context.Context, name string) (bool, error) {
+	logger := klog.FromContext(ctx).WithValues("backup", name)
+	data, err := c.store.GetBackupMetadata(ctx, name)
+	if errors.Is(err, cloudprovider.ErrNotFound) {
+		return false, nil // deleted since the listing
+	}
+	if err != nil {
+		return false, err
+	}
+	m := &arkv1.Backup{}
+	if err := json.Unmarshal(data, m); err != nil {
+		logger.Info("Skipping a backup whose metadata in the bucket is unreadable", "error", err.Error())
+		return false, nil
+	}
+	switch m.Status.Phase {
+	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:
+	default:
+		logger.Info("Skipping a backup whose metadata in the bucket is not in a final phase", "phase", m.Status.Phase)
+		return false, nil
+	}
+
+	obj := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:   c.namespace,
+			Name:        name,
+			Labels:      m.Labels,
+			Annotations: map[string]string{SyncedFromBucketAnnotation: "true"},
+		},
+		Spec: m.Spec,
+	}
+	created, err := c.client.Backups(c.namespace).Create(ctx, obj, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("creating the Backup object: %w", err)
+	}
+	// The status subresource is not written by a create: set it now. Another
+	// writer may have touched the object (the gc controller's finalizer):
+	// retry on conflict, but only while the phase is still unset.
+	cur := created
+	first := true
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if !first {
+			var err error
+			if cur, err = c.client.Backups(c.namespace).Get(ctx, name, metav1.GetOptions{}); err != nil {
+				return err
+			}
+			if cur.UID != created.UID {
+				return fmt.Errorf("the object was replaced")
+			}
+			if p := cur.Status.Phase; p != "" && p != arkv1.BackupPhaseNew {
+				return fmt.Errorf("the object was claimed as new work (phase %s) before its status was set", p)
+			}
+		}
+		first = false
+		cur = cur.DeepCopy()
+		cur.Status = *m.Status.DeepCopy()
+		_, err := c.client.Backups(c.namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		// Never leave it New: the backup controller would take it as work.
+		// Deleted, it is imported again on the next pass.
+		uid := created.UID
+		derr := c.client.Backups(c.namespace).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if derr != nil && !apierrors.IsNotFound(derr) {
+			err = errors.Join(err, fmt.Errorf("deleting the half-imported object: %w", derr))
+		}
+		return false, fmt.Errorf("setting the status of the imported backup: %w", err)
+	}
+	logger.Info("Imported a backup from the bucket", "phase", m.Status.Phase)
+	return true, nil
+}
+
+// removeVanished deletes a Backup object whose files are gone from the
+// bucket, after checking once more that its metadata is not found.
+func (c *BackupSyncController) removeVanished(ctx context.Context, b *arkv1.Backup) (bool, error) {
+	_, err := c.store.GetBackupMetadata(ctx, b.Name)
+	if err == nil {
+		return false, nil
+	}
+	if !errors.Is(err, cloudprovider.ErrNotFound) {
+		return false, fmt.Errorf("checking the bucket: %w", err)
+	}
+	klog.FromContext(ctx).Info("Removing a Backup object whose files vanished from the bucket", "backup", klog.KObj(b))
+	// Mark it and drop the gc finalizer first: its files are gone, and its
+	// snapshots are kept (this is not an expiry).
+	cur := b.DeepCopy()
+	if err := removeBackupFinalizer(ctx, c.client, cur, func(o *arkv1.Backup) {
+		if o.Annotations == nil {
+			o.Annotations = map[string]string{}
+		}
+		o.Annotations[GoneFromBucketAnnotation] = "true"
+	}); err != nil {
+		return false, err
+	}
+	uid := b.UID
+	err = c.client.Backups(b.Namespace).Delete(ctx, b.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("deleting: %w", err)
+	}
+	return true, nil
+}
