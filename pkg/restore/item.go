@@ -226,7 +226,8 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		s.skipped(ref, "cluster-scoped, and the restore is limited to some namespaces")
 		return
 	}
-	if reason := s.skipReason(gr, it, obj); reason != "" {
+	reason, warning := s.skipReason(ctx, gr, it, obj)
+	if reason != "" {
 		s.skipped(ref, reason)
 		return
 	}
@@ -279,6 +280,10 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	case err == nil:
 		s.noteRestored(gr, ref, obj)
 		s.restored(ref, extra...)
+		if warning != "" {
+			s.col.warn(ref.Namespace, "%s: %s", ref, warning)
+			s.log.item(slog.LevelWarn, warning, ref)
+		}
 	case apierrors.IsAlreadyExists(err):
 		s.noteRestored(gr, ref, obj)
 		s.existing(ref)
@@ -341,44 +346,52 @@ func (s *run) clusterItemWanted(gr schema.GroupResource, it *archiveItem, obj *u
 	return false
 }
 
-// skipReason says why an item is not restored, or "".
+// skipReason says why an item is not restored, or "". warning is set for
+// an item restored with a caveat.
 //
-// Objects with a controller owner (ownerReference with controller: true) are
-// skipped: the owner, restored too, makes them again (ReplicaSets of a
-// Deployment, Pods of a ReplicaSet or Job, EndpointSlices of a Service).
-// PVs and PVCs are the exception: they hold data, so they are restored
-// without their ownerReferences. Endpoints of a Service with a selector and
-// EndpointSlices managed by a Kubernetes controller are skipped too; mirror
-// pods belong to a kubelet.
-func (s *run) skipReason(gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) string {
+// An object with a controller owner (ownerReference with controller: true) is
+// skipped when that owner is restored too (it is in the backup and the
+// restore's resource and namespace filters keep it) or already in the
+// cluster: the owner's controller makes the object again (ReplicaSets of a
+// Deployment, Pods of a ReplicaSet or Job, EndpointSlices of a Service), and a
+// restored copy would be a stale duplicate. An object whose controller owner
+// is nowhere is restored, without its ownerReferences, with a warning: it
+// would be lost otherwise. PVs and PVCs are always restored: they hold data.
+// Endpoints of a Service with a selector and EndpointSlices managed by a
+// Kubernetes controller are skipped too; mirror pods belong to a kubelet.
+func (s *run) skipReason(ctx context.Context, gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) (reason, warning string) {
 	switch gr.String() {
 	case "persistentvolumes", "persistentvolumeclaims":
 	default:
 		for _, o := range obj.GetOwnerReferences() {
-			if o.Controller != nil && *o.Controller {
-				return fmt.Sprintf("controlled by %s %s, which recreates it", o.Kind, o.Name)
+			if o.Controller == nil || !*o.Controller {
+				continue
 			}
+			if where := s.ownerWhere(ctx, it, o); where != "" {
+				return fmt.Sprintf("controlled by %s %s (%s), which recreates it", o.Kind, o.Name, where), ""
+			}
+			return "", fmt.Sprintf("restored without its controller %s %s, which is neither restored nor in the cluster", o.Kind, o.Name)
 		}
 	}
 	switch gr.String() {
 	case "pods":
 		if _, ok := obj.GetAnnotations()["kubernetes.io/config.mirror"]; ok {
-			return "mirror pod of a static pod: its kubelet makes it"
+			return "mirror pod of a static pod: its kubelet makes it", ""
 		}
 	case "endpoints":
 		if svc := s.arc.lookup("services", it.namespace, it.name); svc != nil {
 			if o, err := s.load(svc); err == nil {
 				if sel, _, _ := unstructured.NestedMap(o.Object, "spec", "selector"); len(sel) > 0 {
-					return "managed by the endpoints controller for the Service of the same name"
+					return "managed by the endpoints controller for the Service of the same name", ""
 				}
 			}
 		}
 	case "endpointslices.discovery.k8s.io":
 		if m := obj.GetLabels()["endpointslice.kubernetes.io/managed-by"]; strings.HasSuffix(m, ".k8s.io") {
-			return "managed by " + m
+			return "managed by " + m, ""
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // Fields the API server sets, removed from every object.
@@ -661,4 +674,42 @@ func (s *run) restoreDeferred(ctx context.Context) {
 		}
 		s.restoreItem(ctx, d.it, d.gvr, d.api, nil)
 	}
+}
+
+// ownerWhere says where a controller owner of the item is: "in the backup"
+// if this restore restores it (as far as the resource and namespace filters
+// tell), "in the cluster" if it is there already, "" if neither. An owner
+// whose kind discovery does not know is taken to be present.
+func (s *run) ownerWhere(ctx context.Context, it *archiveItem, o metav1.OwnerReference) string {
+	gv, err := schema.ParseGroupVersion(o.APIVersion)
+	if err != nil {
+		return "unknown apiVersion"
+	}
+	name := strings.ToLower(o.Kind)
+	if gv.Group != "" {
+		name += "." + gv.Group
+	}
+	gvr, api, err := s.discovery.ResolveResource(name)
+	if err != nil {
+		return "kind not served"
+	}
+	dir := gvr.GroupResource().String()
+	ns := ""
+	if api.Namespaced {
+		ns = it.namespace
+	}
+	if s.arc.lookup(dir, ns, o.Name) != nil && neverRestored(gvr.GroupResource()) == "" && s.resourceIncluded(dir) && (ns == "" || s.namespaceFilter.ShouldInclude(ns)) {
+		return "in the backup"
+	}
+	key := dir + "|" + ns + "|" + o.Name
+	if v, ok := s.owners.Load(key); ok {
+		return v.(string)
+	}
+	where := "in the cluster"
+	_, err = s.client.Resource(gvr).Namespace(s.mapNamespace(ns)).Get(ctx, o.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		where = ""
+	}
+	s.owners.Store(key, where)
+	return where
 }

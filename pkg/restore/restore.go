@@ -148,6 +148,8 @@ type run struct {
 	nsMu       sync.Mutex
 	namespaces map[string]*namespaceState
 
+	// owners caches ownerWhere's answers from the cluster.
+	owners sync.Map
 	// pvs holds the names of the PVs restored or found existing.
 	pvs sync.Map
 	// serviceAccountsDone is set once service accounts are restored: token

@@ -287,25 +287,44 @@ func TestRestoreSkips(t *testing.T) {
 		name     string
 		resource string
 		obj      map[string]any
-		extra    []map[string]any // more items (resource from kind)
-		reason   string           // "" = restored
+		extra    map[string]map[string]any // more items, by resource
+		existing []runtime.Object
+		reason   string // "" = restored
+		warning  string
 	}{
 		{name: "node", resource: "nodes", obj: obj("v1", "Node", "", "n1", nil), reason: "nodes belong to the cluster"},
 		{name: "core event", resource: "events", obj: obj("v1", "Event", "ns1", "e1", nil), reason: "events are not restored"},
 		{name: "events.k8s.io event", resource: "events.events.k8s.io", obj: obj("events.k8s.io/v1", "Event", "ns1", "e2", nil), reason: "events are not restored"},
 		{name: "ark backup", resource: "backups.ark.heptio.com", obj: obj("ark.heptio.com/v1", "Backup", "heptio-ark", "b", nil), reason: "ark's own resources"},
-		{name: "pod of a replicaset", resource: "pods", obj: owned(obj("v1", "Pod", "ns1", "p1", nil), "ReplicaSet"), reason: "controlled by ReplicaSet owner"},
-		{name: "replicaset of a deployment", resource: "replicasets.apps", obj: owned(obj("apps/v1", "ReplicaSet", "ns1", "rs", nil), "Deployment"), reason: "controlled by Deployment owner"},
+		{
+			name: "pod of a replicaset in the backup", resource: "pods", obj: owned(obj("v1", "Pod", "ns1", "p1", nil), "ReplicaSet"),
+			extra:  map[string]map[string]any{"replicasets.apps": obj("apps/v1", "ReplicaSet", "ns1", "owner", nil)},
+			reason: "controlled by ReplicaSet owner (in the backup)",
+		},
+		{
+			name: "replicaset of a deployment in the backup", resource: "replicasets.apps", obj: owned(obj("apps/v1", "ReplicaSet", "ns1", "rs", nil), "Deployment"),
+			extra:  map[string]map[string]any{"deployments.apps": obj("apps/v1", "Deployment", "ns1", "owner", nil)},
+			reason: "controlled by Deployment owner (in the backup)",
+		},
+		{
+			name: "pod of a replicaset in the cluster", resource: "pods", obj: owned(obj("v1", "Pod", "ns1", "p2", nil), "ReplicaSet"),
+			existing: []runtime.Object{&unstructured.Unstructured{Object: obj("apps/v1", "ReplicaSet", "ns1", "owner", nil)}},
+			reason:   "controlled by ReplicaSet owner (in the cluster)",
+		},
+		{
+			name: "pod of a replicaset nowhere", resource: "pods", obj: owned(obj("v1", "Pod", "ns1", "p3", nil), "ReplicaSet"),
+			warning: "pods ns1/p3: restored without its controller ReplicaSet owner, which is neither restored nor in the cluster",
+		},
 		{name: "mirror pod", resource: "pods", obj: obj("v1", "Pod", "ns1", "static", map[string]any{"metadata": map[string]any{"annotations": map[string]any{"kubernetes.io/config.mirror": "x"}}}), reason: "mirror pod"},
 		{name: "bare pod", resource: "pods", obj: obj("v1", "Pod", "ns1", "bare", nil)},
 		{
 			name: "endpoints of a service with a selector", resource: "endpoints", obj: obj("v1", "Endpoints", "ns1", "web", nil),
-			extra:  []map[string]any{obj("v1", "Service", "ns1", "web", map[string]any{"spec": map[string]any{"selector": map[string]any{"app": "web"}}})},
+			extra:  map[string]map[string]any{"services": obj("v1", "Service", "ns1", "web", map[string]any{"spec": map[string]any{"selector": map[string]any{"app": "web"}}})},
 			reason: "managed by the endpoints controller",
 		},
 		{
 			name: "endpoints of a service without a selector", resource: "endpoints", obj: obj("v1", "Endpoints", "ns1", "ext", nil),
-			extra: []map[string]any{obj("v1", "Service", "ns1", "ext", nil)},
+			extra: map[string]map[string]any{"services": obj("v1", "Service", "ns1", "ext", nil)},
 		},
 		{
 			name: "managed endpointslice", resource: "endpointslices.discovery.k8s.io",
@@ -321,10 +340,10 @@ func TestRestoreSkips(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			entries := []tarEntry{item(t, tc.resource, tc.obj)}
-			for _, e := range tc.extra {
-				entries = append(entries, item(t, strings.ToLower(e["kind"].(string))+"s", e))
+			for r, e := range tc.extra {
+				entries = append(entries, item(t, r, e))
 			}
-			env := newTestEnv(t, Options{})
+			env := newTestEnv(t, Options{}, tc.existing...)
 			res, log := env.run(t, newRestore("r1", nil), nil, makeTarball(t, entries...))
 			u := unstructured.Unstructured{Object: tc.obj}
 			createdIt := false
@@ -339,6 +358,14 @@ func TestRestoreSkips(t *testing.T) {
 			if tc.reason == "" {
 				if !createdIt {
 					t.Fatalf("not restored:\n%s", log)
+				}
+				if got := strings.Join(res.Results.Warnings["ns1"], "\n"); got != tc.warning {
+					t.Errorf("warnings %q, want %q", got, tc.warning)
+				}
+				if tc.warning != "" {
+					if refs := env.get(t, gvrPods, "ns1", u.GetName()).GetOwnerReferences(); len(refs) != 0 {
+						t.Errorf("ownerReferences kept: %v", refs)
+					}
 				}
 				return
 			}
