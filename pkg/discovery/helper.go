@@ -20,17 +20,25 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	clientdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/klog/v2"
 )
 
 // Client is the part of client-go's discovery.DiscoveryInterface the Helper
 // uses; a *discovery.DiscoveryClient and the fake discovery client satisfy it.
-// If the client also implements discovery.AggregatedDiscoveryInterface (the
-// real client does), groups and resources come from one aggregated request.
+// If the client also has discovery.AggregatedDiscoveryInterface's
+// GroupsAndMaybeResources method (the real client does), groups and resources
+// come from one aggregated request.
 type Client interface {
 	ServerGroups() (*metav1.APIGroupList, error)
 	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
+}
+
+// aggregatedClient is the aggregated-discovery method of client-go's
+// discovery.AggregatedDiscoveryInterface (without the rest of that interface):
+// groups and resources in one request, with the group versions whose
+// resources are stale.
+type aggregatedClient interface {
+	GroupsAndMaybeResources() (*metav1.APIGroupList, map[schema.GroupVersion]*metav1.APIResourceList, map[schema.GroupVersion]error, error)
 }
 
 // ErrResourceNotFound is wrapped by the error ResolveResource returns for a
@@ -94,7 +102,7 @@ func (h *Helper) Refresh(ctx context.Context) error {
 		failed = map[schema.GroupVersion]error{}
 		err    error
 	)
-	if ad, ok := h.client.(clientdiscovery.AggregatedDiscoveryInterface); ok {
+	if ad, ok := h.client.(aggregatedClient); ok {
 		var stale map[schema.GroupVersion]error
 		groups, byGV, stale, err = ad.GroupsAndMaybeResources()
 		for gv, e := range stale {

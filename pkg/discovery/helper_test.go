@@ -8,6 +8,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientdiscovery "k8s.io/client-go/discovery"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	clienttesting "k8s.io/client-go/testing"
 )
@@ -226,3 +227,41 @@ func TestClientGoFakeDiscovery(t *testing.T) {
 		t.Fatalf("resources: %d", n)
 	}
 }
+
+// aggregatedClient answers like a server with aggregated discovery, one
+// group version of which is stale (its APIService is unavailable).
+type aggregatedFake struct{ *fakeClient }
+
+func (a aggregatedFake) GroupsAndMaybeResources() (*metav1.APIGroupList, map[schema.GroupVersion]*metav1.APIResourceList, map[schema.GroupVersion]error, error) {
+	groups, _ := a.ServerGroups()
+	byGV := map[schema.GroupVersion]*metav1.APIResourceList{}
+	for gvs, l := range a.resources {
+		gv, _ := schema.ParseGroupVersion(gvs)
+		byGV[gv] = l
+	}
+	stale := map[schema.GroupVersion]error{{Group: "metrics.k8s.io", Version: "v1beta1"}: errors.New("stale")}
+	return groups, byGV, stale, nil
+}
+
+func (a aggregatedFake) ServerResourcesForGroupVersion(string) (*metav1.APIResourceList, error) {
+	panic("aggregated discovery must not fetch group versions one by one")
+}
+
+func TestRefreshAggregated(t *testing.T) {
+	h := NewHelper(aggregatedFake{newFake()})
+	if err := h.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.Resources()); n != 8 {
+		t.Errorf("resources: %d", n)
+	}
+	if names := h.FailedGroupNames(); fmt.Sprint(names) != "[metrics.k8s.io/v1beta1]" {
+		t.Errorf("failed groups = %v", names)
+	}
+	if gvr, _, err := h.ResolveResource("ct"); err != nil || gvr.Version != "v2" {
+		t.Errorf("ct: %v %v", gvr, err)
+	}
+}
+
+// The real client must take the aggregated path.
+var _ aggregatedClient = &clientdiscovery.DiscoveryClient{}
