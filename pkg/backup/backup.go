@@ -165,6 +165,7 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 	}
 	if err != nil {
 		r.logger.V(1).Info("Backup failed", "err", err)
+		r.jlog.write(LogEntry{Level: LevelError, Msg: "Backup failed", Error: err.Error()})
 		return r.result, err
 	}
 	r.logger.V(1).Info("Backup done", "items", r.result.ItemsBackedUp, "warnings", len(r.result.Warnings), "errors", len(r.result.Errors), "resourceVersion", r.result.ResourceVersion)

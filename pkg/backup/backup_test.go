@@ -851,6 +851,9 @@ func TestHooks(t *testing.T) {
 		if !errors.Is(err, errHookFailed) || !strings.Contains(err.Error(), "ns2/p2") {
 			t.Fatalf("err = %v", err)
 		}
+		if !strings.Contains(e.log.String(), `"msg":"Backup failed"`) {
+			t.Errorf("failure not logged:\n%s", e.log.String())
+		}
 		if len(res.Errors) != 1 {
 			t.Errorf("errors = %v", res.Errors)
 		}
