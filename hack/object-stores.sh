@@ -125,7 +125,8 @@ start_one() { # kind
   port=$(free_port)
   case "${kind}" in
   s3)
-    local user="ark-$(random_secret | head -c 8)" secret
+    local user secret
+    user="ark-$(random_secret | cut -c1-8)"
     secret=$(random_secret)
     if [[ "${ARK_S3_SERVER:-}" != versitygw && -x "${BIN}/minio" ]]; then
       port2=$(free_port)
@@ -150,7 +151,7 @@ start_one() { # kind
     fi
     {
       echo "ARK_TEST_S3_ENDPOINT=http://127.0.0.1:${port}"
-      echo "ARK_TEST_S3_REGION=minio"
+      echo "ARK_TEST_S3_REGION=us-east-1"
       echo "ARK_TEST_S3_ACCESS_KEY=${user}"
       echo "ARK_TEST_S3_SECRET_KEY=${secret}"
     } >"${dir}/env"

@@ -42,6 +42,7 @@ var (
 	setupErr  error
 	providers []*provider
 	fsServer  *httptest.Server
+	fsRoot    string
 )
 
 func wanted() []string {
@@ -72,6 +73,9 @@ func TestMain(m *testing.M) {
 	if fsServer != nil {
 		fsServer.Close()
 	}
+	if fsRoot != "" {
+		_ = os.RemoveAll(fsRoot)
+	}
 	os.Exit(code)
 }
 
@@ -99,6 +103,7 @@ func doSetup() error {
 		if err != nil {
 			return err
 		}
+		fsRoot = root
 		if err := os.Mkdir(filepath.Join(root, bucket), 0o755); err != nil {
 			return err
 		}

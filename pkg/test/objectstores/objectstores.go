@@ -86,7 +86,7 @@ func FromEnv(kind Kind) (*Server, bool) {
 	switch kind {
 	case S3:
 		if e := os.Getenv("ARK_TEST_S3_ENDPOINT"); e != "" {
-			return &Server{Kind: S3, Endpoint: e, Region: envOr("ARK_TEST_S3_REGION", "minio"),
+			return &Server{Kind: S3, Endpoint: e, Region: envOr("ARK_TEST_S3_REGION", "us-east-1"),
 				AccessKey: os.Getenv("ARK_TEST_S3_ACCESS_KEY"), SecretKey: os.Getenv("ARK_TEST_S3_SECRET_KEY"),
 				Reused: true, Impl: "external"}, true
 		}
@@ -210,7 +210,7 @@ func start(ctx context.Context, cache string, kind Kind) (*Server, error) {
 	readyStatus := func(code int) bool { return code == http.StatusOK }
 	switch kind {
 	case S3:
-		s.Region, s.AccessKey, s.SecretKey = "minio", "ark-"+randomHex(4), randomHex(24)
+		s.Region, s.AccessKey, s.SecretKey = "us-east-1", "ark-"+randomHex(4), randomHex(24)
 		if _, err := os.Stat(filepath.Join(bin, "minio")); err == nil && os.Getenv("ARK_S3_SERVER") != "versitygw" {
 			console, err := freePort()
 			if err != nil {
