@@ -343,3 +343,5 @@ func schemaGVR(group, version, resource string) schema.GroupVersionResource {
 func quietContext() context.Context {
 	return klog.NewContext(context.Background(), logr.Discard())
 }
+
+func discoveryHelper(c discovery.Client) *discovery.Helper { return discovery.NewHelper(c) }
