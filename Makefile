@@ -36,12 +36,16 @@ test-unit: ## Run the unit tests (no servers needed).
 kube-tools: ## Build kube-apiserver and kube-controller-manager for the local control plane (once; cached in _output/bin).
 	hack/local-cluster.sh build
 
+.PHONY: object-stores
+object-stores: ## Build/install the object-store test servers (MinIO, fake-gcs-server, Azurite; once; cached in _output/objectstores).
+	hack/object-stores.sh install
+
 .PHONY: test-integration
-test-integration: build kube-tools ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
+test-integration: build kube-tools object-stores ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
 	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 ./...
 
 .PHONY: bench
-bench: build kube-tools ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
+bench: build kube-tools object-stores ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
 	go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 60m -p 1 ./...
 
 .PHONY: verify

@@ -247,7 +247,7 @@ type BackupStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`,description="Where the backup is in its life"
 // +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiration`,description="When the backup is deleted"
+// +kubebuilder:printcolumn:name="Expires",type=string,format=date-time,JSONPath=`.status.expiration`,description="When the backup is deleted"
 // +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.progress.itemsBackedUp`,priority=1
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`,priority=1
 type Backup struct {

@@ -1,0 +1,118 @@
+//go:build integration
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
+)
+
+// The ark binary's server runs out of cluster with --kubeconfig, and stops
+// cleanly, exit code 0, on SIGTERM.
+func TestServerBinaryStopsOnSIGTERM(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "ark")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ark")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	e := startArk(t, testCluster, envOptions{})
+	e.stop() // this test runs its own server, from the binary, in the same namespace
+
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "server", "--kubeconfig", testCluster.Kubeconfig(), "--namespace", e.namespace, "--metrics-address", freeAddress(t))
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	e.waitServing()
+	if !strings.Contains(logs.String(), "running controllers") {
+		t.Errorf("the server did not say which controllers it runs:\n%s", logs.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("ark server exited with %v after SIGTERM:\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("ark server did not stop within 30s of SIGTERM:\n%s", logs.String())
+	}
+	if !strings.Contains(logs.String(), "Stopped") {
+		t.Errorf("no clean stop in the log:\n%s", logs.String())
+	}
+}
+
+// A Backup created through the generated clientset is seen by an informer and
+// shown by kubectl with the CRD's printer columns.
+func TestBackupCRDWithInformerAndKubectl(t *testing.T) {
+	ctx := context.Background()
+	ns := testCluster.NewNamespace(t)
+	client, err := arkclient.NewForConfig(testCluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	informers := arkinformers.NewSharedInformerFactoryWithOptions(client, 0, arkinformers.WithNamespace(ns))
+	seen := make(chan string, 1)
+	if _, err := informers.Ark().V1().Backups().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) { seen <- obj.(*arkv1.Backup).Name },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	informers.Start(stop)
+	informers.WaitForCacheSync(stop)
+
+	expires := metav1.NewTime(time.Now().Add(72 * time.Hour))
+	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "printed"}}
+	created, err := client.ArkV1().Backups(ns).Create(ctx, b, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status = arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted, Expiration: &expires}
+	if _, err := client.ArkV1().Backups(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case name := <-seen:
+		if name != "printed" {
+			t.Errorf("informer saw %q", name)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the informer never saw the backup")
+	}
+
+	kubectl := exec.Command("kubectl", "get", "backups", "-n", ns)
+	kubectl.Env = append(os.Environ(), "KUBECONFIG="+testCluster.Kubeconfig())
+	out, err := kubectl.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if strings.Join(strings.Fields(lines[0]), " ") != "NAME STATUS CREATED EXPIRES" {
+		t.Errorf("kubectl header: %q", lines[0])
+	}
+	if f := strings.Fields(lines[len(lines)-1]); len(f) != 4 || f[0] != "printed" || f[1] != "Completed" || f[3] != expires.UTC().Format(time.RFC3339) {
+		t.Errorf("kubectl row: %q", lines[len(lines)-1])
+	}
+}
