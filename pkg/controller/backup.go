@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/metrics"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/validation"
@@ -62,11 +64,12 @@ type BackupController struct {
 	store           BackupUploader
 	clock           clock.PassiveClock
 	restoreOnlyMode bool
+	reporting
 }
 
 // NewBackupController returns the controller; Register it with a Runner.
-func NewBackupController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, backupper Backupper, resolver ResourceResolver, store BackupUploader, clk clock.PassiveClock, restoreOnlyMode bool) *BackupController {
-	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode}
+func NewBackupController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, backupper Backupper, resolver ResourceResolver, store BackupUploader, clk clock.PassiveClock, restoreOnlyMode bool, opts ...Option) *BackupController {
+	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode, reporting: newReporting(opts)}
 }
 
 // Register makes r run the controller on the backup informer's New backups.
@@ -128,6 +131,10 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		b.Status.Phase = arkv1.BackupPhaseFailedValidation
 		b.Status.ValidationErrors = errs
 		_, err := c.client.Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+		if err == nil {
+			c.metrics.BackupFailedValidation(b.Labels[arkv1.ScheduleNameLabel])
+			c.event(b, true, "FailedValidation", "The backup is invalid: %s", strings.Join(errs, "; "))
+		}
 		return 0, ignoreConflict(err)
 	}
 
@@ -148,15 +155,44 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		return 0, err
 	}
 	logger.Info("Backup started")
+	schedule := b.Labels[arkv1.ScheduleNameLabel]
+	c.metrics.BackupStarted(schedule)
+	c.event(claimed, false, "Started", "Backup started")
 
-	final, runErr := c.run(ctx, claimed)
+	final, size, runErr := c.run(ctx, claimed)
 	if runErr != nil {
 		logger.Error(runErr, "Backup failed")
 	} else {
 		logger.Info("Backup finished", "phase", final.Status.Phase, "items", final.Status.Progress.ItemsBackedUp,
 			"warnings", final.Status.Warnings, "errors", final.Status.Errors)
 	}
-	return 0, c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) { *s = final.Status })
+	if err := c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) { *s = final.Status }); err != nil {
+		return 0, err
+	}
+	c.reportFinished(final, schedule, size)
+	return 0, nil
+}
+
+// reportFinished records the metrics and the Event of a finished backup.
+func (c *BackupController) reportFinished(b *arkv1.Backup, schedule string, size int64) {
+	st := b.Status
+	outcome := metrics.BackupOutcome{Schedule: schedule, Phase: string(st.Phase), TarballBytes: size, Snapshots: len(st.VolumeBackups)}
+	if st.StartTimestamp != nil && st.CompletionTimestamp != nil {
+		outcome.Duration = st.CompletionTimestamp.Sub(st.StartTimestamp.Time)
+		outcome.FinishedAt = st.CompletionTimestamp.Time
+	}
+	if st.Progress != nil {
+		outcome.Items = st.Progress.ItemsBackedUp
+	}
+	c.metrics.BackupFinished(outcome)
+	switch st.Phase {
+	case arkv1.BackupPhaseCompleted:
+		c.event(b, false, "Completed", "Backup completed: %d items, %d warnings", outcome.Items, st.Warnings)
+	case arkv1.BackupPhasePartiallyFailed:
+		c.event(b, true, "PartiallyFailed", "Backup written with %d item errors and %d warnings: see `ark backup logs %s`", st.Errors, st.Warnings, b.Name)
+	default:
+		c.event(b, true, "Failed", "Backup failed: %s", st.FailureReason)
+	}
 }
 
 // validate returns what is wrong with the backup, as validationErrors.
@@ -190,13 +226,14 @@ func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []stri
 
 // run takes the backup and uploads it; it returns the backup with its final
 // status. An error means the backup Failed (the status says why).
-func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Backup, error) {
-	fail := func(err error) (*arkv1.Backup, error) {
+func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Backup, int64, error) {
+	var written countingWriter
+	fail := func(err error) (*arkv1.Backup, int64, error) {
 		b.Status.Phase = arkv1.BackupPhaseFailed
 		b.Status.FailureReason = err.Error()
 		now := metav1.NewTime(c.clock.Now())
 		b.Status.CompletionTimestamp = &now
-		return b, err
+		return b, written.n, err
 	}
 
 	// Never write over a backup of the same name already in the bucket (another
@@ -229,7 +266,8 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	engineDone := make(chan struct{})
 	go func() {
 		defer close(engineDone)
-		result, engineErr = c.backupper.Backup(ctx, b, pw, logGzip, func(p arkv1.BackupProgress) { progress.report(p) })
+		written.w = pw
+		result, engineErr = c.backupper.Backup(ctx, b, &written, logGzip, func(p arkv1.BackupProgress) { progress.report(p) })
 		if engineErr != nil {
 			pw.CloseWithError(engineErr)
 		} else {
@@ -283,7 +321,19 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	case final == nil:
 		return fail(errors.New("uploading the backup: the metadata was never written"))
 	}
-	return final, nil
+	return final, written.n, nil
+}
+
+// countingWriter counts the bytes of the tarball (for the tarball-size metric).
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // updateStatus applies mutate to the newest version of the backup's status.

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
@@ -20,6 +22,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
+	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/persistence"
 )
 
@@ -148,8 +151,11 @@ func TestBackupController(t *testing.T) {
 				uploader = failingUploader{store, tt.uploadFailAfter}
 			}
 			clk := clocktesting.NewFakeClock(start)
+			events := record.NewFakeRecorder(10)
+			m := metrics.New()
 			c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), tt.backupper,
-				fakeResolver{known: map[string]bool{"deploy": true}}, uploader, clk, tt.restoreOnly)
+				fakeResolver{known: map[string]bool{"deploy": true}}, uploader, clk, tt.restoreOnly,
+				WithEventRecorder(events), WithMetrics(m))
 
 			if _, err := c.Sync(ctx, "heptio-ark/b1"); err != nil {
 				t.Fatal(err)
@@ -160,6 +166,22 @@ func TestBackupController(t *testing.T) {
 			}
 			if got.Status.Phase != tt.wantPhase {
 				t.Fatalf("phase = %s (%s %v), want %s", got.Status.Phase, got.Status.FailureReason, got.Status.ValidationErrors, tt.wantPhase)
+			}
+			// The last Event names the final phase, and the metrics count the outcome.
+			var last string
+			for len(events.Events) > 0 {
+				last = <-events.Events
+			}
+			if !strings.Contains(last, " "+string(tt.wantPhase)+" ") {
+				t.Errorf("last event %q does not name %s", last, tt.wantPhase)
+			}
+			counter := map[arkv1.BackupPhase]string{arkv1.BackupPhaseCompleted: "ark_backup_success_total",
+				arkv1.BackupPhasePartiallyFailed: "ark_backup_partial_failure_total"}[tt.wantPhase]
+			if counter == "" {
+				counter = "ark_backup_failure_total"
+			}
+			if n, err := testutil.GatherAndCount(m.Registry(), counter); err != nil || n != 1 {
+				t.Errorf("%s series: %d, %v", counter, n, err)
 			}
 			all := got.Status.FailureReason + strings.Join(got.Status.ValidationErrors, ";")
 			if tt.wantInErrors != "" && !strings.Contains(all, tt.wantInErrors) {

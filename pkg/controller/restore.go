@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,11 +50,12 @@ type RestoreController struct {
 	restorer Restorer
 	store    RestoreStore
 	clock    clock.PassiveClock
+	reporting
 }
 
 // NewRestoreController returns the controller; Register it with a Runner.
-func NewRestoreController(restores arklisters.RestoreLister, backups arklisters.BackupLister, client arkv1client.RestoresGetter, restorer Restorer, store RestoreStore, clk clock.PassiveClock) *RestoreController {
-	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk}
+func NewRestoreController(restores arklisters.RestoreLister, backups arklisters.BackupLister, client arkv1client.RestoresGetter, restorer Restorer, store RestoreStore, clk clock.PassiveClock, opts ...Option) *RestoreController {
+	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk, reporting: newReporting(opts)}
 }
 
 // Register makes r run the controller on the restore informer's New restores.
@@ -116,6 +118,10 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 		r.Status.Phase = arkv1.RestorePhaseFailedValidation
 		r.Status.ValidationErrors = errs
 		_, err := c.client.Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+		if err == nil {
+			c.metrics.RestoreFailedValidation()
+			c.event(r, true, "FailedValidation", "The restore is invalid: %s", strings.Join(errs, "; "))
+		}
 		return 0, ignoreConflict(err)
 	}
 
@@ -130,9 +136,27 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 		return 0, err
 	}
 	logger.Info("Restore started")
+	c.metrics.RestoreStarted()
+	c.event(claimed, false, "Started", "Restore from backup %s started", backup.Name)
 	final := c.run(ctx, claimed, backup)
 	logger.Info("Restore finished", "phase", final.Phase, "warnings", final.Warnings, "errors", final.Errors, "reason", final.FailureReason)
-	return 0, c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) { *s = *final })
+	if err := c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) { *s = *final }); err != nil {
+		return 0, err
+	}
+	items := 0
+	if final.Progress != nil {
+		items = final.Progress.ItemsRestored
+	}
+	c.metrics.RestoreFinished(string(final.Phase), final.CompletionTimestamp.Sub(final.StartTimestamp.Time), items)
+	switch final.Phase {
+	case arkv1.RestorePhaseCompleted:
+		c.event(claimed, false, "Completed", "Restore completed with %d warnings", final.Warnings)
+	case arkv1.RestorePhasePartiallyFailed:
+		c.event(claimed, true, "PartiallyFailed", "Restore finished with %d errors and %d warnings: see `ark restore describe %s`", final.Errors, final.Warnings, name)
+	default:
+		c.event(claimed, true, "Failed", "Restore failed: %s", final.FailureReason)
+	}
+	return 0, nil
 }
 
 // validate checks the spec and finds the backup: in the cluster, or else in

@@ -74,7 +74,7 @@ func New() *Metrics {
 		restoreValidations:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "restore_validation_failure_total", Help: "Restores that FailedValidation."}),
 		restoreDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: namespace, Name: "restore_duration_seconds",
 			Help: "Time from a restore's start to its final phase.", Buckets: durationBuckets}),
-		restoreItems: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "restore_items_total", Help: "Items created by restores."}),
+		restoreItems: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "restore_items_total", Help: "Items handled by restores: created, found existing, skipped or failed."}),
 		snapshotAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "volume_snapshot_attempt_total",
 			Help: "Volume snapshots attempted."}, []string{scheduleLabel}),
 		snapshotFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "volume_snapshot_failure_total",
