@@ -32,6 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clientdiscovery "k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
@@ -167,8 +168,14 @@ func TestIntegrationNginxSelector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No controller removes the protection finalizers that admission puts on
+	// volumes and claims: remove them, or the volume and the namespace stay.
+	unprotect := []byte(`{"metadata":{"finalizers":null}}`)
 	t.Cleanup(func() {
-		_ = kube.CoreV1().PersistentVolumes().Delete(context.Background(), pvName, metav1.DeleteOptions{})
+		ctx := context.Background()
+		_, _ = kube.CoreV1().PersistentVolumeClaims(ns).Patch(ctx, "nginx-logs", types.MergePatchType, unprotect, metav1.PatchOptions{})
+		_ = kube.CoreV1().PersistentVolumes().Delete(ctx, pvName, metav1.DeleteOptions{})
+		_, _ = kube.CoreV1().PersistentVolumes().Patch(ctx, pvName, types.MergePatchType, unprotect, metav1.PatchOptions{})
 	})
 	claim, err := kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
 		ObjectMeta: metav1.ObjectMeta{Name: "nginx-logs", Labels: app},
@@ -374,8 +381,12 @@ func TestIntegrationIncludeExclude(t *testing.T) {
 		if !contains(tb.items(), "clusterroles.rbac.authorization.k8s.io/cluster/cluster-admin") {
 			t.Errorf("includeClusterResources=true: no cluster-admin clusterrole")
 		}
-		_, tb, _ = runRealBackup(t, newRealBackupper(t, nil), arkv1.BackupSpec{})
+		res, tb, log := runRealBackup(t, newRealBackupper(t, nil), arkv1.BackupSpec{})
 		items := tb.items()
+		t.Logf("whole cluster: %d items, rv %s, inconsistent %v, warnings %v, errors %v", res.ItemsBackedUp, res.ResourceVersion, res.InconsistentResources, res.Warnings, res.Errors)
+		if len(res.Errors) != 0 {
+			t.Errorf("whole-cluster backup errors: %v\n%s", res.Errors, log)
+		}
 		for _, want := range []string{"clusterroles.rbac.authorization.k8s.io/cluster/cluster-admin", nsf("kube-system"), nsf(a), cm(b, "y")} {
 			if !contains(items, want) {
 				t.Errorf("whole-cluster backup lacks %s", want)
