@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 )
 
 // NewDeleteCommand returns `ark backup delete NAME...`.
@@ -17,7 +18,8 @@ func NewDeleteCommand(f client.Factory) *cobra.Command {
 		Long: `Asks the server to delete backups. The server's garbage collector removes each
 backup's files from the bucket, its volume snapshots and the restores made from it,
 then the Backup object itself. A backup still InProgress is deleted once it finishes.`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {

@@ -8,15 +8,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/output"
 )
 
 // NewDescribeCommand returns `ark backup describe NAME...`.
 func NewDescribeCommand(f client.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Describe backups: spec, phase, progress, warnings, errors and volume snapshots",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		Short:             "Describe backups: spec, phase, progress, warnings, errors and volume snapshots",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/output"
 )
 
@@ -16,8 +17,9 @@ import (
 func NewGetCommand(f client.Factory) *cobra.Command {
 	var selector string
 	c := &cobra.Command{
-		Use:   "get [NAME...]",
-		Short: "Get backups",
+		Use:               "get [NAME...]",
+		Short:             "Get backups",
+		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			format, err := output.Format(c)
 			if err != nil {

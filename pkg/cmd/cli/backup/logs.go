@@ -8,6 +8,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
 )
 
@@ -15,9 +16,10 @@ import (
 func NewLogsCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
 	c := &cobra.Command{
-		Use:   "logs NAME",
-		Short: "Print a backup's log",
-		Args:  cobra.ExactArgs(1),
+		Use:               "logs NAME",
+		Short:             "Print a backup's log",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
@@ -36,9 +38,10 @@ func NewDownloadCommand(f client.Factory) *cobra.Command {
 	var outPath string
 	force := false
 	c := &cobra.Command{
-		Use:   "download NAME",
-		Short: "Download a backup's tarball to a file",
-		Args:  cobra.ExactArgs(1),
+		Use:               "download NAME",
+		Short:             "Download a backup's tarball to a file",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {

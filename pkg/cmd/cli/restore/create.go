@@ -12,6 +12,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
 	"github.com/heptio/ark/pkg/validation"
 )
@@ -45,7 +46,8 @@ func NewCreateCommand(f client.Factory) *cobra.Command {
 		Short: "Create a restore from a backup",
 		Example: `  ark restore create nginx-backup
   ark restore create daily-20261121070000 --namespace-mappings abc:def,123:456 --wait`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.BackupName = args[0]
 			restore, err := o.Restore(f.Namespace())

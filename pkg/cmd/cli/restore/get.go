@@ -11,6 +11,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
 	"github.com/heptio/ark/pkg/cmd/util/output"
 )
@@ -19,8 +20,9 @@ import (
 func NewGetCommand(f client.Factory) *cobra.Command {
 	var selector string
 	c := &cobra.Command{
-		Use:   "get [NAME...]",
-		Short: "Get restores",
+		Use:               "get [NAME...]",
+		Short:             "Get restores",
+		ValidArgsFunction: completion.Names(f, completion.Restores, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			format, err := output.Format(c)
 			if err != nil {
@@ -55,9 +57,10 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 func NewDescribeCommand(f client.Factory) *cobra.Command {
 	timeout := 20 * time.Second
 	c := &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Describe restores, with their warnings and errors",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		Short:             "Describe restores, with their warnings and errors",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Restores, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
@@ -94,9 +97,10 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 func NewLogsCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
 	c := &cobra.Command{
-		Use:   "logs NAME",
-		Short: "Print a restore's log",
-		Args:  cobra.ExactArgs(1),
+		Use:               "logs NAME",
+		Short:             "Print a restore's log",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Restores, true),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
@@ -112,9 +116,10 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 // NewDeleteCommand returns `ark restore delete NAME...`.
 func NewDeleteCommand(f client.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME...",
-		Short: "Delete restore objects (the restored Kubernetes objects stay)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "delete NAME...",
+		Short:             "Delete restore objects (the restored Kubernetes objects stay)",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Restores, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {

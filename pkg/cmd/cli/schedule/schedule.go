@@ -13,6 +13,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/cli/backup"
+	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/output"
 	"github.com/heptio/ark/pkg/validation"
 )
@@ -87,8 +88,9 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 func newGetCommand(f client.Factory) *cobra.Command {
 	var selector string
 	c := &cobra.Command{
-		Use:   "get [NAME...]",
-		Short: "Get schedules",
+		Use:               "get [NAME...]",
+		Short:             "Get schedules",
+		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			format, err := output.Format(c)
 			if err != nil {
@@ -121,9 +123,10 @@ func newGetCommand(f client.Factory) *cobra.Command {
 
 func newDescribeCommand(f client.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Describe schedules",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		Short:             "Describe schedules",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
@@ -146,9 +149,10 @@ func newDescribeCommand(f client.Factory) *cobra.Command {
 
 func newDeleteCommand(f client.Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:   "delete NAME...",
-		Short: "Delete schedules (their backups stay until they expire)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "delete NAME...",
+		Short:             "Delete schedules (their backups stay until they expire)",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
 		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
