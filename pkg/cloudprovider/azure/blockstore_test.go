@@ -113,7 +113,14 @@ func (f *fakeARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					op.done()
 				}
 				if res := f.resources[op.result]; res != nil {
-					armJSON(w, http.StatusOK, res)
+					// The operation is over: its answer says Succeeded, while a GET of the
+					// disk says Updating once, so that IsVolumeReady sees both states.
+					final := map[string]any{}
+					for k, v := range res {
+						final[k] = v
+					}
+					final["properties"] = map[string]any{"provisioningState": "Succeeded"}
+					armJSON(w, http.StatusOK, final)
 				} else {
 					w.WriteHeader(http.StatusNoContent)
 				}
