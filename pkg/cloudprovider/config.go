@@ -7,9 +7,9 @@ import (
 )
 
 // CommonConfigKeys are keys every provider accepts in Config.backupStorageProvider.config
-// without using them itself: "prefix" is read by package persistence (a path inside the bucket
-// under which backups live).
-var CommonConfigKeys = []string{"prefix"}
+// without using them itself: "prefix" (a path inside the bucket under which backups live) and
+// "layout" (ark or velero) are read by package persistence.
+var CommonConfigKeys = []string{"prefix", "layout"}
 
 // CheckConfigKeys returns an ErrInvalidConfig error naming the keys of config that are neither
 // in known nor in CommonConfigKeys, so that a misspelt key is reported instead of ignored.

@@ -25,6 +25,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
 	"github.com/heptio/ark/pkg/validation"
 )
@@ -36,7 +37,7 @@ type Restorer interface {
 
 // RestoreStore is what the restore controller needs of the bucket.
 type RestoreStore interface {
-	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
+	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
 	PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error
 	PutRestoreResults(ctx context.Context, backup, restore string, results io.Reader) error
@@ -180,16 +181,12 @@ func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*ar
 }
 
 func (c *RestoreController) backupFromBucket(ctx context.Context, name string) (*arkv1.Backup, error) {
-	data, err := c.store.GetBackupMetadata(ctx, name)
+	backup, err := c.store.GetBackup(ctx, name)
 	if errors.Is(err, cloudprovider.ErrNotFound) {
 		return nil, fmt.Errorf("backup %q was found neither in the cluster nor in the bucket", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %q from the bucket: %w", name, err)
-	}
-	backup := &arkv1.Backup{}
-	if err := json.Unmarshal(data, backup); err != nil {
-		return nil, fmt.Errorf("backup %q in the bucket has unreadable metadata: %w", name, err)
 	}
 	return backup, nil
 }
@@ -231,7 +228,12 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 		status.Warnings = result.Results.WarningCount()
 		status.Errors = result.Results.ErrorCount()
 		status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.Restored + result.Existing + result.Skipped + result.Failed}
-		if err := c.upload(ctx, r, backup.Name, result.Results, logFile, logErr); err != nil {
+		switch err := c.upload(ctx, r, backup.Name, result.Results, logFile, logErr); {
+		case errors.Is(err, persistence.ErrReadOnly):
+			// A Velero bucket is never written to: the results go to the server's log.
+			klog.FromContext(ctx).Info("The bucket is read-only; the restore's results are only in this log",
+				"warnings", result.Results.Warnings, "errors", result.Results.Errors)
+		case err != nil:
 			klog.FromContext(ctx).Error(err, "Uploading the restore's log and results")
 			status.Warnings++
 		}

@@ -29,6 +29,19 @@ import (
 // MetadataFile is the name of the file holding the Backup object.
 const MetadataFile = "ark-backup.json"
 
+// ErrReadOnly is matched (errors.Is) by the errors of writes to a Velero bucket.
+var ErrReadOnly = errors.New("the bucket is a Velero bucket (layout: velero), read-only to ark")
+
+// Velero 1.x's layout: backups/<name>/velero-backup.json, backups/<name>/<name>.tar.gz, ...
+const (
+	VeleroBackupsDir   = "backups/"
+	VeleroMetadataFile = "velero-backup.json"
+)
+
+// LayoutConfigKey is the Config.backupStorageProvider.config key naming the bucket's layout:
+// "ark" (the default) or "velero".
+const LayoutConfigKey = "layout"
+
 // ErrInvalidName is matched (errors.Is) by the errors for a bad backup or restore name.
 var ErrInvalidName = errors.New("invalid name")
 
@@ -56,6 +69,8 @@ type BackupStore struct {
 	store  cloudprovider.ObjectStore
 	bucket string
 	prefix string // "" or ending with "/"
+	// velero is set for a bucket written by Velero 1.x: its layout, and read-only.
+	velero bool
 }
 
 // NewBackupStore returns a BackupStore on bucket of store. prefix (may be empty) is a
@@ -78,6 +93,26 @@ func NewBackupStore(store cloudprovider.ObjectStore, bucket, prefix string) (*Ba
 	}
 	return &BackupStore{store: store, bucket: bucket, prefix: prefix}, nil
 }
+
+// NewBackupStoreForLayout returns a BackupStore of layout "ark" (or "") or "velero". A
+// Velero bucket is read-only: every write returns an error matching ErrReadOnly.
+func NewBackupStoreForLayout(store cloudprovider.ObjectStore, bucket, prefix, layout string) (*BackupStore, error) {
+	s, err := NewBackupStore(store, bucket, prefix)
+	if err != nil {
+		return nil, err
+	}
+	switch layout {
+	case "", "ark":
+	case "velero":
+		s.velero = true
+	default:
+		return nil, fmt.Errorf("%w: config key %q: unknown layout %q (valid: ark, velero)", cloudprovider.ErrInvalidConfig, LayoutConfigKey, layout)
+	}
+	return s, nil
+}
+
+// ReadOnly says whether the bucket is read-only to ark (a Velero bucket).
+func (s *BackupStore) ReadOnly() bool { return s.velero }
 
 // ValidateName returns an error unless name is a valid Kubernetes object name (a DNS-1123
 // subdomain: lowercase alphanumerics, '-' and '.', at most 253 characters). Such a name has
@@ -104,8 +139,29 @@ func validateRestore(backup, restore string) error {
 	return nil
 }
 
-func (s *BackupStore) dir(backup string) string     { return s.prefix + backup + "/" }
-func (s *BackupStore) metadataKey(b string) string  { return s.dir(b) + MetadataFile }
+func (s *BackupStore) dir(backup string) string {
+	if s.velero {
+		return s.backupsRoot() + backup + "/"
+	}
+	return s.prefix + backup + "/"
+}
+
+// backupsRoot is where the backups' directories are.
+func (s *BackupStore) backupsRoot() string {
+	if s.velero {
+		return s.prefix + VeleroBackupsDir
+	}
+	return s.prefix
+}
+
+func (s *BackupStore) metadataFile() string {
+	if s.velero {
+		return VeleroMetadataFile
+	}
+	return MetadataFile
+}
+
+func (s *BackupStore) metadataKey(b string) string  { return s.dir(b) + s.metadataFile() }
 func (s *BackupStore) contentsKey(b string) string  { return s.dir(b) + b + ".tar.gz" }
 func (s *BackupStore) backupLogKey(b string) string { return s.dir(b) + b + "-logs.gz" }
 func (s *BackupStore) restoreLogKey(b, r string) string {
@@ -127,6 +183,9 @@ func (s *BackupStore) Key(t DownloadTarget) (string, error) {
 		}
 		return s.backupLogKey(t.Name), nil
 	case DownloadRestoreLog, DownloadRestoreResults:
+		if s.velero {
+			return "", fmt.Errorf("%w: restore logs and results are not stored in it (see the server's log)", ErrReadOnly)
+		}
 		if t.BackupName == "" {
 			return "", fmt.Errorf("%w: %s target %q needs the name of its backup", ErrInvalidName, t.Kind, t.Name)
 		}
@@ -145,6 +204,9 @@ func (s *BackupStore) Key(t DownloadTarget) (string, error) {
 // PutBackup uploads a backup: the tarball, then the log (if log is not nil), then the
 // metadata. If a step fails the metadata is never written, so the backup is not whole.
 func (s *BackupStore) PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error {
+	if s.velero {
+		return ErrReadOnly
+	}
 	if err := ValidateName("backup", name); err != nil {
 		return err
 	}
@@ -205,13 +267,13 @@ func (s *BackupStore) GetBackupContents(ctx context.Context, name string) (io.Re
 // ListBackups returns the names of the whole backups (those with ark-backup.json), sorted.
 // Directories whose name is not a valid backup name are ignored.
 func (s *BackupStore) ListBackups(ctx context.Context) ([]string, error) {
-	keys, err := s.store.ListObjects(ctx, s.bucket, s.prefix)
+	keys, err := s.store.ListObjects(ctx, s.bucket, s.backupsRoot())
 	if err != nil {
 		return nil, fmt.Errorf("listing backups: %w", err)
 	}
 	var names []string
 	for _, k := range keys {
-		rest, ok := strings.CutSuffix(strings.TrimPrefix(k, s.prefix), "/"+MetadataFile)
+		rest, ok := strings.CutSuffix(strings.TrimPrefix(k, s.backupsRoot()), "/"+s.metadataFile())
 		if !ok || strings.Contains(rest, "/") || ValidateName("backup", rest) != nil {
 			continue
 		}
@@ -225,6 +287,9 @@ func (s *BackupStore) ListBackups(ctx context.Context) ([]string, error) {
 // half deleted is never seen as whole, then the rest of its directory (restore files
 // included). Deleting a backup that does not exist is not an error.
 func (s *BackupStore) DeleteBackup(ctx context.Context, name string) error {
+	if s.velero {
+		return ErrReadOnly
+	}
 	if err := ValidateName("backup", name); err != nil {
 		return err
 	}
@@ -249,6 +314,9 @@ func (s *BackupStore) DeleteBackup(ctx context.Context, name string) error {
 
 // PutRestoreLog uploads the log of restore from backup.
 func (s *BackupStore) PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error {
+	if s.velero {
+		return ErrReadOnly
+	}
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}
@@ -260,6 +328,9 @@ func (s *BackupStore) PutRestoreLog(ctx context.Context, backup, restore string,
 
 // PutRestoreResults uploads the results (warnings and errors) of restore from backup.
 func (s *BackupStore) PutRestoreResults(ctx context.Context, backup, restore string, results io.Reader) error {
+	if s.velero {
+		return ErrReadOnly
+	}
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}

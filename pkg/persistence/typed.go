@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
 )
 
@@ -19,6 +21,9 @@ func (s *BackupStore) GetBackup(ctx context.Context, name string) (*v1.Backup, e
 	backup := &v1.Backup{}
 	if err := json.Unmarshal(data, backup); err != nil {
 		return nil, fmt.Errorf("decoding metadata of backup %q: %w", name, err)
+	}
+	if s.velero {
+		fromVelero(backup)
 	}
 	return backup, nil
 }
@@ -40,4 +45,25 @@ func (s *BackupStore) PutBackupObject(ctx context.Context, backup *v1.Backup, co
 // target (the restore's spec.backupName), ignored for backup targets.
 func TargetFromAPI(t v1.DownloadTarget, backupName string) DownloadTarget {
 	return DownloadTarget{Kind: DownloadKind(t.Kind), Name: t.Name, BackupName: backupName}
+}
+
+// VeleroSourceAnnotation marks a Backup read from a Velero bucket.
+const VeleroSourceAnnotation = "ark.heptio.com/source"
+
+// fromVelero turns a Velero 1.x Backup, decoded into ark's type, into an ark
+// Backup. The fields ark shares with Velero (namespaces, resources, label
+// selector, ttl, snapshotVolumes, includeClusterResources, phase, timestamps,
+// progress) have the same names and JSON shapes; the rest are dropped. Object
+// metadata that belongs to the Velero cluster (uid, resourceVersion, managed
+// fields) is dropped too.
+func fromVelero(b *v1.Backup) {
+	b.APIVersion = v1.SchemeGroupVersion.String()
+	b.Kind = "Backup"
+	b.ObjectMeta = metav1.ObjectMeta{
+		Name:        b.Name,
+		Labels:      b.Labels,
+		Annotations: map[string]string{VeleroSourceAnnotation: "velero"},
+	}
+	b.Status.VolumeBackups = nil
+	b.Status.ValidationErrors = nil
 }

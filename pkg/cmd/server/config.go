@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
@@ -29,6 +30,11 @@ func loadConfig(ctx context.Context, client arkclient.Interface, namespace strin
 	}
 	if errs := validation.Config(cfg); len(errs) > 0 {
 		return nil, fmt.Errorf("Config %s/%s is invalid: %s", namespace, arkv1.DefaultConfigName, strings.Join(errs, "; "))
+	}
+	// A Velero bucket is read-only to ark: the server only restores from it.
+	if cfg.BackupStorageProvider.Config[persistence.LayoutConfigKey] == "velero" && !cfg.RestoreOnlyMode {
+		klog.FromContext(ctx).Info("The bucket has Velero's layout: running in restore-only mode, nothing is written to it or deleted from it")
+		cfg.RestoreOnlyMode = true
 	}
 	return cfg, nil
 }
@@ -56,7 +62,7 @@ func newObjectStorage(ctx context.Context, cfg *arkv1.Config, httpAddress string
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", p.Name, err)
 	}
-	backups, err := persistence.NewBackupStore(store, p.Bucket, config["prefix"])
+	backups, err := persistence.NewBackupStoreForLayout(store, p.Bucket, config["prefix"], config[persistence.LayoutConfigKey])
 	if err != nil {
 		return nil, err
 	}
