@@ -1,0 +1,74 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// readiness is what /readyz reports: ready once the informer caches have
+// synced and the bucket has answered.
+type readiness struct {
+	mu     sync.Mutex
+	reason string // why not ready; "" once ready
+}
+
+func newReadiness() *readiness { return &readiness{reason: "starting: caches not synced yet"} }
+
+func (r *readiness) set(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reason = reason
+}
+
+func (r *readiness) check() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reason != "" {
+		return fmt.Errorf("%s", r.reason)
+	}
+	return nil
+}
+
+// bucketLister is how readiness checks that the bucket answers.
+type bucketLister interface {
+	ListBackups(ctx context.Context) ([]string, error)
+}
+
+// checkBucket marks the server ready when the bucket answers a listing.
+func (r *readiness) checkBucket(ctx context.Context, bucket bucketLister) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := bucket.ListBackups(ctx); err != nil {
+		r.set("the bucket does not answer: " + err.Error())
+		return err
+	}
+	r.set("")
+	return nil
+}
+
+// newHTTPHandler serves /healthz (the process serves HTTP), /readyz (caches
+// synced and bucket reached), /metrics, and the filesystem provider's signed
+// downloads under downloadPath.
+func newHTTPHandler(ready *readiness, metrics, downloads http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready.check(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	if metrics != nil {
+		mux.Handle("/metrics", metrics)
+	}
+	if downloads != nil {
+		mux.Handle(downloadPath+"/", downloads)
+	}
+	return mux
+}

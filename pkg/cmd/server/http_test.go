@@ -1,0 +1,50 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+type fakeBucket struct{ err error }
+
+func (f fakeBucket) ListBackups(context.Context) ([]string, error) { return nil, f.err }
+
+func TestHealthAndReadiness(t *testing.T) {
+	ready := newReadiness()
+	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ark_backup_attempt_total 0\n")) })
+	h := newHTTPHandler(ready, metrics, nil)
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	steps := []struct {
+		name      string
+		do        func()
+		wantReady int
+		wantBody  string
+	}{
+		{name: "starting", do: func() {}, wantReady: 503, wantBody: "caches not synced"},
+		{name: "bucket down", do: func() { _ = ready.checkBucket(context.Background(), fakeBucket{errors.New("connection refused")}) }, wantReady: 503, wantBody: "connection refused"},
+		{name: "bucket up", do: func() { _ = ready.checkBucket(context.Background(), fakeBucket{}) }, wantReady: 200, wantBody: "ok"},
+	}
+	for _, s := range steps {
+		s.do()
+		if code, _ := get("/healthz"); code != 200 {
+			t.Errorf("%s: /healthz = %d", s.name, code)
+		}
+		if code, body := get("/readyz"); code != s.wantReady || !strings.Contains(body, s.wantBody) {
+			t.Errorf("%s: /readyz = %d %q", s.name, code, body)
+		}
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "ark_backup_attempt_total") {
+		t.Errorf("/metrics = %d %q", code, body)
+	}
+	if code, _ := get(downloadPath + "/x"); code != 404 {
+		t.Errorf("downloads without a filesystem bucket = %d", code)
+	}
+}
