@@ -159,12 +159,20 @@ func TestScheduleIntegration(t *testing.T) {
 		return err == nil && s.Status.Phase == arkv1.SchedulePhaseFailedValidation &&
 			strings.Contains(strings.Join(s.Status.ValidationErrors, ";"), "above maximum"), nil
 	})
-	// A restart (here: the same schedule synced again and again) creates nothing more.
+	// A restart: a second controller, with its own informers, syncs the
+	// schedule again; nothing more is created.
+	informers2 := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
+	sc2 := NewScheduleController(informers2.Ark().V1().Schedules().Lister(), ark.ArkV1(), clock.RealClock{}, false)
+	r2 := NewRunner("schedule-restarted", sc2)
+	if err := sc2.Register(r2, informers2.Ark().V1().Schedules().Informer()); err != nil {
+		t.Fatal(err)
+	}
+	runControllers(t, informers2, r2)
 	r.EnqueueKey(ns + "/nightly")
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	l, err := ark.ArkV1().Backups(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.Set{arkv1.ScheduleNameLabel: "nightly"}.String()})
 	if err != nil || len(l.Items) != 1 {
-		t.Fatalf("backups of the schedule: %v %v", l, err)
+		t.Fatalf("backups of the schedule after a restart: %d, %v", len(l.Items), err)
 	}
 }
 
