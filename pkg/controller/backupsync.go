@@ -8,9 +8,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
@@ -61,9 +63,15 @@ type BackupSyncController struct {
 	namespace string
 	period    time.Duration
 
+	events record.EventRecorder
+
 	mu   sync.Mutex
 	prev map[string]bool // names of the previous successful listing; nil before the first
 }
+
+// SetEventRecorder makes the controller record events on the backups it
+// imports; nil records none.
+func (c *BackupSyncController) SetEventRecorder(r record.EventRecorder) { c.events = r }
 
 // NewBackupSyncController returns the controller for the backups of
 // namespace; period is the Config's backupSyncPeriod.
@@ -254,6 +262,7 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 		return false, fmt.Errorf("setting the status of the imported backup: %w", err)
 	}
 	logger.Info("Imported a backup from the bucket", "phase", m.Status.Phase)
+	eventf(c.events, created, corev1.EventTypeNormal, "SyncedFromBucket", "Created from the backup's metadata in the bucket (phase %s)", m.Status.Phase)
 	return true, nil
 }
 

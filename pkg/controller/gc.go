@@ -10,10 +10,13 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -98,7 +101,12 @@ type GCController struct {
 	clock    clock.PassiveClock
 	period   time.Duration
 	enqueue  func(key string)
+	events   record.EventRecorder
 }
+
+// SetEventRecorder makes the controller record events on the backups it
+// deletes (shown by kubectl describe); nil records none.
+func (c *GCController) SetEventRecorder(r record.EventRecorder) { c.events = r }
 
 // NewGCController returns the controller; snaps may be nil (no
 // persistentVolumeProvider). period is the Config's gcSyncPeriod.
@@ -174,6 +182,7 @@ func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, err
 		return exp.Sub(now) + time.Second, nil
 	}
 	logger.Info("Backup expired; deleting it", "expiration", exp.UTC().Format(time.RFC3339))
+	eventf(c.events, b, corev1.EventTypeNormal, "Expired", "The backup expired at %s: deleting it", exp.UTC().Format(time.RFC3339))
 	uid := b.UID
 	err = c.client.Backups(ns).Delete(ctx, name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -237,6 +246,7 @@ func (c *GCController) cleanup(ctx context.Context, b *arkv1.Backup) (time.Durat
 	}
 	if err := c.deleteAll(ctx, b, restores); err != nil {
 		logger.Error(err, "Deleting backup failed; retrying")
+		eventf(c.events, b, corev1.EventTypeWarning, "DeletionFailed", "Deleting the backup failed, retrying: %v", err)
 		if uerr := c.updateStatus(ctx, b, func(s *arkv1.BackupStatus) error {
 			s.Phase = arkv1.BackupPhaseDeleting
 			s.FailureReason = "deletion failed, retrying: " + err.Error()
@@ -358,6 +368,13 @@ func (c *GCController) restoresOf(b *arkv1.Backup) ([]*arkv1.Restore, error) {
 
 func (c *GCController) removeFinalizer(ctx context.Context, b *arkv1.Backup) error {
 	return removeBackupFinalizer(ctx, c.client, b, nil)
+}
+
+// eventf records an event if r is not nil.
+func eventf(r record.EventRecorder, obj runtime.Object, eventType, reason, format string, args ...any) {
+	if r != nil {
+		r.Eventf(obj, eventType, reason, format, args...)
+	}
 }
 
 // removeBackupFinalizer removes GCFinalizer from the newest version of b,

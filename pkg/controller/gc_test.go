@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/record"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
@@ -353,6 +354,8 @@ func TestGCRetriesAfterFailure(t *testing.T) {
 	snaps := &fakeSnapshotDeleter{fail: map[string]error{"snap-1": errors.New("provider down")}}
 	v1 := e.informers.Ark().V1()
 	c := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, e.clock, time.Hour)
+	recorder := record.NewFakeRecorder(100)
+	c.SetEventRecorder(recorder)
 	if _, err := runGC(t, e, c, lcNS+"/b", 4); err == nil {
 		t.Fatal("want an error while the provider is down")
 	}
@@ -362,6 +365,13 @@ func TestGCRetriesAfterFailure(t *testing.T) {
 	}
 	if len(filesOf(t, bucketDir, "b")) == 0 {
 		t.Fatal("files deleted while snapshots remain")
+	}
+	var events []string
+	for len(recorder.Events) > 0 {
+		events = append(events, <-recorder.Events)
+	}
+	if len(events) < 2 || !strings.HasPrefix(events[0], "Normal Expired") || !strings.Contains(events[1], "Warning DeletionFailed") || !strings.Contains(events[1], "provider down") {
+		t.Errorf("events = %q", events)
 	}
 	snaps.fail = nil
 	if _, err := runGC(t, e, c, lcNS+"/b", 1); err != nil {

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -53,7 +56,11 @@ type ScheduleController struct {
 	client          ScheduleClient
 	clock           clock.PassiveClock
 	restoreOnlyMode bool
+	events          record.EventRecorder
 }
+
+// SetEventRecorder makes the controller record events on schedules; nil records none.
+func (c *ScheduleController) SetEventRecorder(r record.EventRecorder) { c.events = r }
 
 // NewScheduleController returns the controller; Register it with a Runner.
 func NewScheduleController(schedules arklisters.ScheduleLister, client ScheduleClient, clk clock.PassiveClock, restoreOnlyMode bool) *ScheduleController {
@@ -104,6 +111,7 @@ func (c *ScheduleController) Sync(ctx context.Context, key string) (time.Duratio
 	if len(errs) > 0 {
 		if s.Status.Phase != arkv1.SchedulePhaseFailedValidation || !slices.Equal(s.Status.ValidationErrors, errs) {
 			logger.Info("Schedule failed validation", "errors", errs)
+			eventf(c.events, s, corev1.EventTypeWarning, "FailedValidation", "%s", strings.Join(errs, "; "))
 			s.Status.Phase = arkv1.SchedulePhaseFailedValidation
 			s.Status.ValidationErrors = errs
 			_, err := c.client.Schedules(ns).UpdateStatus(ctx, s, metav1.UpdateOptions{})
@@ -218,6 +226,7 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 		return fmt.Errorf("creating backup %s of tick %s: %w", b.Name, tick.Format(time.RFC3339), err)
 	}
 	logger.Info("Created scheduled backup", "backup", b.Name, "tick", tick)
+	eventf(c.events, s, corev1.EventTypeNormal, "BackupCreated", "Created backup %s for the tick of %s", b.Name, tick.UTC().Format(time.RFC3339))
 	return nil
 }
 

@@ -13,10 +13,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -27,6 +30,7 @@ import (
 	"github.com/heptio/ark/pkg/controller"
 	"github.com/heptio/ark/pkg/discovery"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	arkscheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/restore"
@@ -153,6 +157,12 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		return err
 	}
 
+	// Events on schedules and backups, shown by kubectl describe.
+	eventBroadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	eventBroadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events(f.Namespace())})
+	defer eventBroadcaster.Shutdown()
+	events := eventBroadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"})
+
 	var runners []*controller.Runner
 	var backupController *controller.BackupController
 	if !cfg.RestoreOnlyMode {
@@ -188,6 +198,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	// Schedules run in restore-only mode too: they are FailedValidation then,
 	// saying why, and Enabled again once the mode is turned off.
 	scheduleController := controller.NewScheduleController(v1.Schedules().Lister(), arkClient.ArkV1(), clk, cfg.RestoreOnlyMode)
+	scheduleController.SetEventRecorder(events)
 	scheduleRunner := controller.NewRunner("schedule", scheduleController)
 	if err := scheduleController.Register(scheduleRunner, v1.Schedules().Informer()); err != nil {
 		return err
@@ -198,6 +209,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	if !cfg.RestoreOnlyMode {
 		gc := controller.NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups,
 			nil /* no persistentVolumeProvider is wired yet: backups take no snapshots */, clk, cfg.EffectiveGCSyncPeriod())
+		gc.SetEventRecorder(events)
 		gcRunner := controller.NewRunner("gc", gc)
 		if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
 			return err
@@ -207,6 +219,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 
 	// The backup sync controller only reads the bucket: it runs in every mode.
 	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), arkClient.ArkV1(), storage.backups, f.Namespace(), cfg.EffectiveBackupSyncPeriod())
+	backupSync.SetEventRecorder(events)
 	syncRunner := controller.NewRunner("backup-sync", backupSync)
 	backupSync.Register(syncRunner, v1.Backups().Informer())
 	runners = append(runners, syncRunner)
