@@ -47,7 +47,9 @@ type SyncBackupStore interface {
 //     (Completed, PartiallyFailed, Failed) with no Backup object of its name
 //     gets one: created with the metadata's spec and labels, then its status.
 //     A backup whose metadata is not final (New, InProgress) is skipped, so
-//     it never becomes new work.
+//     it never becomes new work. If its status cannot be set, the object is
+//     deleted again; one left New by a server that stopped in between gets
+//     its status on the next pass.
 //   - A Completed or PartiallyFailed Backup object whose files vanished from
 //     the bucket is removed (object only: its snapshots are kept).
 //
@@ -136,7 +138,13 @@ func (c *BackupSyncController) SyncOnce(ctx context.Context) SyncResult {
 		if ctx.Err() != nil {
 			return res
 		}
-		if _, ok := inCluster[name]; ok {
+		if b, ok := inCluster[name]; ok {
+			if b.Annotations[SyncedFromBucketAnnotation] != "" && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil {
+				// An import interrupted between the create and the status.
+				if err := c.finishImport(ctx, b); err != nil {
+					logger.Error(err, "Finishing an interrupted import", "backup", name)
+				}
+			}
 			continue
 		}
 		imported, err := c.importBackup(ctx, name)
@@ -264,6 +272,35 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 	logger.Info("Imported a backup from the bucket", "phase", m.Status.Phase)
 	eventf(c.events, created, corev1.EventTypeNormal, "SyncedFromBucket", "Created from the backup's metadata in the bucket (phase %s)", m.Status.Phase)
 	return true, nil
+}
+
+// finishImport sets the status of an imported object left without one (the
+// server stopped between the create and the status update), unless the
+// object changed since the lister saw it.
+func (c *BackupSyncController) finishImport(ctx context.Context, b *arkv1.Backup) error {
+	data, err := c.store.GetBackupMetadata(ctx, b.Name)
+	if err != nil {
+		return err
+	}
+	m := &arkv1.Backup{}
+	if err := json.Unmarshal(data, m); err != nil {
+		return err
+	}
+	switch m.Status.Phase {
+	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:
+	default:
+		return fmt.Errorf("its metadata in the bucket is %q, not final", m.Status.Phase)
+	}
+	cur := b.DeepCopy()
+	cur.Status = *m.Status.DeepCopy()
+	_, err = c.client.Backups(b.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) {
+		return nil // changed since: the next pass looks again
+	}
+	if err == nil {
+		klog.FromContext(ctx).Info("Finished an interrupted import", "backup", klog.KObj(b), "phase", m.Status.Phase)
+	}
+	return err
 }
 
 // removeVanished deletes a Backup object whose files are gone from the

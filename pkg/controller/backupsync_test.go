@@ -97,6 +97,21 @@ func TestBackupSyncImports(t *testing.T) {
 	}
 }
 
+// TestBackupSyncFinishesInterruptedImport: an imported object left New by a
+// server that stopped before setting its status gets it on the next pass.
+func TestBackupSyncFinishesInterruptedImport(t *testing.T) {
+	store, _ := newTestBucket(t)
+	putBackup(t, store, bucketBackup("completed", arkv1.BackupPhaseCompleted))
+	left := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "completed",
+		Annotations: map[string]string{SyncedFromBucketAnnotation: "true"}}}
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), left)
+	c := NewBackupSyncController(e.informers.Ark().V1().Backups().Lister(), e.client.ArkV1(), store, lcNS, time.Hour)
+	c.SyncOnce(context.Background())
+	if got := e.backups()["completed"]; got.Status.Phase != arkv1.BackupPhaseCompleted || got.Status.Warnings != 2 {
+		t.Fatalf("status = %+v", got.Status)
+	}
+}
+
 // TestBackupSyncImportNeverLeavesNew: if the status of an imported object
 // cannot be set, the object is deleted rather than left New (new work).
 func TestBackupSyncImportNeverLeavesNew(t *testing.T) {
