@@ -25,6 +25,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -57,7 +58,7 @@ func runTests(m *testing.M) int {
 		}
 	}()
 	testCluster = c
-	if err := c.ApplyCRDs(ctx, "testdata/snapshot-crds.yaml"); err != nil {
+	if err := c.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
 		fmt.Fprintln(os.Stderr, "installing the VolumeSnapshot CRDs:", err)
 		return 1
 	}
@@ -73,75 +74,8 @@ func runTests(m *testing.M) int {
 	}
 	standIn, stop := context.WithCancel(context.Background())
 	defer stop()
-	go runSnapshotStandIn(standIn, c.Dynamic())
+	go csitest.RunSnapshotStandIn(standIn, c.Dynamic(), testDriver, slowClass)
 	return m.Run()
-}
-
-// runSnapshotStandIn does what the snapshot controller and a CSI driver would: it binds each
-// VolumeSnapshot to a VolumeSnapshotContent (a new one for a claim's snapshot, the named one
-// for a pre-provisioned snapshot) and marks both ready to use.
-func runSnapshotStandIn(ctx context.Context, dyn dynamic.Interface) {
-	_ = wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-		list, err := dyn.Resource(VolumeSnapshots).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for i := range list.Items {
-			vs := &list.Items[i]
-			if ready, _, _ := unstructured.NestedBool(vs.Object, "status", "readyToUse"); ready {
-				continue
-			}
-			if class, _, _ := unstructured.NestedString(vs.Object, "spec", "volumeSnapshotClassName"); class == slowClass {
-				continue
-			}
-			if err := bindSnapshot(ctx, dyn, vs); err != nil {
-				fmt.Fprintln(os.Stderr, "snapshot stand-in:", err)
-			}
-		}
-		return false, nil
-	})
-}
-
-func bindSnapshot(ctx context.Context, dyn dynamic.Interface, vs *unstructured.Unstructured) error {
-	now := time.Now()
-	content, _, _ := unstructured.NestedString(vs.Object, "spec", "source", "volumeSnapshotContentName")
-	handle := ""
-	if content == "" {
-		// Dynamic snapshot of a claim: make its content.
-		content = "snapcontent-" + string(vs.GetUID())
-		handle = "snap-" + string(vs.GetUID())
-		vsc := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": Group + "/v1", "kind": "VolumeSnapshotContent",
-			"metadata": map[string]any{"name": content},
-			"spec": map[string]any{
-				"deletionPolicy": "Delete", "driver": testDriver,
-				"source":            map[string]any{"volumeHandle": "vol-of-" + vs.GetName()},
-				"volumeSnapshotRef": map[string]any{"namespace": vs.GetNamespace(), "name": vs.GetName(), "uid": string(vs.GetUID())},
-			},
-		}}
-		if _, err := dyn.Resource(VolumeSnapshotContents).Create(ctx, vsc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
-	}
-	vsc, err := dyn.Resource(VolumeSnapshotContents).Get(ctx, content, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	if handle == "" {
-		handle, _, _ = unstructured.NestedString(vsc.Object, "spec", "source", "snapshotHandle")
-	}
-	_ = unstructured.SetNestedMap(vsc.Object, map[string]any{
-		"snapshotHandle": handle, "readyToUse": true, "creationTime": now.UnixNano(), "restoreSize": int64(1 << 30),
-	}, "status")
-	if _, err := dyn.Resource(VolumeSnapshotContents).UpdateStatus(ctx, vsc, metav1.UpdateOptions{}); err != nil {
-		return err
-	}
-	_ = unstructured.SetNestedMap(vs.Object, map[string]any{
-		"boundVolumeSnapshotContentName": content, "readyToUse": true,
-		"creationTime": now.UTC().Format(time.RFC3339), "restoreSize": "1Gi",
-	}, "status")
-	_, err = dyn.Resource(VolumeSnapshots).Namespace(vs.GetNamespace()).UpdateStatus(ctx, vs, metav1.UpdateOptions{})
-	return err
 }
 
 // makeClaim creates a CSI PV and its claim "data" in ns, bound to each other by name (there
