@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	compute "cloud.google.com/go/compute/apiv1"
 	"cloud.google.com/go/compute/apiv1/computepb"
@@ -47,13 +48,17 @@ type BlockStoreOptions struct {
 	Endpoint string
 	// ClientOptions are added to the clients' options (tests).
 	ClientOptions []option.ClientOption
+	// PollInterval is the first wait between looks at a new snapshot (default 1s; doubles
+	// up to 10s).
+	PollInterval time.Duration
 }
 
 // BlockStore is the GCE implementation of cloudprovider.BlockStore.
 type BlockStore struct {
-	project   string
-	disks     *compute.DisksClient
-	snapshots *compute.SnapshotsClient
+	project     string
+	pollInitial time.Duration
+	disks       *compute.DisksClient
+	snapshots   *compute.SnapshotsClient
 }
 
 var _ cloudprovider.BlockStore = (*BlockStore)(nil)
@@ -93,7 +98,11 @@ func NewBlockStore(ctx context.Context, o BlockStoreOptions) (*BlockStore, error
 		disks.Close()
 		return nil, fmt.Errorf("%s: creating compute snapshots client: %w", provider, err)
 	}
-	return &BlockStore{project: o.Project, disks: disks, snapshots: snapshots}, nil
+	poll := o.PollInterval
+	if poll <= 0 {
+		poll = time.Second
+	}
+	return &BlockStore{project: o.Project, pollInitial: poll, disks: disks, snapshots: snapshots}, nil
 }
 
 // Close releases the clients.
@@ -294,12 +303,51 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 		},
 	})
 	if err == nil {
-		err = op.Wait(ctx)
+		err = b.waitTaken(ctx, op, name)
 	}
 	if err != nil {
 		return "", b.wrap("create snapshot", d.path(), cloudprovider.ErrVolumeNotFound, err)
 	}
 	return name, nil
+}
+
+// waitTaken returns once the snapshot's point in time is fixed: its status is UPLOADING or
+// READY, or its operation is done. The operation ends only when the upload does, which can
+// take many minutes, while the backup holds the pod's hooks (an application quiesced for the
+// snapshot) until CreateSnapshot returns.
+func (b *BlockStore) waitTaken(ctx context.Context, op *compute.Operation, name string) error {
+	delay := b.pollInitial
+	for {
+		if err := op.Poll(ctx); err != nil {
+			return err
+		}
+		if op.Done() {
+			return nil
+		}
+		s, err := b.snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: b.project, Snapshot: name})
+		var gErr *googleapi.Error
+		switch {
+		case err == nil:
+			switch s.GetStatus() {
+			case "UPLOADING", "READY":
+				return nil
+			case "FAILED":
+				return fmt.Errorf("snapshot %s failed", name)
+			}
+		case errors.As(err, &gErr) && gErr.Code == http.StatusNotFound:
+			// Not visible yet.
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay *= 2; delay > 10*time.Second {
+			delay = 10 * time.Second
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

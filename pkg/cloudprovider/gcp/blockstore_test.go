@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -25,13 +26,14 @@ type fakeGCE struct {
 	disks     map[string]map[string]any // projects/P/zones/Z/disks/D -> disk JSON
 	snapshots map[string]map[string]any // name -> snapshot JSON as inserted
 	ops       map[string]map[string]any // operation path -> operation JSON
+	running   map[string]int            // operation path -> polls that still answer RUNNING
 	requests  []string                  // "METHOD path"
 	throttle  bool
 	next      int
 }
 
 func newFakeGCE() *fakeGCE {
-	return &fakeGCE{disks: map[string]map[string]any{}, snapshots: map[string]map[string]any{}, ops: map[string]map[string]any{}}
+	return &fakeGCE{disks: map[string]map[string]any{}, snapshots: map[string]map[string]any{}, ops: map[string]map[string]any{}, running: map[string]int{}}
 }
 
 func gceError(w http.ResponseWriter, code int, reason, msg string) {
@@ -50,10 +52,18 @@ func writeJSON(w http.ResponseWriter, v any) {
 // operation records an operation under scope ("projects/P/global" or "projects/P/zones/Z")
 // and answers it RUNNING.
 func (f *fakeGCE) operation(w http.ResponseWriter, scope, target string, opErr error) {
+	f.operationPolls(w, scope, target, opErr, 1)
+}
+
+// operationPolls records an operation that is RUNNING until its polls-th poll.
+func (f *fakeGCE) operationPolls(w http.ResponseWriter, scope, target string, opErr error, polls int) {
 	f.next++
 	name := fmt.Sprintf("operation-%d", f.next)
 	op := map[string]any{"kind": "compute#operation", "name": name, "status": "RUNNING", "targetLink": target, "progress": 0}
 	done := map[string]any{"kind": "compute#operation", "name": name, "status": "DONE", "targetLink": target, "progress": 100}
+	if polls > 1 {
+		f.running[scope+"/operations/"+name] = polls - 1
+	}
 	if opErr != nil {
 		done["httpErrorStatusCode"] = 404
 		done["httpErrorMessage"] = "NOT FOUND"
@@ -88,7 +98,20 @@ func (f *fakeGCE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			gceError(w, http.StatusNotFound, "notFound", "The resource '"+path+"' was not found")
 			return
 		}
+		if f.running[path] > 0 {
+			f.running[path]--
+			writeJSON(w, map[string]any{"kind": "compute#operation", "name": op["name"], "status": "RUNNING"})
+			return
+		}
 		writeJSON(w, op)
+	case r.Method == http.MethodGet && len(parts) == 5 && parts[3] == "snapshots":
+		s, ok := f.snapshots[parts[4]]
+		if !ok {
+			gceError(w, http.StatusNotFound, "notFound", "The resource '"+path+"' was not found")
+			return
+		}
+		// The point in time is taken at once; the upload goes on.
+		writeJSON(w, map[string]any{"name": s["name"], "status": "UPLOADING", "sourceDisk": s["sourceDisk"]})
 	case r.Method == http.MethodGet && len(parts) == 6 && parts[4] == "disks":
 		d, ok := f.disks[path]
 		if !ok {
@@ -107,7 +130,8 @@ func (f *fakeGCE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		name, _ := body["name"].(string)
 		f.snapshots[name] = body
-		f.operation(w, "projects/"+parts[1]+"/global", "projects/"+parts[1]+"/global/snapshots/"+name, nil)
+		// The upload takes long: the operation runs on (CreateSnapshot returns at UPLOADING).
+		f.operationPolls(w, "projects/"+parts[1]+"/global", "projects/"+parts[1]+"/global/snapshots/"+name, nil, 1000)
 	case r.Method == http.MethodPost && len(parts) == 5 && parts[4] == "disks":
 		name, _ := body["name"].(string)
 		src, _ := body["sourceSnapshot"].(string)
@@ -141,7 +165,7 @@ func newTestBlockStore(t *testing.T, f *fakeGCE) *BlockStore {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	b, err := NewBlockStoreFromConfig(context.Background(), map[string]string{"project": "proj", "computeEndpoint": srv.URL})
+	b, err := NewBlockStore(context.Background(), BlockStoreOptions{Project: "proj", Endpoint: srv.URL, PollInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,6 +275,15 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 	}
 	if polls != 2 {
 		t.Errorf("%d operation polls, want 2: %v", polls, f.requests)
+	}
+	var snapshotGets int
+	for _, r := range f.requests {
+		if r == "GET projects/proj/global/snapshots/"+snap {
+			snapshotGets++
+		}
+	}
+	if snapshotGets != 1 {
+		t.Errorf("%d looks at the snapshot, want 1 (it is UPLOADING at once): %v", snapshotGets, f.requests)
 	}
 
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
