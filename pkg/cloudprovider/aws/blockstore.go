@@ -18,7 +18,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -106,7 +105,6 @@ func (b *BlockStore) wrap(op, id string, err error) error {
 		code = apiErr.ErrorCode()
 	}
 	var respErr *smithyhttp.ResponseError
-	var maxAttempts *retry.MaxAttemptsError
 	switch {
 	case code == "InvalidVolume.NotFound" || code == "InvalidVolumeID.Malformed":
 		cause = fmt.Errorf("%w: %v", cloudprovider.ErrVolumeNotFound, err)
@@ -120,8 +118,6 @@ func (b *BlockStore) wrap(op, id string, err error) error {
 		cause = fmt.Errorf("%w: %v", cloudprovider.ErrAccessDenied, err)
 	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusForbidden:
 		cause = fmt.Errorf("%w: %v", cloudprovider.ErrAccessDenied, err)
-	case errors.As(err, &maxAttempts):
-		cause = err
 	}
 	return &cloudprovider.BlockStoreError{Provider: provider, Op: op, ID: id, Err: cause}
 }
@@ -255,7 +251,8 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 	if volumeType != "" {
 		in.VolumeType = ec2types.VolumeType(volumeType)
 	}
-	if iops != nil && (volumeType == "" || iopsTypes[ec2types.VolumeType(volumeType)]) {
+	// IOPS only go with a type that takes them (gp2, the default type, refuses them).
+	if iops != nil && iopsTypes[ec2types.VolumeType(volumeType)] {
 		if *iops <= 0 || *iops > 1<<31-1 {
 			return "", b.wrap("create volume", snapshotID, fmt.Errorf("IOPS %d out of range", *iops))
 		}

@@ -284,6 +284,13 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 	if r := f.lastRequest("CreateVolume"); r.Has("Iops") {
 		t.Errorf("gp2 CreateVolume sent Iops=%s", r.Get("Iops"))
 	}
+	// Nor does the default type.
+	if _, err := b.CreateVolumeFromSnapshot(ctx, snap, "", "us-east-1a", aws64(100)); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.lastRequest("CreateVolume"); r.Has("Iops") || r.Has("VolumeType") {
+		t.Errorf("CreateVolume without a type sent %v", r)
+	}
 
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
