@@ -76,7 +76,8 @@ func NewBackupController(backups arklisters.BackupLister, client arkv1client.Bac
 func (c *BackupController) Register(r *Runner, informer cache.SharedIndexInformer) error {
 	return r.Watch(informer, func(obj any) bool {
 		b, ok := obj.(*arkv1.Backup)
-		return ok && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil
+		return ok && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil &&
+			b.Annotations[SyncedFromBucketAnnotation] == ""
 	}, false)
 }
 
@@ -120,6 +121,11 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		return 0, err
 	}
 	if (cached.Status.Phase != "" && cached.Status.Phase != arkv1.BackupPhaseNew) || cached.DeletionTimestamp != nil {
+		return 0, nil
+	}
+	// A backup the sync controller is importing from the bucket is not new work:
+	// its status is about to be set from the bucket's copy.
+	if cached.Annotations[SyncedFromBucketAnnotation] != "" {
 		return 0, nil
 	}
 	b := cached.DeepCopy()

@@ -20,6 +20,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/metrics"
 )
 
 // BackupSyncKey is the fixed key of the backup sync controller's periodic pass.
@@ -67,13 +68,17 @@ type BackupSyncController struct {
 
 	events record.EventRecorder
 
-	mu   sync.Mutex
-	prev map[string]bool // names of the previous successful listing; nil before the first
+	mu      sync.Mutex
+	prev    map[string]bool // names of the previous successful listing; nil before the first
+	metrics *metrics.Metrics
 }
 
 // SetEventRecorder makes the controller record events on the backups it
 // imports; nil records none.
 func (c *BackupSyncController) SetEventRecorder(r record.EventRecorder) { c.events = r }
+
+// SetMetrics makes the controller count its runs; nil counts none.
+func (c *BackupSyncController) SetMetrics(m *metrics.Metrics) { c.metrics = m }
 
 // NewBackupSyncController returns the controller for the backups of
 // namespace; period is the Config's backupSyncPeriod.
@@ -101,8 +106,10 @@ func (c *BackupSyncController) Sync(ctx context.Context, key string) (time.Durat
 	}
 	res := c.SyncOnce(ctx)
 	if res.ListingFailed {
+		c.metrics.SyncRun(errors.New("listing the bucket failed"))
 		return min(c.period, syncRetryInterval), nil
 	}
+	c.metrics.SyncRun(nil)
 	return c.period, nil
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/metrics"
 )
 
 // GCFinalizer is put on every backup by the gc controller: deleting a Backup
@@ -102,7 +103,11 @@ type GCController struct {
 	period   time.Duration
 	enqueue  func(key string)
 	events   record.EventRecorder
+	metrics  *metrics.Metrics
 }
+
+// SetMetrics makes the controller count its deletions; nil counts none.
+func (c *GCController) SetMetrics(m *metrics.Metrics) { c.metrics = m }
 
 // SetEventRecorder makes the controller record events on the backups it
 // deletes (shown by kubectl describe); nil records none.
@@ -245,6 +250,7 @@ func (c *GCController) cleanup(ctx context.Context, b *arkv1.Backup) (time.Durat
 		}
 	}
 	if err := c.deleteAll(ctx, b, restores); err != nil {
+		c.metrics.GCDeletion(err)
 		logger.Error(err, "Deleting backup failed; retrying")
 		eventf(c.events, b, corev1.EventTypeWarning, "DeletionFailed", "Deleting the backup failed, retrying: %v", err)
 		if uerr := c.updateStatus(ctx, b, func(s *arkv1.BackupStatus) error {
@@ -260,6 +266,7 @@ func (c *GCController) cleanup(ctx context.Context, b *arkv1.Backup) (time.Durat
 		return 0, err
 	}
 	logger.Info("Backup deleted", "snapshots", len(b.Status.VolumeBackups), "restores", len(restores))
+	c.metrics.GCDeletion(nil)
 	return 0, nil
 }
 

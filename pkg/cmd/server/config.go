@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -44,7 +45,7 @@ func loadConfig(ctx context.Context, client arkclient.Interface, namespace strin
 type objectStorage struct {
 	store           cloudprovider.ObjectStore
 	backups         *persistence.BackupStore
-	downloadHandler *filesystem.ObjectStore
+	downloadHandler http.Handler // nil unless the provider is filesystem
 }
 
 // newObjectStorage builds the object store of the Config. For filesystem, a
@@ -68,7 +69,7 @@ func newObjectStorage(ctx context.Context, cfg *arkv1.Config, httpAddress string
 	}
 	os := &objectStorage{store: store, backups: backups}
 	if fs, ok := store.(*filesystem.ObjectStore); ok {
-		os.downloadHandler = fs
+		os.downloadHandler = fs.DownloadHandler()
 	}
 	return os, nil
 }

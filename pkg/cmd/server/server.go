@@ -5,7 +5,6 @@ package server
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os/signal"
@@ -33,6 +32,7 @@ import (
 	arkscheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/leaderelection"
+	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
 )
 
@@ -45,6 +45,8 @@ type Options struct {
 	HTTPAddress     string
 	PageSize        int64
 	RestoreWorkers  int
+	LogLevel        string
+	LogFormat       string
 
 	// LeaderElect runs the controllers only while this server holds the
 	// Lease "ark" in its namespace, so that one replica is active.
@@ -59,7 +61,7 @@ const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers,
+	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
 		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
 	c := &cobra.Command{
 		Use:   "server",
@@ -68,6 +70,9 @@ func NewCommand(f client.Factory) *cobra.Command {
 does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := configureLogging(o.LogLevel, o.LogFormat, c.ErrOrStderr()); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			client.SetClientRateLimits(f, o.ClientQPS, o.ClientBurst)
@@ -78,24 +83,21 @@ does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
 	return c
 }
 
-// BindFlags adds the server's flags, klog's -v among them.
+// BindFlags adds the server's flags.
 func (o *Options) BindFlags(c *cobra.Command) {
 	flags := c.Flags()
 	flags.Float32Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second the server may send to the Kubernetes API server.")
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries the server may send to the Kubernetes API server above --client-qps.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
-	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: the filesystem provider's download links (and, later, metrics and health). Empty disables it.")
+	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the filesystem provider's download links. Empty disables it.")
 	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many objects of one resource a restore creates in parallel.")
 	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
 	flags.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run the controllers only while holding the Lease \"ark\" in the server's namespace, so that one of several replicas is active; losing it stops the server (exit 1). Disable only when a single server runs.")
 	flags.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby server waits after the last renewal before taking the lease over.")
 	flags.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew the lease before it stops.")
 	flags.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often the lease is tried or renewed.")
-	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(klogFlags)
-	for _, name := range []string{"v", "vmodule"} {
-		flags.AddGoFlag(klogFlags.Lookup(name))
-	}
+	flags.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Least important log lines to write: debug, info, warning or error.")
+	flags.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Format of the log: text or json (one object per line).")
 }
 
 // Run runs the server until ctx is done.
@@ -163,24 +165,26 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	defer eventBroadcaster.Shutdown()
 	events := eventBroadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"})
 
+	serverMetrics := metrics.New()
+	report := []controller.Option{controller.WithMetrics(serverMetrics), controller.WithEventRecorder(events)}
+
 	var runners []*controller.Runner
-	var backupController *controller.BackupController
-	if !cfg.RestoreOnlyMode {
-		backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, nil, clk, backup.WithPageSize(o.PageSize))
-		backupController = controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
-			resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode)
-		r := controller.NewRunner("backup", backupController)
-		if err := backupController.Register(r, v1.Backups().Informer()); err != nil {
-			return err
-		}
-		runners = append(runners, r)
+	// In restore-only mode the backup controller still runs, to give new backups
+	// a FailedValidation that says why instead of leaving them New.
+	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, nil, clk, backup.WithPageSize(o.PageSize))
+	backupController := controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
+		resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode, report...)
+	backupRunner := controller.NewRunner("backup", backupController)
+	if err := backupController.Register(backupRunner, v1.Backups().Informer()); err != nil {
+		return err
 	}
+	runners = append(runners, backupRunner)
 	restorer := restore.NewRestorer(discoveryHelper, dynamicClient, restore.Options{
 		Workers:            o.RestoreWorkers,
 		ResourcePriorities: cfg.EffectiveResourcePriorities(),
 		Clock:              clk,
 	})
-	restoreController := controller.NewRestoreController(v1.Restores().Lister(), v1.Backups().Lister(), arkClient.ArkV1(), restorer, storage.backups, clk)
+	restoreController := controller.NewRestoreController(v1.Restores().Lister(), v1.Backups().Lister(), arkClient.ArkV1(), restorer, storage.backups, clk, report...)
 	restoreRunner := controller.NewRunner("restore", restoreController)
 	if err := restoreController.Register(restoreRunner, v1.Restores().Informer(), v1.Backups().Informer()); err != nil {
 		return err
@@ -210,6 +214,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		gc := controller.NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups,
 			nil /* no persistentVolumeProvider is wired yet: backups take no snapshots */, clk, cfg.EffectiveGCSyncPeriod())
 		gc.SetEventRecorder(events)
+		gc.SetMetrics(serverMetrics)
 		gcRunner := controller.NewRunner("gc", gc)
 		if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
 			return err
@@ -220,6 +225,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	// The backup sync controller only reads the bucket: it runs in every mode.
 	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), arkClient.ArkV1(), storage.backups, f.Namespace(), cfg.EffectiveBackupSyncPeriod())
 	backupSync.SetEventRecorder(events)
+	backupSync.SetMetrics(serverMetrics)
 	syncRunner := controller.NewRunner("backup-sync", backupSync)
 	backupSync.Register(syncRunner, v1.Backups().Informer())
 	runners = append(runners, syncRunner)
@@ -244,16 +250,23 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
 	}
 
-	httpDone := o.serveHTTP(ctx, storage)
+	ready := newReadiness()
+	httpDone := o.serveHTTP(ctx, newHTTPHandler(ready, serverMetrics.Handler(), storage.downloadHandler))
+	if err := ready.checkBucket(ctx, storage.backups); err != nil {
+		logger.Error(err, "The bucket does not answer; /readyz says so until it does")
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			if ready.check() != nil {
+				_ = ready.checkBucket(ctx, storage.backups)
+			}
+		}, 30*time.Second)
+	}
 
 	// lead runs the controllers; with leader election only while this server
 	// holds the lease.
 	lead := func(ctx context.Context) error {
 		logger := klog.FromContext(ctx)
-		if backupController != nil {
-			if err := backupController.FailInterrupted(ctx); err != nil {
-				logger.Error(err, "Marking interrupted backups as Failed")
-			}
+		if err := backupController.FailInterrupted(ctx); err != nil {
+			logger.Error(err, "Marking interrupted backups as Failed")
 		}
 		if err := restoreController.FailInterrupted(ctx); err != nil {
 			logger.Error(err, "Marking interrupted restores as Failed")
@@ -328,17 +341,13 @@ func (r resolver) ResolveResource(name string) error {
 
 // serveHTTP runs the server's HTTP listener until ctx is done; the returned
 // channel closes once it has stopped.
-func (o *Options) serveHTTP(ctx context.Context, storage *objectStorage) <-chan struct{} {
+func (o *Options) serveHTTP(ctx context.Context, handler http.Handler) <-chan struct{} {
 	done := make(chan struct{})
 	if o.HTTPAddress == "" {
 		close(done)
 		return done
 	}
-	mux := http.NewServeMux()
-	if storage.downloadHandler != nil {
-		mux.Handle(downloadPath+"/", storage.downloadHandler.DownloadHandler())
-	}
-	srv := &http.Server{Addr: o.HTTPAddress, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: o.HTTPAddress, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	logger := klog.FromContext(ctx)
 	go func() {
 		defer close(done)

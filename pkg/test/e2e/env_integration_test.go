@@ -60,6 +60,7 @@ type arkEnv struct {
 	bucket    string // the filesystem provider's root; the bucket is the directory "ark" in it
 	ark       arkclient.Interface
 	stop      func()
+	httpAddr  string // the server's --metrics-address
 }
 
 type envOptions struct {
@@ -102,10 +103,11 @@ func (e *arkEnv) startServer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var logs bytes.Buffer
+	e.httpAddr = freeAddress(t)
 	go func() {
 		cmd := ark.NewCommand()
 		cmd.SetArgs([]string{"server", "--kubeconfig", e.cluster.Kubeconfig(), "-n", e.namespace,
-			"--metrics-address", freeAddress(t), "--shutdown-timeout", "20s"})
+			"--metrics-address", e.httpAddr, "--shutdown-timeout", "20s"})
 		cmd.SetOut(&logs)
 		cmd.SetErr(&logs)
 		done <- cmd.ExecuteContext(ctx)
