@@ -67,9 +67,18 @@ func TestRestoreFromVeleroBucket(t *testing.T) {
 		t.Errorf("the service kept the backed-up clusterIP %s", svc.Spec.ClusterIP)
 	}
 	for _, get := range []func() error{
-		func() error { _, err := kube.CoreV1().ConfigMaps(nginxNS).Get(ctx, "nginx-conf", metav1.GetOptions{}); return err },
-		func() error { _, err := kube.CoreV1().Secrets(nginxNS).Get(ctx, "nginx-secret", metav1.GetOptions{}); return err },
-		func() error { _, err := kube.CoreV1().ServiceAccounts(nginxNS).Get(ctx, "nginx-sa", metav1.GetOptions{}); return err },
+		func() error {
+			_, err := kube.CoreV1().ConfigMaps(nginxNS).Get(ctx, "nginx-conf", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := kube.CoreV1().Secrets(nginxNS).Get(ctx, "nginx-secret", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := kube.CoreV1().ServiceAccounts(nginxNS).Get(ctx, "nginx-sa", metav1.GetOptions{})
+			return err
+		},
 	} {
 		if err := get(); err != nil {
 			t.Error(err)
