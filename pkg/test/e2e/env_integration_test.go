@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +62,8 @@ type arkEnv struct {
 	bucket    string // the filesystem provider's root; the bucket is the directory "ark" in it
 	ark       arkclient.Interface
 	stop      func()
+	exited    <-chan struct{}
+	exitErr   func() error
 	httpAddr  string // the server's --metrics-address
 }
 
@@ -101,35 +105,68 @@ func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
 func (e *arkEnv) startServer() {
 	t := e.t
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	var logs bytes.Buffer
+	exited := make(chan struct{})
+	var exitErr error
+	logs := &syncBuffer{}
 	e.httpAddr = freeAddress(t)
 	go func() {
+		defer close(exited)
 		cmd := ark.NewCommand()
 		cmd.SetArgs([]string{"server", "--kubeconfig", e.cluster.Kubeconfig(), "-n", e.namespace,
 			"--metrics-address", e.httpAddr, "--shutdown-timeout", "20s"})
-		cmd.SetOut(&logs)
-		cmd.SetErr(&logs)
-		done <- cmd.ExecuteContext(ctx)
+		cmd.SetOut(logs)
+		cmd.SetErr(logs)
+		exitErr = cmd.ExecuteContext(ctx)
 	}()
-	stopped := false
+	e.exited = exited
+	e.exitErr = func() error { return exitErr }
+	var once sync.Once
 	e.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				t.Errorf("ark server: %v\n%s", err, logs.String())
+		once.Do(func() {
+			cancel()
+			select {
+			case <-exited:
+				// A server that stopped for a Config change did what it should.
+				if exitErr != nil && !errors.Is(exitErr, context.Canceled) && !strings.Contains(exitErr.Error(), "Config changed") {
+					t.Errorf("ark server: %v\n%s", exitErr, logs.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Errorf("ark server did not stop within 30s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("ark server did not stop within 30s")
-		}
+		})
 	}
 	t.Cleanup(e.stop)
 	e.waitServing()
+}
+
+// waitExit waits for the server to stop on its own (as on a Config change) and
+// returns its error.
+func (e *arkEnv) waitExit(timeout time.Duration) error {
+	select {
+	case <-e.exited:
+		return e.exitErr()
+	case <-time.After(timeout):
+		e.t.Fatalf("ark server did not stop within %s", timeout)
+		return nil
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // waitServing waits until the server answers a download request (its caches
