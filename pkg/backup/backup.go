@@ -25,6 +25,8 @@ import (
 )
 
 const (
+	// csiSnapshotGroup is the API group of CSI VolumeSnapshots and their contents.
+	csiSnapshotGroup = "snapshot.storage.k8s.io"
 	// BackupNameTag is the tag, on every volume snapshot, naming its backup.
 	BackupNameTag = arkv1.GroupName + "/backup"
 	// PVNameTag is the tag, on every volume snapshot, naming its persistent volume.
@@ -492,6 +494,12 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 	path := ItemPath(gr, ns, name)
 	if r.tar.has(path) {
 		return nil // already written (a relisted page, or taken for a relation)
+	}
+	// The CSI provider's own snapshots of earlier backups are not application
+	// state: restoring them would snapshot the restored claims again.
+	if gr.Group == csiSnapshotGroup && obj.GetLabels()[BackupNameTag] != "" {
+		r.skip("Item skipped", gr.String(), ns, name, "a volume snapshot ark made for backup "+obj.GetLabels()[BackupNameTag])
+		return nil
 	}
 	obj.SetAPIVersion(res.GVR.GroupVersion().String())
 	obj.SetKind(res.API.Kind)

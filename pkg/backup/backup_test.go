@@ -997,3 +997,27 @@ func TestWholeBackupFailures(t *testing.T) {
 		t.Errorf("first list: %v", err)
 	}
 }
+
+// The CSI provider's VolumeSnapshots of earlier backups are not backed up;
+// other VolumeSnapshots are.
+func TestSkipsArksOwnVolumeSnapshots(t *testing.T) {
+	saved := testResources
+	defer func() { testResources = saved }()
+	testResources = append(append([]apiRes{}, saved...), apiRes{"snapshot.storage.k8s.io/v1", "volumesnapshots", "VolumeSnapshot", true, nil, nil})
+	e := newEnv(
+		obj("v1", "Namespace", "", "ns1", nil, nil),
+		obj("snapshot.storage.k8s.io/v1", "VolumeSnapshot", "ns1", "ark-old-data", map[string]string{BackupNameTag: "old"}, nil),
+		obj("snapshot.storage.k8s.io/v1", "VolumeSnapshot", "ns1", "users-own", nil, nil),
+	)
+	_, tb, err := e.run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"ns1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"metadata/version", "resources/volumesnapshots.snapshot.storage.k8s.io/namespaces/ns1/users-own.json", "resources/namespaces/cluster/ns1.json"}
+	sort.Strings(want)
+	got := append([]string{}, tb.names...)
+	sort.Strings(got)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("tarball:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -34,6 +34,7 @@ import (
 	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
+	"github.com/heptio/ark/pkg/volume"
 )
 
 // Options are the flags of `ark server`.
@@ -154,6 +155,22 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	if err := discoveryHelper.Refresh(ctx); err != nil {
 		logger.Error(err, "Discovery is incomplete; going on with what the API server answered")
 	}
+	// Persistent volume snapshots (Config.persistentVolumeProvider: aws, gcp, azure or csi).
+	// Unset: backups record a warning per volume, restores of backups with snapshots fail
+	// for those volumes unless restorePVs is false, gc finds no snapshot to delete.
+	var (
+		snapshotter     backup.VolumeSnapshotter
+		volumeRestorer  restore.VolumeRestorer
+		snapshotDeleter controller.SnapshotDeleter
+	)
+	volumes, err := volume.New(ctx, cfg.PersistentVolumeProvider, volume.Options{Dynamic: dynamicClient})
+	if err != nil {
+		return fmt.Errorf("persistentVolumeProvider: %w", err)
+	}
+	if volumes != nil {
+		snapshotter, volumeRestorer, snapshotDeleter = volumes.Snapshotter, volumes.Restorer, volumes.Deleter
+		logger.Info("Using persistent volume provider", "provider", volumes.Name)
+	}
 	podExec, err := backup.NewRemotePodCommandExecutor(restConfig)
 	if err != nil {
 		return err
@@ -171,7 +188,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	var runners []*controller.Runner
 	// In restore-only mode the backup controller still runs, to give new backups
 	// a FailedValidation that says why instead of leaving them New.
-	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, nil, clk, backup.WithPageSize(o.PageSize))
+	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, snapshotter, clk, backup.WithPageSize(o.PageSize))
 	backupController := controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
 		resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode, report...)
 	backupRunner := controller.NewRunner("backup", backupController)
@@ -180,6 +197,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 	runners = append(runners, backupRunner)
 	restorer := restore.NewRestorer(discoveryHelper, dynamicClient, restore.Options{
+		VolumeRestorer:     volumeRestorer,
 		Workers:            o.RestoreWorkers,
 		ResourcePriorities: cfg.EffectiveResourcePriorities(),
 		Clock:              clk,
@@ -212,7 +230,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	// The gc controller deletes; it never runs in restore-only mode.
 	if !cfg.RestoreOnlyMode {
 		gc := controller.NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups,
-			nil /* no persistentVolumeProvider is wired yet: backups take no snapshots */, clk, cfg.EffectiveGCSyncPeriod())
+			snapshotDeleter, clk, cfg.EffectiveGCSyncPeriod())
 		gc.SetEventRecorder(events)
 		gc.SetMetrics(serverMetrics)
 		gcRunner := controller.NewRunner("gc", gc)
