@@ -358,7 +358,8 @@ func (s *run) clusterItemWanted(gr schema.GroupResource, it *archiveItem, obj *u
 // is nowhere is restored, without its ownerReferences, with a warning: it
 // would be lost otherwise. PVs and PVCs are always restored: they hold data.
 // Endpoints of a Service with a selector and EndpointSlices managed by a
-// Kubernetes controller are skipped too; mirror pods belong to a kubelet.
+// Kubernetes controller are skipped too; mirror pods belong to a kubelet; the
+// kube-root-ca.crt ConfigMaps hold the source cluster's CA.
 func (s *run) skipReason(ctx context.Context, gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) (reason, warning string) {
 	switch gr.String() {
 	case "persistentvolumes", "persistentvolumeclaims":
@@ -374,6 +375,10 @@ func (s *run) skipReason(ctx context.Context, gr schema.GroupResource, it *archi
 		}
 	}
 	switch gr.String() {
+	case "configmaps":
+		if it.name == "kube-root-ca.crt" {
+			return "published in every namespace by the cluster's root CA publisher, with the cluster's own CA", ""
+		}
 	case "pods":
 		if _, ok := obj.GetAnnotations()["kubernetes.io/config.mirror"]; ok {
 			return "mirror pod of a static pod: its kubelet makes it", ""

@@ -192,9 +192,12 @@ func nginxTarball(t *testing.T, namespaces ...string) []byte {
 	for _, ns := range namespaces {
 		for _, gvr := range []schema.GroupVersionResource{gvrDeploy, gvrReplicaSets, gvrPods, gvrServices, gvrEndpoints, gvrEndpointSlices, gvrConfigMaps, gvrSecrets, gvrSAs} {
 			for _, o := range list(t, gvr, ns) {
-				// The controllers' per-namespace objects are left out: the
-				// target namespace gets its own.
-				if o.GetName() == "default" || o.GetName() == "kube-root-ca.crt" {
+				// The default service account is left out: the target
+				// namespace gets its own (restoring it would be an
+				// "already exists" warning or not, by a race with the
+				// service account controller). kube-root-ca.crt is kept:
+				// the restore skips it.
+				if o.GetName() == "default" {
 					continue
 				}
 				objs[gvr.GroupResource()] = append(objs[gvr.GroupResource()], o)
@@ -224,17 +227,19 @@ func TestIntegrationRestoreNginx(t *testing.T) {
 	if res.Results.ErrorCount() != 0 || res.Results.WarningCount() != 0 {
 		t.Fatalf("errors %v warnings %v\n%s", res.Results.Errors, res.Results.Warnings, log)
 	}
-	// Per namespace: the Namespace, 5 nginx objects restored; 1 replica set
-	// and 2 pods skipped.
-	if res.Restored != 12 {
-		t.Errorf("restored %d, want 12\n%s", res.Restored, log)
+	// Per namespace: the Namespace, 5 nginx objects restored; 1 replica set,
+	// 2 pods (and kube-root-ca.crt, if the control plane publishes it)
+	// skipped.
+	if res.Restored != 12 || res.Skipped < 6 {
+		t.Errorf("restored %d skipped %d, want 12 and at least 6\n%s", res.Restored, res.Skipped, log)
 	}
 	for _, rec := range parseLog(t, log) {
 		if rec["msg"] != "skipped" {
 			continue
 		}
-		switch rec["resource"] {
-		case "replicasets.apps", "pods", "endpoints", "endpointslices.discovery.k8s.io":
+		switch {
+		case rec["resource"] == "replicasets.apps", rec["resource"] == "pods":
+		case rec["resource"] == "configmaps" && rec["name"] == "kube-root-ca.crt":
 		default:
 			t.Errorf("unexpected skip %v", rec)
 		}
@@ -604,11 +609,18 @@ func BenchmarkRestore10kConfigMaps(b *testing.B) {
 	}{{"pool16", DefaultWorkers}, {"pool1", 1}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var rawTotal, restoreTotal time.Duration
-			for range b.N {
+			for i := range b.N {
+				// Alternate which goes first: the second one runs on a
+				// warmer apiserver and a bigger etcd.
+				if i%2 == 1 {
+					restoreTotal += restore(b, tc.workers)
+				}
 				b.StopTimer()
 				rawTotal += raw(b)
 				b.StartTimer()
-				restoreTotal += restore(b, tc.workers)
+				if i%2 == 0 {
+					restoreTotal += restore(b, tc.workers)
+				}
 			}
 			b.ReportMetric(restoreTotal.Seconds()/float64(b.N), "restore-s/op")
 			b.ReportMetric(rawTotal.Seconds()/float64(b.N), "raw-s/op")

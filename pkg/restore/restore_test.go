@@ -331,6 +331,7 @@ func TestRestoreSkips(t *testing.T) {
 			obj:    obj("discovery.k8s.io/v1", "EndpointSlice", "ns1", "web-abc", map[string]any{"metadata": map[string]any{"labels": map[string]any{"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}}}),
 			reason: "managed by endpointslice-controller.k8s.io",
 		},
+		{name: "root CA configmap", resource: "configmaps", obj: cm("ns1", "kube-root-ca.crt"), reason: "root CA publisher"},
 		{name: "no create verb", resource: "componentstatuses", obj: obj("v1", "ComponentStatus", "", "etcd-0", nil), reason: "does not support create"},
 		{
 			name: "owned PVC is kept", resource: "persistentvolumeclaims",
