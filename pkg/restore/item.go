@@ -243,12 +243,21 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		return
 	}
 
+	// PVs, and claims whose volume is restored through them, are checked
+	// first so that no volume is made from a snapshot for nothing.
 	if gr.String() == "persistentvolumes" && s.pvExists(ctx, obj.GetName()) {
-		// Checked first so that no volume is made from a snapshot for
-		// nothing.
 		s.noteRestored(gr, ref, obj)
 		s.existing(ref)
 		return
+	}
+	if gr.String() == "persistentvolumeclaims" {
+		vol, _, _ := unstructured.NestedString(obj.Object, "spec", "volumeName")
+		if _, ok := s.claimVolumes.Load(vol); ok && vol != "" {
+			if _, err := s.client.Resource(itemGVR).Namespace(s.mapNamespace(it.namespace)).Get(ctx, it.name, metav1.GetOptions{}); err == nil {
+				s.existing(ref)
+				return
+			}
+		}
 	}
 
 	target := s.mapNamespace(it.namespace)
@@ -464,7 +473,20 @@ func (s *run) transform(ctx context.Context, gr schema.GroupResource, obj *unstr
 		if ann != nil {
 			obj.SetAnnotations(ann)
 		}
-		if vol, _, _ := unstructured.NestedString(o, "spec", "volumeName"); vol != "" && !s.pvPresent(ctx, vol) {
+		vol, _, _ := unstructured.NestedString(o, "spec", "volumeName")
+		if v, ok := s.claimVolumes.Load(vol); ok && vol != "" {
+			info := v.(*arkv1.VolumeBackupInfo)
+			out, err := s.opts.VolumeRestorer.(ClaimRestorer).RestoreClaim(ctx, obj.DeepCopy(), vol, info)
+			if err != nil {
+				return nil, "", false, fmt.Errorf("restoring the volume of PV %s from snapshot %s: %w", vol, info.SnapshotID, err)
+			}
+			if out == nil {
+				return nil, "", false, fmt.Errorf("the volume restorer returned no claim for PV %s", vol)
+			}
+			obj.Object = out.Object
+			return []any{"pv", vol, "snapshotID", info.SnapshotID}, "", false, nil
+		}
+		if vol != "" && !s.pvPresent(ctx, vol) {
 			unstructured.RemoveNestedField(o, "spec", "volumeName")
 			extra = append(extra, "droppedVolumeName", vol)
 		}
@@ -508,7 +530,10 @@ func (s *run) pvExists(ctx context.Context, name string) bool {
 }
 
 // transformPV cleans a PV's claimRef and, if the backup has a snapshot of it
-// and the restore wants volumes, has the VolumeRestorer make its volume.
+// and the restore wants volumes, has the VolumeRestorer make its volume. A
+// restorer that returns no PV restores the volume through the claim instead
+// (it must be a ClaimRestorer): the PV is skipped and its claim, restored
+// after it, is rewritten by RestoreClaim.
 //
 // A PV without a restored snapshot is restored as it was (pointing at its
 // original volume) unless its reclaim policy is Delete: its volume was then
@@ -533,7 +558,13 @@ func (s *run) transformPV(ctx context.Context, obj *unstructured.Unstructured) (
 			return nil, "", false, fmt.Errorf("restoring its volume from snapshot %s: %w", info.SnapshotID, err)
 		}
 		if out == nil {
-			return nil, "", false, errors.New("the volume restorer returned no PV")
+			// The volume comes back through its claim (CSI: provisioned
+			// from a VolumeSnapshot); see restoreClaim.
+			if _, ok := s.opts.VolumeRestorer.(ClaimRestorer); !ok {
+				return nil, "", false, errors.New("the volume restorer returned no PV and cannot restore claims")
+			}
+			s.claimVolumes.Store(obj.GetName(), info)
+			return nil, "its volume is restored through its claim, from snapshot " + info.SnapshotID, false, nil
 		}
 		obj.Object = out.Object
 		return []any{"snapshotID", info.SnapshotID}, "", false, nil

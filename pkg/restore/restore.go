@@ -44,6 +44,16 @@ type VolumeRestorer interface {
 	RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, info *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error)
 }
 
+// ClaimRestorer is implemented by a VolumeRestorer that restores some volumes
+// through their claims rather than their PVs (CSI: the claim is provisioned
+// from a VolumeSnapshot). For such a PV, RestoreVolume returns nil and no
+// error; the PV is not restored, and its claim (already in its target
+// namespace) is passed to RestoreClaim, whose result is created instead.
+// This needs PVs to be restored before PVCs, as by default.
+type ClaimRestorer interface {
+	RestoreClaim(ctx context.Context, pvc *unstructured.Unstructured, pvName string, info *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error)
+}
+
 // CRDWaiter waits for a CustomResourceDefinition to be Established.
 type CRDWaiter interface {
 	WaitEstablished(ctx context.Context, name string) error
@@ -150,6 +160,9 @@ type run struct {
 
 	// owners caches ownerWhere's answers from the cluster.
 	owners sync.Map
+	// claimVolumes maps the PVs whose volumes are restored through their
+	// claims to their snapshots.
+	claimVolumes sync.Map
 	// pvs holds the names of the PVs restored or found existing.
 	pvs sync.Map
 	// serviceAccountsDone is set once service accounts are restored: token

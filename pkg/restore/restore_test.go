@@ -779,3 +779,57 @@ func TestRestoreServiceAccountTokenAfterServiceAccount(t *testing.T) {
 		t.Errorf("data %v", data)
 	}
 }
+
+// claimRestorer restores CSI volumes through their claims, like the csi
+// provider: no PV, a claim with a dataSource.
+type claimRestorer struct{ claims []string }
+
+func (r *claimRestorer) RestoreVolume(_ context.Context, pv *unstructured.Unstructured, _ *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
+	return nil, nil
+}
+
+func (r *claimRestorer) RestoreClaim(_ context.Context, pvc *unstructured.Unstructured, pvName string, info *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
+	r.claims = append(r.claims, pvc.GetNamespace()+"/"+pvc.GetName()+"<-"+pvName)
+	out := pvc.DeepCopy()
+	unstructured.RemoveNestedField(out.Object, "spec", "volumeName")
+	_ = unstructured.SetNestedMap(out.Object, map[string]any{"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "vs-" + info.SnapshotID}, "spec", "dataSource")
+	return out, nil
+}
+
+func TestRestoreVolumesThroughClaims(t *testing.T) {
+	pv := obj("v1", "PersistentVolume", "", "pvc-123", map[string]any{"spec": map[string]any{
+		"persistentVolumeReclaimPolicy": "Delete",
+		"csi":                           map[string]any{"driver": "hostpath.csi.k8s.io", "volumeHandle": "h"},
+		"claimRef":                      map[string]any{"namespace": "app", "name": "data"},
+	}})
+	pvc := obj("v1", "PersistentVolumeClaim", "app", "data", map[string]any{"spec": map[string]any{"volumeName": "pvc-123"}})
+	backup := backupWithSnapshots(map[string]string{"pvc-123": "snap-9"})
+	contents := makeTarball(t, item(t, "persistentvolumes", pv), item(t, "persistentvolumeclaims", pvc))
+
+	vr := &claimRestorer{}
+	env := newTestEnv(t, Options{VolumeRestorer: vr})
+	res, log := env.run(t, newRestore("r1", func(s *arkv1.RestoreSpec) { s.NamespaceMapping = map[string]string{"app": "app2"} }), backup, contents)
+	if res.Failed != 0 || res.Restored != 1 || res.Skipped != 1 || res.Results.WarningCount() != 0 {
+		t.Fatalf("%+v\n%s", res, log)
+	}
+	if env.exists(gvrPVs, "", "pvc-123") {
+		t.Errorf("PV restored")
+	}
+	if !reflect.DeepEqual(vr.claims, []string{"app2/data<-pvc-123"}) {
+		t.Errorf("RestoreClaim calls %v", vr.claims)
+	}
+	c := env.get(t, gvrPVCs, "app2", "data")
+	if ds, _, _ := unstructured.NestedString(c.Object, "spec", "dataSource", "name"); ds != "vs-snap-9" {
+		t.Errorf("claim %v", c.Object["spec"])
+	}
+	if c.GetLabels()[arkv1.RestoreNameLabel] != "r1" {
+		t.Errorf("claim labels %v", c.GetLabels())
+	}
+
+	// Restored again: the claim exists, RestoreClaim is not called.
+	vr.claims = nil
+	res, _ = env.run(t, newRestore("r2", func(s *arkv1.RestoreSpec) { s.NamespaceMapping = map[string]string{"app": "app2"} }), backup, contents)
+	if len(vr.claims) != 0 || res.Existing != 1 {
+		t.Errorf("second restore: claims %v, %+v", vr.claims, res)
+	}
+}
