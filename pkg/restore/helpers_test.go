@@ -192,6 +192,10 @@ func (env *testEnv) run(t *testing.T, restore *arkv1.Restore, backup *arkv1.Back
 		t.Fatalf("Restore: %v\nlog:\n%s", err, log.String())
 	}
 	assertEmptyDir(t, env.tempDir)
+	if n := res.Restored + res.Existing + res.Skipped + res.Failed; n != res.TotalItems {
+		t.Errorf("restored %d + existing %d + skipped %d + failed %d = %d, not the %d items of the backup",
+			res.Restored, res.Existing, res.Skipped, res.Failed, n, res.TotalItems)
+	}
 	return res, log.String()
 }
 
