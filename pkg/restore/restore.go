@@ -285,7 +285,7 @@ const crdResource = "customresourcedefinitions.apiextensions.k8s.io"
 
 // plan returns the backup's resource directories in restore order: those the
 // priorities name, in their order (CRDs first if they are not named), then
-// the others sorted.
+// the others sorted, admission webhooks and policies last.
 func (s *run) plan() []string {
 	dirs := s.arc.resources()
 	prios := s.opts.ResourcePriorities
@@ -319,12 +319,30 @@ func (s *run) plan() []string {
 			}
 		}
 	}
+	var last []string
 	for _, d := range dirs {
-		if !used[d] {
+		switch {
+		case used[d]:
+		case restoredLast[d]:
+			last = append(last, d)
+		default:
 			out = append(out, d)
 		}
 	}
-	return out
+	return append(out, last...)
+}
+
+// restoredLast are the resources that, once created, can make the creation
+// of everything else fail (an admission webhook whose service is not up yet
+// with failurePolicy Fail, an admission policy): unless the priorities name
+// them, they come after all the others.
+var restoredLast = map[string]bool{
+	"mutatingwebhookconfigurations.admissionregistration.k8s.io":     true,
+	"validatingwebhookconfigurations.admissionregistration.k8s.io":   true,
+	"mutatingadmissionpolicies.admissionregistration.k8s.io":         true,
+	"mutatingadmissionpolicybindings.admissionregistration.k8s.io":   true,
+	"validatingadmissionpolicies.admissionregistration.k8s.io":       true,
+	"validatingadmissionpolicybindings.admissionregistration.k8s.io": true,
 }
 
 // resourceNames returns the names a user-given resource name p may match a

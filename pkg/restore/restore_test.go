@@ -89,6 +89,7 @@ func TestRestoreOrder(t *testing.T) {
 			item(t, "clusterroles.rbac.authorization.k8s.io", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "cr", nil)),
 			item(t, "namespaces", obj("v1", "Namespace", "", "ns1", nil)),
 			item(t, "customresourcedefinitions.apiextensions.k8s.io", crdObject("example.com", "widgets", "Widget")),
+			item(t, "validatingwebhookconfigurations.admissionregistration.k8s.io", obj("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration", "", "vwh", nil)),
 		}
 	}
 	tests := []struct {
@@ -100,13 +101,13 @@ func TestRestoreOrder(t *testing.T) {
 		{
 			name: "default priorities",
 			want: []string{"customresourcedefinitions", "namespaces", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets"},
+				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
 		},
 		{
 			name:    "default priorities, one worker",
 			workers: 1,
 			want: []string{"customresourcedefinitions", "namespaces", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets"},
+				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
 		},
 		{
 			// CRDs first although not named; short and qualified names resolve.
@@ -114,14 +115,14 @@ func TestRestoreOrder(t *testing.T) {
 			priorities: []string{"cm", "deployments.apps", "ns", "secrets"},
 			// The Namespace object is restored with the first object in it.
 			want: []string{"customresourcedefinitions", "namespaces", "configmaps", "deployments", "secrets",
-				"clusterroles", "limitranges", "persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "services", "widgets"},
+				"clusterroles", "limitranges", "persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "services", "widgets", "validatingwebhookconfigurations"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t, Options{ResourcePriorities: tc.priorities, Workers: tc.workers})
 			res, log := env.run(t, newRestore("r1", nil), nil, makeTarball(t, entries(t)...))
-			if res.Failed != 0 || res.Restored != 13 {
+			if res.Failed != 0 || res.Restored != 14 {
 				t.Fatalf("restored %d failed %d: %v\n%s", res.Restored, res.Failed, res.Results.Errors, log)
 			}
 			if got := collapse(env.creates()); !reflect.DeepEqual(got, tc.want) {
