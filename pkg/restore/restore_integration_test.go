@@ -35,6 +35,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/discovery"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
@@ -627,5 +628,87 @@ func BenchmarkRestore10kConfigMaps(b *testing.B) {
 			b.ReportMetric(restoreTotal.Seconds()/rawTotal.Seconds(), "restore/raw")
 			b.ReportMetric(float64(n)*float64(b.N)/restoreTotal.Seconds(), "objects/s")
 		})
+	}
+}
+
+// The backup engine's tarball, restored after the namespace is gone: the
+// two engines agree on the format and the app comes back.
+func TestIntegrationRoundTripWithBackupEngine(t *testing.T) {
+	ctx := context.Background()
+	kube := testCluster.Client()
+	ns := testCluster.NewNamespace(t)
+	createNginx(t, ns)
+	before, err := kube.AppsV1().Deployments(ns).Get(ctx, "nginx-deployment", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dc, err := clientdiscovery.NewDiscoveryClientForConfig(testCluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := backup.NewBackupper(discovery.NewHelper(dc), testCluster.Dynamic(), nil, nil, nil)
+	var contents, blog bytes.Buffer
+	bk := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "roundtrip"}, Spec: arkv1.BackupSpec{
+		IncludedNamespaces: []string{ns}, SnapshotVolumes: ptr.To(false), IncludeClusterResources: ptr.To(false),
+	}}
+	if _, err := b.Backup(ctx, bk, &contents, &blog, nil); err != nil {
+		t.Fatalf("backup: %v\n%s", err, blog.String())
+	}
+	if err := testCluster.DeleteNamespaceAndWait(ctx, ns, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), newRestore("roundtrip-1", nil), contents.Bytes())
+	if res.Results.ErrorCount() != 0 {
+		t.Fatalf("errors %v\n%s", res.Results.Errors, log)
+	}
+	for _, w := range res.Results.Warnings[ns] {
+		// The service account controller may make it first.
+		if !strings.HasPrefix(w, "serviceaccounts "+ns+"/default:") {
+			t.Errorf("warning %q", w)
+		}
+	}
+	nsObj, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if err != nil || nsObj.Labels[cluster.TestNamespaceLabel] != "true" || nsObj.Labels[arkv1.RestoreNameLabel] != "roundtrip-1" {
+		t.Fatalf("namespace %v %v", nsObj, err)
+	}
+	after, err := kube.AppsV1().Deployments(ns).Get(ctx, "nginx-deployment", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.UID == before.UID || after.Spec.Template.Spec.Containers[0].Image != "nginx:1.27" || *after.Spec.Replicas != 2 {
+		t.Errorf("deployment after the round trip: %+v", after.Spec)
+	}
+	for _, get := range []func() error{
+		func() error {
+			_, err := kube.CoreV1().Services(ns).Get(ctx, "my-nginx", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "nginx-conf", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := kube.CoreV1().Secrets(ns).Get(ctx, "nginx-secret", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "nginx-sa", metav1.GetOptions{})
+			return err
+		},
+	} {
+		if err := get(); err != nil {
+			t.Error(err)
+		}
+	}
+	skipped := map[string]int{}
+	for _, rec := range parseLog(t, log) {
+		if rec["msg"] == "skipped" {
+			skipped[fmt.Sprint(rec["resource"])]++
+		}
+	}
+	if skipped["pods"] != 2 || skipped["replicasets.apps"] != 1 {
+		t.Errorf("skipped %v\n%s", skipped, log)
 	}
 }
