@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -344,15 +343,8 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // updateStatus applies mutate to the newest version of the backup's status.
 func (c *BackupController) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.BackupStatus)) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := c.client.Backups(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		mutate(&cur.Status)
-		_, err = c.client.Backups(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	_, err := updateStatus(ctx, c.client.Backups(ns), name, func(b *arkv1.Backup) error { mutate(&b.Status); return nil })
+	return err
 }
 
 func ignoreConflict(err error) error {

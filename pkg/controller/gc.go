@@ -422,24 +422,9 @@ func removeBackupFinalizer(ctx context.Context, client arkv1client.BackupsGetter
 
 // updateStatus applies mutate to the newest version of b's status.
 func (c *GCController) updateStatus(ctx context.Context, b *arkv1.Backup, mutate func(*arkv1.BackupStatus) error) error {
-	backups := c.client.Backups(b.Namespace)
-	cur := b.DeepCopy()
-	first := true
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if !first {
-			var err error
-			if cur, err = backups.Get(ctx, b.Name, metav1.GetOptions{}); err != nil {
-				return err
-			}
-		}
-		first = false
-		if err := mutate(&cur.Status); err != nil {
-			return err
-		}
-		updated, err := backups.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			*b = *updated
-		}
-		return err
-	})
+	updated, err := updateStatus(ctx, c.client.Backups(b.Namespace), b.Name, func(cur *arkv1.Backup) error { return mutate(&cur.Status) })
+	if err == nil {
+		*b = *updated
+	}
+	return err
 }

@@ -17,7 +17,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -273,13 +272,6 @@ func (c *RestoreController) upload(ctx context.Context, r *arkv1.Restore, backup
 }
 
 func (c *RestoreController) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.RestoreStatus)) error {
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur, err := c.client.Restores(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		mutate(&cur.Status)
-		_, err = c.client.Restores(ns).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		return err
-	})
+	_, err := updateStatus(ctx, c.client.Restores(ns), name, func(r *arkv1.Restore) error { mutate(&r.Status); return nil })
+	return err
 }

@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -232,25 +231,11 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 
 // updateStatus applies mutate to the newest version of the schedule's status.
 func (c *ScheduleController) updateStatus(ctx context.Context, s *arkv1.Schedule, mutate func(*arkv1.ScheduleStatus)) error {
-	client := c.client.Schedules(s.Namespace)
-	first := true
-	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		cur := s
-		if !first {
-			var err error
-			if cur, err = client.Get(ctx, s.Name, metav1.GetOptions{}); err != nil {
-				return err
-			}
-		}
-		first = false
-		cur = cur.DeepCopy()
-		mutate(&cur.Status)
-		updated, err := client.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
-		if err == nil {
-			*s = *updated
-		}
-		return err
-	})
+	updated, err := updateStatus(ctx, c.client.Schedules(s.Namespace), s.Name, func(cur *arkv1.Schedule) error { mutate(&cur.Status); return nil })
+	if err == nil {
+		*s = *updated
+	}
+	return err
 }
 
 func ignoreNotFound(err error) error {
