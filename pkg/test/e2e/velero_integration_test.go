@@ -95,6 +95,20 @@ func TestRestoreFromVeleroBucket(t *testing.T) {
 		t.Fatalf("widgets restored: %v, %v", list, err)
 	}
 
+	// The sync controller lists the Velero backups as Backup objects.
+	waitFor(t, "the Velero backups to be synced into the cluster", func() bool {
+		for _, name := range []string{"vnginx", "vwidgets"} {
+			b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || b.Status.Phase != arkv1.BackupPhaseCompleted {
+				return false
+			}
+		}
+		return true
+	})
+	if out := e.mustRun("backup", "get"); !strings.Contains(out, "vnginx") || !strings.Contains(out, "vwidgets") {
+		t.Errorf("backup get:\n%s", out)
+	}
+
 	// Backups are refused, and the bucket holds exactly what Velero wrote.
 	out, err = e.run("backup", "create", "into-velero", "--wait")
 	if err == nil || !strings.Contains(out, "FailedValidation") {
