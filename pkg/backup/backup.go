@@ -58,6 +58,7 @@ type Backupper struct {
 	snapshotter VolumeSnapshotter
 	clock       clock.PassiveClock
 	pageSize    int64
+	raw         RawLister // nil: list through the dynamic client
 }
 
 // Option configures a Backupper.
@@ -176,8 +177,10 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 
 // run is the state of one backup.
 type run struct {
-	b          *Backupper
-	ctx        context.Context
+	b   *Backupper
+	ctx context.Context
+	// currentRaw is the listed JSON of the item being handed to a list callback, if listed raw.
+	currentRaw []byte
 	logger     klog.Logger
 	backup     *arkv1.Backup
 	jlog       *jsonLog
@@ -501,6 +504,10 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		r.skip("Item skipped", gr.String(), ns, name, "a volume snapshot ark made for backup "+obj.GetLabels()[BackupNameTag])
 		return nil
 	}
+	// The listed bytes of this item, if it was listed raw: written as they are.
+	raw := r.currentRaw
+	r.currentRaw = nil
+	hadTypeMeta := obj.GetAPIVersion() != "" && obj.GetKind() != ""
 	obj.SetAPIVersion(res.GVR.GroupVersion().String())
 	obj.SetKind(res.API.Kind)
 
@@ -511,10 +518,15 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		}
 	}
 
-	data, err := json.Marshal(obj.Object)
-	if err != nil {
-		r.fail("Item not backed up", gr.String(), ns, name, "it cannot be encoded", err)
-		return nil
+	var data []byte
+	if raw != nil {
+		data = withTypeMeta(raw, hadTypeMeta, obj.GetAPIVersion(), obj.GetKind())
+	} else {
+		var err error
+		if data, err = json.Marshal(obj.Object); err != nil {
+			r.fail("Item not backed up", gr.String(), ns, name, "it cannot be encoded", err)
+			return nil
+		}
 	}
 	if err := r.tar.writeFile(path, data); err != nil {
 		return err
@@ -559,10 +571,7 @@ func (r *run) recordClaim(pvc *unstructured.Unstructured) {
 // page is fetched while fn works through the current one.
 func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelector string, fn func(*unstructured.Unstructured) error) error {
 	gr := res.GroupResource().String()
-	var client dynamic.ResourceInterface = r.b.client.Resource(res.GVR)
-	if namespace != "" {
-		client = r.b.client.Resource(res.GVR).Namespace(namespace)
-	}
+	listPage := r.pageLister(res, namespace)
 	exact := metav1.ListOptions{
 		LabelSelector:        labelSelector,
 		FieldSelector:        fieldSelector,
@@ -580,7 +589,7 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 		stop()
 		ctx, cancel := context.WithCancel(r.ctx)
 		stop = cancel
-		return fetchPages(ctx, client, opts)
+		return fetchPages(ctx, listPage, opts)
 	}
 	pages := fetch(exact)
 	for {
@@ -620,7 +629,12 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 			firstPage = false
 		}
 		for i := range list.Items {
-			if err := fn(&list.Items[i]); err != nil {
+			if p.raw != nil {
+				r.currentRaw = p.raw[i]
+			}
+			err := fn(&list.Items[i])
+			r.currentRaw = nil
+			if err != nil {
 				return err
 			}
 		}
@@ -629,28 +643,66 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 
 type page struct {
 	list *unstructured.UnstructuredList
-	err  error
+	// raw holds each item's JSON as listed, when listed raw and not decoded in
+	// full (list.Items then hold only name, namespace and labels).
+	raw [][]byte
+	err error
+}
+
+// listFunc lists one page.
+type listFunc func(ctx context.Context, opts metav1.ListOptions) page
+
+// fullItemResources are the resources whose items the engine reads beyond
+// their metadata (hooks, claims, volumes, definitions, namespaces): listed raw,
+// they are still decoded in full.
+var fullItemResources = map[schema.GroupResource]bool{podsGR: true, pvcsGR: true, pvsGR: true, crdsGR: true, namespacesGR: true}
+
+// pageLister returns how to list res in namespace: raw through the RawLister
+// when there is one, else through the dynamic client.
+func (r *run) pageLister(res discovery.Resource, namespace string) listFunc {
+	if r.b.raw != nil {
+		full := fullItemResources[res.GroupResource()]
+		return func(ctx context.Context, opts metav1.ListOptions) page {
+			data, err := r.b.raw.ListRaw(ctx, res.GVR, namespace, opts)
+			if err != nil {
+				return page{err: err}
+			}
+			p, err := decodeRawPage(data, full)
+			if err != nil {
+				return page{err: err}
+			}
+			return p
+		}
+	}
+	var client dynamic.ResourceInterface = r.b.client.Resource(res.GVR)
+	if namespace != "" {
+		client = r.b.client.Resource(res.GVR).Namespace(namespace)
+	}
+	return func(ctx context.Context, opts metav1.ListOptions) page {
+		list, err := client.List(ctx, opts)
+		return page{list: list, err: err}
+	}
 }
 
 // fetchPages lists with opts and then follows the continue tokens, sending
 // each page (or the error that ends the listing) on the returned channel,
 // which is closed after the last page or when ctx is done. One page is
 // fetched ahead of the reader.
-func fetchPages(ctx context.Context, client dynamic.ResourceInterface, opts metav1.ListOptions) <-chan page {
+func fetchPages(ctx context.Context, listPage listFunc, opts metav1.ListOptions) <-chan page {
 	ch := make(chan page, 1)
 	go func() {
 		defer close(ch)
 		for {
-			list, err := client.List(ctx, opts)
+			p := listPage(ctx, opts)
 			select {
-			case ch <- page{list: list, err: err}:
+			case ch <- p:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil || list.GetContinue() == "" {
+			if p.err != nil || p.list.GetContinue() == "" {
 				return
 			}
-			opts = metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: opts.Limit, Continue: list.GetContinue()}
+			opts = metav1.ListOptions{LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: opts.Limit, Continue: p.list.GetContinue()}
 		}
 	}()
 	return ch

@@ -167,7 +167,12 @@ func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*ar
 		return nil, errs
 	}
 	backup, err := c.backups.Backups(r.Namespace).Get(r.Spec.BackupName)
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
+		backup, err = c.backupFromBucket(ctx, r.Spec.BackupName)
+	case err == nil && backup.Annotations[SyncedFromBucketAnnotation] != "" && !backup.Status.Phase.IsFinal():
+		// The sync controller is importing it right now (created, status not yet
+		// set): the bucket's copy is the backup.
 		backup, err = c.backupFromBucket(ctx, r.Spec.BackupName)
 	}
 	if err != nil {

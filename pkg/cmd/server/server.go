@@ -188,7 +188,12 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	var runners []*controller.Runner
 	// In restore-only mode the backup controller still runs, to give new backups
 	// a FailedValidation that says why instead of leaving them New.
-	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, snapshotter, clk, backup.WithPageSize(o.PageSize))
+	rawLister, err := backup.NewRESTRawLister(restConfig)
+	if err != nil {
+		return err
+	}
+	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, snapshotter, clk,
+		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister))
 	backupController := controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
 		resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode, report...)
 	backupRunner := controller.NewRunner("backup", backupController)

@@ -1,0 +1,61 @@
+package backup
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+func TestDecodeRawPageAndTypeMeta(t *testing.T) {
+	list := []byte(`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9","continue":"abc","remainingItemCount":7},
+	  "items":[{"metadata":{"name":"a","namespace":"ns","labels":{"app":"x"}},"data":{"k":"v"}},
+	           {"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","namespace":"ns"},"spec":{"size":3}}]}`)
+	p, err := decodeRawPage(list, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.list.GetContinue() != "abc" || *p.list.GetRemainingItemCount() != 7 || len(p.list.Items) != 2 || len(p.raw) != 2 {
+		t.Fatalf("page = %+v", p)
+	}
+	a := p.list.Items[0]
+	if a.GetName() != "a" || a.GetNamespace() != "ns" || a.GetLabels()["app"] != "x" || a.GetAPIVersion() != "" {
+		t.Errorf("head of a = %v", a.Object)
+	}
+	tests := []struct {
+		name        string
+		raw         []byte
+		hasTypeMeta bool
+		want        map[string]any
+	}{
+		{
+			name: "built-in item gets apiVersion and kind",
+			raw:  p.raw[0], hasTypeMeta: false,
+			want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "a", "namespace": "ns", "labels": map[string]any{"app": "x"}}, "data": map[string]any{"k": "v"}},
+		},
+		{
+			name: "custom resource keeps its own",
+			raw:  p.raw[1], hasTypeMeta: p.list.Items[1].GetKind() != "",
+			want: map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w", "namespace": "ns"}, "spec": map[string]any{"size": float64(3)}},
+		},
+		{name: "empty object", raw: []byte(`{}`), want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got map[string]any
+			if err := json.Unmarshal(withTypeMeta(tt.raw, tt.hasTypeMeta, "v1", "ConfigMap"), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+
+	full, err := decodeRawPage(list, true)
+	if err != nil || full.raw != nil || full.list.Items[0].Object["data"] == nil {
+		t.Errorf("full decode: %v %+v", err, full)
+	}
+	if _, err := decodeRawPage([]byte(`{"items":[{"metadata":`), false); err == nil {
+		t.Error("a truncated response decoded")
+	}
+}
