@@ -1,7 +1,8 @@
 package backup
 
 import (
-	"fmt"
+	"context"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,37 +16,28 @@ import (
 
 // NewGetCommand returns `ark backup get [NAME...]`.
 func NewGetCommand(f client.Factory) *cobra.Command {
-	var selector string
-	c := &cobra.Command{
-		Use:               "get [NAME...]",
-		Short:             "Get backups",
-		ValidArgsFunction: completion.Names(f, completion.Backups, false),
-		RunE: func(c *cobra.Command, args []string) error {
-			format, err := output.Format(c)
-			if err != nil {
-				return err
-			}
+	return output.GetCommand[arkv1.Backup]{
+		Plural: "backups",
+		List: func(ctx context.Context, selector string) ([]arkv1.Backup, error) {
 			ark, err := f.ArkClient()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			list := &arkv1.BackupList{}
-			if len(args) == 0 {
-				if list, err = ark.ArkV1().Backups(f.Namespace()).List(c.Context(), metav1.ListOptions{LabelSelector: selector}); err != nil {
-					return fmt.Errorf("listing backups: %w", err)
-				}
+			list, err := ark.ArkV1().Backups(f.Namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			if err != nil {
+				return nil, err
 			}
-			for _, name := range args {
-				b, err := ark.ArkV1().Backups(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return fmt.Errorf("getting backup %q: %w", name, err)
-				}
-				list.Items = append(list.Items, *b)
-			}
-			return output.Backups(c.OutOrStdout(), list, format, time.Now())
+			return list.Items, nil
 		},
-	}
-	c.Flags().StringVarP(&selector, "selector", "l", "", "Only show backups whose labels match this selector.")
-	output.BindFlags(c)
-	return c
+		Get: func(ctx context.Context, name string) (*arkv1.Backup, error) {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return nil, err
+			}
+			return ark.ArkV1().Backups(f.Namespace()).Get(ctx, name, metav1.GetOptions{})
+		},
+		Print: func(w io.Writer, items []arkv1.Backup, format string, now time.Time) error {
+			return output.Backups(w, &arkv1.BackupList{Items: items}, format, now)
+		},
+	}.Command(completion.Names(f, completion.Backups, false))
 }

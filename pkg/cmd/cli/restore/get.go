@@ -2,8 +2,10 @@ package restore
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,39 +20,30 @@ import (
 
 // NewGetCommand returns `ark restore get [NAME...]`.
 func NewGetCommand(f client.Factory) *cobra.Command {
-	var selector string
-	c := &cobra.Command{
-		Use:               "get [NAME...]",
-		Short:             "Get restores",
-		ValidArgsFunction: completion.Names(f, completion.Restores, false),
-		RunE: func(c *cobra.Command, args []string) error {
-			format, err := output.Format(c)
-			if err != nil {
-				return err
-			}
+	return output.GetCommand[arkv1.Restore]{
+		Plural: "restores",
+		List: func(ctx context.Context, selector string) ([]arkv1.Restore, error) {
 			ark, err := f.ArkClient()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			list := &arkv1.RestoreList{}
-			if len(args) == 0 {
-				if list, err = ark.ArkV1().Restores(f.Namespace()).List(c.Context(), metav1.ListOptions{LabelSelector: selector}); err != nil {
-					return fmt.Errorf("listing restores: %w", err)
-				}
+			list, err := ark.ArkV1().Restores(f.Namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			if err != nil {
+				return nil, err
 			}
-			for _, name := range args {
-				r, err := ark.ArkV1().Restores(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return fmt.Errorf("getting restore %q: %w", name, err)
-				}
-				list.Items = append(list.Items, *r)
-			}
-			return output.Restores(c.OutOrStdout(), list, format)
+			return list.Items, nil
 		},
-	}
-	c.Flags().StringVarP(&selector, "selector", "l", "", "Only show restores whose labels match this selector.")
-	output.BindFlags(c)
-	return c
+		Get: func(ctx context.Context, name string) (*arkv1.Restore, error) {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return nil, err
+			}
+			return ark.ArkV1().Restores(f.Namespace()).Get(ctx, name, metav1.GetOptions{})
+		},
+		Print: func(w io.Writer, items []arkv1.Restore, format string, _ time.Time) error {
+			return output.Restores(w, &arkv1.RestoreList{Items: items}, format)
+		},
+	}.Command(completion.Names(f, completion.Restores, false))
 }
 
 // NewDescribeCommand returns `ark restore describe NAME...`.

@@ -2,8 +2,10 @@
 package schedule
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -86,39 +88,30 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 }
 
 func newGetCommand(f client.Factory) *cobra.Command {
-	var selector string
-	c := &cobra.Command{
-		Use:               "get [NAME...]",
-		Short:             "Get schedules",
-		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
-		RunE: func(c *cobra.Command, args []string) error {
-			format, err := output.Format(c)
-			if err != nil {
-				return err
-			}
+	return output.GetCommand[arkv1.Schedule]{
+		Plural: "schedules",
+		List: func(ctx context.Context, selector string) ([]arkv1.Schedule, error) {
 			ark, err := f.ArkClient()
 			if err != nil {
-				return err
+				return nil, err
 			}
-			list := &arkv1.ScheduleList{}
-			if len(args) == 0 {
-				if list, err = ark.ArkV1().Schedules(f.Namespace()).List(c.Context(), metav1.ListOptions{LabelSelector: selector}); err != nil {
-					return fmt.Errorf("listing schedules: %w", err)
-				}
+			list, err := ark.ArkV1().Schedules(f.Namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
+			if err != nil {
+				return nil, err
 			}
-			for _, name := range args {
-				s, err := ark.ArkV1().Schedules(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return fmt.Errorf("getting schedule %q: %w", name, err)
-				}
-				list.Items = append(list.Items, *s)
-			}
-			return output.Schedules(c.OutOrStdout(), list, format, time.Now())
+			return list.Items, nil
 		},
-	}
-	c.Flags().StringVarP(&selector, "selector", "l", "", "Only show schedules whose labels match this selector.")
-	output.BindFlags(c)
-	return c
+		Get: func(ctx context.Context, name string) (*arkv1.Schedule, error) {
+			ark, err := f.ArkClient()
+			if err != nil {
+				return nil, err
+			}
+			return ark.ArkV1().Schedules(f.Namespace()).Get(ctx, name, metav1.GetOptions{})
+		},
+		Print: func(w io.Writer, items []arkv1.Schedule, format string, now time.Time) error {
+			return output.Schedules(w, &arkv1.ScheduleList{Items: items}, format, now)
+		},
+	}.Command(completion.Names(f, completion.Schedules, false))
 }
 
 func newDescribeCommand(f client.Factory) *cobra.Command {
