@@ -45,27 +45,15 @@ import (
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
-		}
-	}()
-	testCluster = c
-	code := m.Run()
-	for _, ns := range benchNamespaces {
-		_ = c.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
-	}
-	return code
+func TestMain(m *testing.M) {
+	os.Exit(cluster.Main(m, func(_ context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		return func() {
+			for _, ns := range benchNamespaces {
+				_ = c.Client().CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+			}
+		}, nil
+	}))
 }
 
 // recordingSnapshotter snapshots nothing and records the volumes asked for.

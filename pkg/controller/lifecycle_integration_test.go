@@ -46,27 +46,14 @@ var testCluster *cluster.Cluster
 
 const prereqs = "../../examples/common/00-prereqs.yaml"
 
-func TestMain(m *testing.M) { os.Exit(runIntegration(m)) }
-
-func runIntegration(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
+func TestMain(m *testing.M) {
+	os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		if err := c.ApplyYAML(ctx, prereqs); err != nil {
+			return nil, fmt.Errorf("installing the ark CRDs: %w", err)
 		}
-	}()
-	if err := c.ApplyYAML(ctx, prereqs); err != nil {
-		fmt.Fprintln(os.Stderr, "installing the ark CRDs:", err)
-		return 1
-	}
-	testCluster = c
-	return m.Run()
+		return nil, nil
+	}))
 }
 
 func arkClientOf(t *testing.T, c *cluster.Cluster) arkclient.Interface {

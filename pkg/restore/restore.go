@@ -60,18 +60,9 @@ type CRDWaiter interface {
 }
 
 // DefaultResourcePriorities is the order in which resources are restored
-// when the Config has no resourcePriorities; the others follow, sorted by
-// name.
-var DefaultResourcePriorities = []string{
-	"customresourcedefinitions",
-	"namespaces",
-	"persistentvolumes",
-	"persistentvolumeclaims",
-	"secrets",
-	"configmaps",
-	"serviceaccounts",
-	"limitranges",
-}
+// when the Config has no resourcePriorities (the API's default); the others
+// follow, sorted by name.
+var DefaultResourcePriorities = arkv1.DefaultResourcePriorities
 
 // Defaults of Options.
 const (

@@ -42,23 +42,11 @@ import (
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
-		}
-	}()
-	testCluster = c
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(cluster.Main(m, func(_ context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		return nil, nil
+	}))
 }
 
 func newRealRestorer(t testing.TB, opts Options) *Restorer {

@@ -33,30 +33,16 @@ const testDriver = "hostpath.csi.k8s.io"
 
 var testCluster *cluster.Cluster
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
+func TestMain(m *testing.M) {
+	os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		if err := c.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
+			return nil, fmt.Errorf("installing the VolumeSnapshot CRDs: %w", err)
 		}
-	}()
-	testCluster = c
-	if err := c.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
-		fmt.Fprintln(os.Stderr, "installing the VolumeSnapshot CRDs:", err)
-		return 1
-	}
-	standIn, stop := context.WithCancel(context.Background())
-	defer stop()
-	go csitest.RunSnapshotStandIn(standIn, c.Dynamic(), testDriver, "")
-	return m.Run()
+		standIn, stop := context.WithCancel(context.Background())
+		go csitest.RunSnapshotStandIn(standIn, c.Dynamic(), testDriver, "")
+		return stop, nil
+	}))
 }
 
 var (

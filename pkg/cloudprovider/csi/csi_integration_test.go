@@ -42,40 +42,25 @@ var (
 	classesGVR  = schema.GroupVersionResource{Group: Group, Version: "v1", Resource: "volumesnapshotclasses"}
 )
 
-func TestMain(m *testing.M) { os.Exit(runTests(m)) }
-
-func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() {
-		if err := c.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping cluster:", err)
+func TestMain(m *testing.M) {
+	os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		if err := c.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
+			return nil, fmt.Errorf("installing the VolumeSnapshot CRDs: %w", err)
 		}
-	}()
-	testCluster = c
-	if err := c.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
-		fmt.Fprintln(os.Stderr, "installing the VolumeSnapshot CRDs:", err)
-		return 1
-	}
-	for _, name := range []string{testClass, slowClass} {
-		class := &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": Group + "/v1", "kind": "VolumeSnapshotClass",
-			"metadata": map[string]any{"name": name}, "driver": testDriver, "deletionPolicy": "Delete",
-		}}
-		if _, err := c.Dynamic().Resource(classesGVR).Create(ctx, class, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			fmt.Fprintln(os.Stderr, "creating the VolumeSnapshotClass:", err)
-			return 1
+		for _, name := range []string{testClass, slowClass} {
+			class := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": Group + "/v1", "kind": "VolumeSnapshotClass",
+				"metadata": map[string]any{"name": name}, "driver": testDriver, "deletionPolicy": "Delete",
+			}}
+			if _, err := c.Dynamic().Resource(classesGVR).Create(ctx, class, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+				return nil, fmt.Errorf("creating the VolumeSnapshotClass: %w", err)
+			}
 		}
-	}
-	standIn, stop := context.WithCancel(context.Background())
-	defer stop()
-	go csitest.RunSnapshotStandIn(standIn, c.Dynamic(), testDriver, slowClass)
-	return m.Run()
+		standIn, stop := context.WithCancel(context.Background())
+		go csitest.RunSnapshotStandIn(standIn, c.Dynamic(), testDriver, slowClass)
+		return stop, nil
+	}))
 }
 
 // makeClaim creates a CSI PV and its claim "data" in ns, bound to each other by name (there

@@ -2,23 +2,15 @@
 // kube-apiserver and kube-controller-manager on 127.0.0.1, no nodes) for
 // ark's integration tests, through hack/local-cluster.sh.
 //
-// Use one cluster per test binary, from TestMain. Deferred calls do not run
-// through os.Exit, so keep the work in a function that returns the exit code:
+// Use one cluster per test binary, from TestMain, through Main:
 //
 //	var testCluster *cluster.Cluster
 //
-//	func TestMain(m *testing.M) { os.Exit(run(m)) }
-//
-//	func run(m *testing.M) int {
-//		ctx := context.Background()
-//		c, err := cluster.Start(ctx, cluster.Options{})
-//		if err != nil {
-//			fmt.Fprintln(os.Stderr, err)
-//			return 1
-//		}
-//		defer c.Stop()
-//		testCluster = c
-//		return m.Run()
+//	func TestMain(m *testing.M) {
+//		os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+//			testCluster = c
+//			return nil, nil
+//		}))
 //	}
 //
 // If a test panics or the binary is killed (e.g. by `go test -timeout`), the

@@ -29,29 +29,18 @@ var (
 	repoRoot    string
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx := context.Background()
+func TestMain(m *testing.M) {
 	wd, _ := os.Getwd()
 	root, err := cluster.FindRepoRoot(wd)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		return 1
+		os.Exit(1)
 	}
 	repoRoot = root
-	c, err := cluster.Start(ctx, cluster.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Stop()
-	if err := c.ApplyCRDs(ctx, filepath.Join(repoRoot, "config", "crd")); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	testCluster = c
-	return m.Run()
+	os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+		testCluster = c
+		return nil, c.ApplyCRDs(ctx, filepath.Join(repoRoot, "config", "crd"))
+	}))
 }
 
 // arkEnv is one ark server, in its own namespace with its own bucket.
