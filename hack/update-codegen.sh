@@ -10,7 +10,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root="${ARK_CODEGEN_ROOT:-${ARK_ROOT}}"
 cd "${ARK_ROOT}"
 
+# `go list -m` prints an empty Dir for a module that is not in the module cache yet
+# (a fresh machine): download it first.
+go mod download k8s.io/code-generator
 codegen_pkg="$(go list -m -f '{{.Dir}}' k8s.io/code-generator)"
+if [[ -z "${codegen_pkg}" || ! -f "${codegen_pkg}/kube_codegen.sh" ]]; then
+  echo "update-codegen: k8s.io/code-generator is not in the module cache (go mod download failed?)" >&2
+  exit 1
+fi
 # shellcheck source=/dev/null
 source "${codegen_pkg}/kube_codegen.sh"
 
