@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 // The test itself (fixtures, the ark CLI in run/mustRun) keeps the admin
 // kubeconfig.
 type arkEnv struct {
-	t         *testing.T
+	t         testing.TB
 	cluster   *cluster.Cluster
 	namespace string
 	bucket    string // the filesystem provider's root; the bucket is the directory "ark" in it
@@ -68,7 +68,7 @@ type envOptions struct {
 
 // startArk creates a namespace, a Config whose bucket is a temp directory, and
 // runs `ark server` in it until the test ends.
-func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
+func startArk(t testing.TB, c *cluster.Cluster, opts envOptions) *arkEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &arkEnv{t: t, cluster: c, namespace: c.NewNamespace(t), bucket: t.TempDir()}
