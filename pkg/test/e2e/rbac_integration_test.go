@@ -82,7 +82,7 @@ func TestRestoreRBACAsServiceAccount(t *testing.T) {
 
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: app, Name: "pod-admin", Labels: labels},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "update", "delete"}}},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "create", "update", "delete"}}},
 	}
 	roleBinding := &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: app, Name: "pod-admin", Labels: labels},
