@@ -180,7 +180,8 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 	if err != nil {
 		return "", nil, err
 	}
-	if b != nil && b.Status.Phase == arkv1.BackupPhaseInProgress {
+	if b != nil && b.Annotations[SyncedFromBucketAnnotation] == "" && b.DeletionTimestamp == nil &&
+		(b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew || b.Status.Phase == arkv1.BackupPhaseInProgress) {
 		return "the backup is in progress; it is deleted once it ends", nil, nil
 	}
 	restores, err := c.restoresOf(ns, name)
