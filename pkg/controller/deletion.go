@@ -219,8 +219,8 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 	case m == nil:
 		// Never uploaded (FailedValidation, a lost claim) or its files are gone.
 	case b != nil && !owns(b, m):
-		notes = append(notes, fmt.Sprintf("the bucket's backup %q belongs to another Backup (UID %s, cluster %q): its files and snapshots were left alone", name, m.UID, m.Status.ClusterID))
-		m = nil
+		notes = append(notes, fmt.Sprintf("the bucket's backup %q belongs to another Backup (UID %s, cluster %q): its files, snapshots and restores were left alone", name, m.UID, m.Status.ClusterID))
+		m, restores = nil, nil
 	case !marked && m.Status.Phase == arkv1.BackupPhaseInProgress && b == nil:
 		return "", []string{fmt.Sprintf("backup %q is in progress in the bucket (cluster %q) and is not this cluster's: nothing was deleted; ask again once it has finished", name, m.Status.ClusterID)}, nil
 	}
@@ -238,13 +238,16 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 			}
 		}
 		if !marked {
-			if err := c.store.MarkDeleting(ctx, m); err != nil {
-				if errors.Is(err, persistence.ErrReadOnly) {
-					return "", nil, fmt.Errorf("%w: a Velero bucket is never written to; delete the backup with Velero", err)
-				}
+			err := c.store.MarkDeleting(ctx, m)
+			if errors.Is(err, persistence.ErrReadOnly) {
+				notes = append(notes, "the bucket is a Velero bucket, never written to: the backup's files and snapshots were left alone (delete them with Velero)")
+				m, restores = nil, nil
+			} else if err != nil {
 				return "", nil, err
 			}
 		}
+	}
+	if m != nil {
 		snapNotes, err := c.deleteSnapshots(ctx, name, m, b)
 		notes = append(notes, snapNotes...)
 		if err != nil {
@@ -253,12 +256,12 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 		if err := c.store.DeleteBackupFiles(ctx, name); err != nil {
 			return "", notes, fmt.Errorf("deleting the backup's files from the bucket: %w", err)
 		}
-		for _, r := range restores {
-			uid := r.UID
-			err := c.client.Restores(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-			if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
-				return "", notes, fmt.Errorf("deleting restore %s: %w", r.Name, err)
-			}
+	}
+	for _, r := range restores {
+		uid := r.UID
+		err := c.client.Restores(r.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return "", notes, fmt.Errorf("deleting restore %s: %w", r.Name, err)
 		}
 	}
 	if b != nil {
@@ -273,11 +276,15 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 
 // owns says whether the bucket's metadata m is that of Backup object b: the
 // same UID (an object imported by the sync carries the UID it was imported
-// from), and the same cluster when both say which.
+// from), and the same cluster when both say which. An object imported by an
+// earlier version, which recorded no UID, is taken for the bucket's backup of
+// its name.
 func owns(b, m *arkv1.Backup) bool {
 	uid := string(b.UID)
 	if v, ok := b.Annotations[BucketUIDAnnotation]; ok {
 		uid = v
+	} else if b.Annotations[SyncedFromBucketAnnotation] != "" {
+		return true
 	}
 	if uid == "" || uid != string(m.UID) {
 		return false
