@@ -184,16 +184,11 @@ func TestBackupDeleteCommand(t *testing.T) {
 	}
 	before := bucketFiles(t, e.bucket)
 
-	// Without --confirm and without a "y" on stdin, nothing happens.
-	out := e.mustRun("backup", "delete", "b")
-	if !strings.Contains(out, "Cancelled") {
-		t.Fatalf("delete without confirmation:\n%s", out)
-	}
 	if out, err := e.run("backup", "delete", "b", "--all"); err == nil {
 		t.Fatalf("NAME and --all together were accepted:\n%s", out)
 	}
 
-	out = e.mustRun("backup", "delete", "b", "--confirm")
+	out := e.mustRun("backup", "delete", "b", "--confirm")
 	if !strings.Contains(out, `Request to delete backup "b" submitted`) {
 		t.Fatalf("delete:\n%s", out)
 	}

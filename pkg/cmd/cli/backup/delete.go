@@ -15,6 +15,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/persistence"
 )
 
@@ -92,7 +93,10 @@ func (o *DeleteOptions) Run(ctx context.Context, out io.Writer, f client.Factory
 	if err != nil {
 		return err
 	}
-	ns := f.Namespace()
+	return o.run(ctx, out, ark, f.Namespace())
+}
+
+func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.Interface, ns string) error {
 	names := o.Names
 	if len(names) == 0 {
 		selector := o.Selector
