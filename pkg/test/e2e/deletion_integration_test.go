@@ -18,6 +18,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/controller"
@@ -108,23 +109,28 @@ func TestDeletingABackupObjectKeepsItsFiles(t *testing.T) {
 	// The synced object restores as the original did.
 	e.mustRun("restore", "create", "keep1", "--name", "keep1-check", "--wait")
 
-	// The upgrade: an object with the old finalizer is deletable, and deletes nothing.
-	if err := e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "keep1", metav1.DeleteOptions{}); err != nil {
+	// The upgrade: an object that carries the finalizer of earlier versions loses
+	// it, and deleting it deletes nothing.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "keep1", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		b.Finalizers = append(b.Finalizers, controller.LegacyGCFinalizer)
+		_, err = e.ark.ArkV1().Backups(e.namespace).Update(ctx, b, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	e.waitBackupGone("keep1")
-	old := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: "keep1", Finalizers: []string{controller.LegacyGCFinalizer}}}
-	created, err := e.ark.ArkV1().Backups(e.namespace).Create(ctx, old, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	waitFor(t, "the server to remove the legacy finalizer", func() bool {
+		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "keep1", metav1.GetOptions{})
+		return err == nil && !slices.Contains(b.Finalizers, controller.LegacyGCFinalizer)
+	})
+	if err := e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "keep1", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	if err == nil {
-		waitFor(t, "the server to remove the legacy finalizer", func() bool {
-			b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "keep1", metav1.GetOptions{})
-			return err != nil || b.UID != created.UID || len(b.Finalizers) == 0
-		})
-		_ = e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "keep1", metav1.DeleteOptions{})
-	}
+	e.waitBackupPhase("keep1", arkv1.BackupPhaseCompleted)
 	after := bucketFiles(t, e.bucket)
 	for k, v := range before {
 		if after[k] != v {
