@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -129,17 +130,20 @@ func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duratio
 	if err != nil {
 		return 0, nil
 	}
-	cached, err := c.requests.DeleteBackupRequests(ns).Get(name)
+	if _, err := c.requests.DeleteBackupRequests(ns).Get(name); apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	// The newest version, never a cached one that may predate its last pass.
+	req, err := c.client.DeleteBackupRequests(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	if cached.Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed {
+	if req.Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed {
 		return 0, nil
 	}
-	req := cached.DeepCopy()
 	logger := klog.FromContext(ctx).WithValues("deleteBackupRequest", klog.KObj(req), "backup", req.Spec.BackupName)
 	ctx = klog.NewContext(ctx, logger)
 
@@ -169,6 +173,20 @@ func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duratio
 	return 0, c.finish(ctx, req, notes)
 }
 
+// Annotations with which a DeleteBackupRequest's first pass pins what the request
+// deletes, so that a retry, or a pass on a stale cache, never deletes another backup of
+// the same name made since (a Backup object imported again by the sync, another
+// cluster's backup in the bucket).
+const (
+	// TargetObjectAnnotation is the UID of the Backup object to delete, or "none".
+	TargetObjectAnnotation = "ark.heptio.com/target-object-uid"
+	// TargetBucketAnnotation says what the request does in the bucket: "uid:<UID>"
+	// deletes the bucket's backup whose metadata has that UID; "other:<UID>" leaves the
+	// bucket's backup alone (another Backup's) and deletes the object only; "none": the
+	// bucket held nothing of that name.
+	TargetBucketAnnotation = "ark.heptio.com/target-bucket"
+)
+
 // delete runs the steps. It returns what it waits for, if anything; the
 // notes of what it left alone; and the error of a step that failed.
 func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackupRequest) (wait string, notes []string, err error) {
@@ -179,6 +197,11 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 	}
 	if err != nil {
 		return "", nil, err
+	}
+	pinnedObject, pinned := req.Annotations[TargetObjectAnnotation]
+	pinnedBucket := req.Annotations[TargetBucketAnnotation]
+	if pinned && b != nil && string(b.UID) != pinnedObject {
+		b = nil // another object of that name, made since: not this request's
 	}
 	if b != nil && b.Annotations[SyncedFromBucketAnnotation] == "" && b.DeletionTimestamp == nil &&
 		(b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew || b.Status.Phase == arkv1.BackupPhaseInProgress) {
@@ -191,11 +214,6 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 	for _, r := range restores {
 		if r.Status.Phase == arkv1.RestorePhaseInProgress {
 			return fmt.Sprintf("restore %s of the backup is in progress", r.Name), nil, nil
-		}
-	}
-	if req.Status.Phase != arkv1.DeleteBackupRequestPhaseInProgress {
-		if err := c.setStatus(ctx, req, arkv1.DeleteBackupRequestPhaseInProgress, nil); err != nil {
-			return "", nil, err
 		}
 	}
 
@@ -213,16 +231,37 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 		return "", nil, fmt.Errorf("reading the backup's metadata in the bucket: %w", err)
 	}
 
+	if !pinned {
+		// First pass: decide what this request deletes, and record it.
+		switch {
+		case m == nil && b == nil:
+			return "", []string{fmt.Sprintf("backup %q was found neither in the cluster nor in the bucket", name)}, nil
+		case m == nil:
+			// Never uploaded (FailedValidation, a lost claim) or its files are gone.
+			pinnedBucket = "none"
+		case b != nil && !owns(b, m):
+			pinnedBucket = "other:" + string(m.UID)
+		case !marked && m.Status.Phase == arkv1.BackupPhaseInProgress && b == nil:
+			return "", []string{fmt.Sprintf("backup %q is in progress in the bucket (cluster %q) and is not this cluster's: nothing was deleted; ask again once it has finished", name, m.Status.ClusterID)}, nil
+		default:
+			pinnedBucket = "uid:" + string(m.UID)
+		}
+		pinnedObject = "none"
+		if b != nil {
+			pinnedObject = string(b.UID)
+		}
+		if err := c.pin(ctx, req, pinnedObject, pinnedBucket); err != nil {
+			return "", nil, err
+		}
+	}
+
 	switch {
-	case m == nil && b == nil:
-		return "", []string{fmt.Sprintf("backup %q was found neither in the cluster nor in the bucket", name)}, nil
-	case m == nil:
-		// Never uploaded (FailedValidation, a lost claim) or its files are gone.
-	case b != nil && !owns(b, m):
-		notes = append(notes, fmt.Sprintf("the bucket's backup %q belongs to another Backup (UID %s, cluster %q): its files, snapshots and restores were left alone", name, m.UID, m.Status.ClusterID))
+	case strings.HasPrefix(pinnedBucket, "other:"):
+		notes = append(notes, fmt.Sprintf("the bucket's backup %q belongs to another Backup (UID %s): its files, snapshots and restores were left alone", name, strings.TrimPrefix(pinnedBucket, "other:")))
 		m, restores = nil, nil
-	case !marked && m.Status.Phase == arkv1.BackupPhaseInProgress && b == nil:
-		return "", []string{fmt.Sprintf("backup %q is in progress in the bucket (cluster %q) and is not this cluster's: nothing was deleted; ask again once it has finished", name, m.Status.ClusterID)}, nil
+	case m != nil && "uid:"+string(m.UID) != pinnedBucket:
+		notes = append(notes, fmt.Sprintf("the bucket's backup %q is another one (UID %s) than the one this request was for: it was left alone", name, m.UID))
+		m = nil
 	}
 
 	if m != nil {
@@ -367,6 +406,23 @@ func (c *DeletionController) restoresOf(ns, backup string) ([]*arkv1.Restore, er
 	}
 	sort.Slice(ret, func(i, j int) bool { return ret[i].Name < ret[j].Name })
 	return ret, nil
+}
+
+// pin records on the request what it deletes (see TargetObjectAnnotation), and
+// sets it InProgress.
+func (c *DeletionController) pin(ctx context.Context, req *arkv1.DeleteBackupRequest, object, bucket string) error {
+	cur := req.DeepCopy()
+	if cur.Annotations == nil {
+		cur.Annotations = map[string]string{}
+	}
+	cur.Annotations[TargetObjectAnnotation] = object
+	cur.Annotations[TargetBucketAnnotation] = bucket
+	updated, err := c.client.DeleteBackupRequests(req.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("recording the request's target: %w", err)
+	}
+	*req = *updated
+	return c.setStatus(ctx, req, arkv1.DeleteBackupRequestPhaseInProgress, nil)
 }
 
 func (c *DeletionController) finish(ctx context.Context, req *arkv1.DeleteBackupRequest, notes []string) error {

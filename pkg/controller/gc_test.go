@@ -470,3 +470,50 @@ func TestDeletionWaits(t *testing.T) {
 		t.Errorf("request for a missing backup: %+v", req.Status)
 	}
 }
+
+// TestDeletionRetryKeepsToItsTarget: a request pins at its first pass what it
+// deletes. Passed again after the loser's object is gone (a retry, a stale
+// cache), it does not take the winner's files of the same name for its own,
+// nor a Backup object of that name imported since.
+func TestDeletionRetryKeepsToItsTarget(t *testing.T) {
+	ctx := context.Background()
+	store, bucketDir := newTestBucket(t)
+	winner := completedBackup("same", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	putBackup(t, store, winner)
+	loser := winner.DeepCopy()
+	loser.UID, loser.Status.Phase = "loser", arkv1.BackupPhaseFailed
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), loser, newRequest("del", "same"))
+	v1 := e.informers.Ark().V1()
+	c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, &fakeSnapshotDeleter{}, time.Hour)
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+		t.Fatal(err)
+	}
+	req := e.requests()["del"]
+	if req.Annotations[TargetObjectAnnotation] != "loser" || req.Annotations[TargetBucketAnnotation] != "other:uid-same" {
+		t.Fatalf("pinned target %v", req.Annotations)
+	}
+	// The sync imports the winner's backup under the same name; the request is
+	// passed again as if its last status update had been lost.
+	imported := winner.DeepCopy()
+	imported.UID = "imported"
+	imported.Annotations = map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(winner.UID)}
+	if _, err := e.client.ArkV1().Backups(lcNS).Create(ctx, imported, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
+	if _, err := e.client.ArkV1().DeleteBackupRequests(lcNS).UpdateStatus(ctx, req, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+		t.Fatal(err)
+	}
+	if f := filesOf(t, bucketDir, "same"); len(f) != 4 {
+		t.Errorf("the winner's files after a retry: %v", f)
+	}
+	if got := e.backups()["same"]; got == nil || got.UID != "imported" {
+		t.Errorf("the object imported since was deleted: %+v", got)
+	}
+	if req := e.requests()["del"]; req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
+		t.Errorf("request %+v", req.Status)
+	}
+}

@@ -266,11 +266,18 @@ func TestTwoServersOneBucket(t *testing.T) {
 	// The loser's Backup deleted by request: only its object goes.
 	loser.mustRun("backup", "delete", "same", "--confirm")
 	loser.waitBackupGone("same")
+	var reqs []arkv1.DeleteBackupRequest
 	waitFor(t, "the loser's request to be Processed", func() bool {
 		l, err := loser.ark.ArkV1().DeleteBackupRequests(loser.namespace).List(ctx, metav1.ListOptions{})
-		return err == nil && len(l.Items) == 1 && l.Items[0].Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed &&
-			strings.Contains(strings.Join(l.Items[0].Status.Errors, ";"), "belongs to another Backup")
+		if err != nil {
+			return false
+		}
+		reqs = l.Items
+		return len(reqs) == 1 && reqs[0].Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed
 	})
+	if !strings.Contains(strings.Join(reqs[0].Status.Errors, ";"), "belongs to another Backup") {
+		t.Errorf("the loser's request says %+v, want a note that the bucket's backup is another's", reqs[0].Status)
+	}
 	if got := bucketFiles(t, a.bucket); !maps.Equal(winnerFiles, got) {
 		t.Fatalf("the winner's files changed:\nbefore %v\nafter  %v", winnerFiles, got)
 	}
