@@ -319,13 +319,17 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 // earlier version, which recorded no UID, is taken for the bucket's backup of
 // its name.
 func owns(b, m *arkv1.Backup) bool {
-	uid := string(b.UID)
-	if v, ok := b.Annotations[BucketUIDAnnotation]; ok {
-		uid = v
-	} else if b.Annotations[SyncedFromBucketAnnotation] != "" {
-		return true
+	uid, imported := b.Annotations[BucketUIDAnnotation]
+	if !imported {
+		if b.Annotations[SyncedFromBucketAnnotation] != "" {
+			return true
+		}
+		uid = string(b.UID)
+		if uid == "" {
+			return false
+		}
 	}
-	if uid == "" || uid != string(m.UID) {
+	if uid != string(m.UID) {
 		return false
 	}
 	if b.Annotations[SyncedFromBucketAnnotation] == "" && b.Status.ClusterID != "" && m.Status.ClusterID != "" {
