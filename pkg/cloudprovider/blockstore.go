@@ -52,6 +52,19 @@ type BlockStore interface {
 	DeleteSnapshot(ctx context.Context, snapshotID string) error
 }
 
+// SnapshotTagReader is implemented by the BlockStores that can read a snapshot's tags back
+// from the cloud, so that a snapshot is deleted only if the cloud says it is the backup's.
+type SnapshotTagReader interface {
+	// SnapshotTags returns the snapshot's tags as CreateSnapshot was given them (any
+	// provider-specific encoding of their names undone). A snapshot that does not exist
+	// gives an error matching ErrSnapshotNotFound.
+	SnapshotTags(ctx context.Context, snapshotID string) (map[string]string, error)
+}
+
+// ErrTagsUnsupported: the provider cannot read a snapshot's tags, so ark cannot tell
+// whose it is and leaves it alone.
+var ErrTagsUnsupported = errors.New("the persistentVolumeProvider cannot read snapshot tags")
+
 // BackupTag is the tag (label) on each snapshot naming its backup: the same as
 // backup.BackupNameTag, repeated here so that providers need not import the engine.
 const BackupTag = "ark.heptio.com/backup"

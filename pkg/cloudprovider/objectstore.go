@@ -22,6 +22,14 @@ type ObjectStore interface {
 	// upload fails, PutObject returns an error and no partial object is left under key.
 	PutObject(ctx context.Context, bucket, key string, body io.Reader) error
 
+	// PutObjectIfAbsent writes body (small: it may be held in memory) into bucket/key only
+	// if no object exists there, atomically: of several concurrent callers, from one
+	// process or many, exactly one succeeds and the others get an error matching
+	// ErrAlreadyExists, the winner's object untouched. It is the store's own conditional
+	// create: S3 If-None-Match: *, GCS ifGenerationMatch=0, Azure If-None-Match: *, a
+	// hard link on a filesystem (link(2) fails with EEXIST).
+	PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error
+
 	// GetObject opens bucket/key for reading. The caller must close the reader. A missing
 	// key gives an error that matches ErrNotFound.
 	GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error)
@@ -46,6 +54,8 @@ type ObjectStore interface {
 var (
 	// ErrNotFound: the object does not exist.
 	ErrNotFound = errors.New("object not found")
+	// ErrAlreadyExists: a conditional create found an object at the key.
+	ErrAlreadyExists = errors.New("object already exists")
 	// ErrBucketNotFound: the bucket (S3/GCS bucket, Azure container, filesystem directory)
 	// does not exist. It does not match ErrNotFound, so that a missing bucket is never
 	// mistaken for an empty one.

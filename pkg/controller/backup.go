@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -23,10 +22,10 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
-	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/metrics"
+	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -42,10 +41,14 @@ type ResourceResolver interface {
 	ResolveResource(name string) error
 }
 
-// BackupUploader is what the backup controller needs of the bucket.
+// BackupUploader is what the backup controller needs of the bucket
+// (persistence.BackupStore): the claim of the name, the files, the final metadata.
 type BackupUploader interface {
-	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
-	PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error
+	CreateBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
+	PutBackupContents(ctx context.Context, name string, contents io.Reader) (arkv1.ContentsChecksum, error)
+	PutBackupLog(ctx context.Context, name string, log io.Reader) error
+	PutBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
+	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 }
 
 // errUploadStopped tells the engine that the upload gave up reading the tarball.
@@ -63,12 +66,24 @@ type BackupController struct {
 	store           BackupUploader
 	clock           clock.PassiveClock
 	restoreOnlyMode bool
+	clusterID       string
 	reporting
+
+	// pending holds the final status of backups whose status update failed, by key:
+	// the next Sync of the key writes it again (a backup in the bucket is never lost
+	// to a failed status update).
+	mu      sync.Mutex
+	pending map[string]*arkv1.Backup
 }
+
+// SetClusterID sets the identity of this cluster recorded in every backup's metadata
+// (status.clusterID): the UID of its kube-system namespace.
+func (c *BackupController) SetClusterID(id string) { c.clusterID = id }
 
 // NewBackupController returns the controller; Register it with a Runner.
 func NewBackupController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, backupper Backupper, resolver ResourceResolver, store BackupUploader, clk clock.PassiveClock, restoreOnlyMode bool, opts ...Option) *BackupController {
-	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode, reporting: newReporting(opts)}
+	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode, reporting: newReporting(opts),
+		pending: map[string]*arkv1.Backup{}}
 }
 
 // Register makes r run the controller on the backup informer's New backups.
@@ -80,30 +95,72 @@ func (c *BackupController) Register(r *Runner, informer cache.SharedIndexInforme
 	}, false)
 }
 
-// FailInterrupted marks the backups a previous server left InProgress as
-// Failed: their process is gone, and nothing may stay stuck.
-func (c *BackupController) FailInterrupted(ctx context.Context) error {
+// RecoverInterrupted settles the backups a previous server left InProgress, as the
+// bucket says: one whose ark-backup.json is ours (same UID) and final takes that status
+// (Completed or PartiallyFailed: it reached the bucket whole); any other becomes Failed,
+// and its metadata in the bucket, if ours, says Failed too. A backup whose bucket cannot
+// be read is left InProgress and its error returned: call again later with the same
+// list (interrupted, from InterruptedBackups), never with backups started since.
+func (c *BackupController) RecoverInterrupted(ctx context.Context, interrupted []*arkv1.Backup) (left []*arkv1.Backup, err error) {
+	var errs []error
+	for _, b := range interrupted {
+		logger := klog.FromContext(ctx).WithValues("backup", klog.KObj(b))
+		m, err := c.store.GetBackup(ctx, b.Name)
+		ours := err == nil && m.UID == b.UID
+		switch {
+		case err != nil && !errors.Is(err, persistence.ErrBackupNotFound):
+			left = append(left, b)
+			errs = append(errs, fmt.Errorf("backup %s: reading its metadata in the bucket: %w", b.Name, err))
+			continue
+		case ours && (m.Status.Phase == arkv1.BackupPhaseCompleted || m.Status.Phase == arkv1.BackupPhasePartiallyFailed):
+			logger.Info("A backup interrupted by a server restart had reached the bucket whole; taking its status from there", "phase", m.Status.Phase)
+			err = c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
+				if s.Phase == arkv1.BackupPhaseInProgress {
+					*s = m.Status
+				}
+			})
+		default:
+			reason := "the ark server stopped while this backup was in progress; its files were never marked whole. Create a new backup."
+			if ours {
+				failed := m.DeepCopy()
+				failed.Status.Phase = arkv1.BackupPhaseFailed
+				failed.Status.FailureReason = reason
+				if perr := c.store.PutBackupMetadata(ctx, failed); perr != nil {
+					logger.Error(perr, "Recording the failure in the bucket")
+				}
+			}
+			logger.Info("Marking a backup interrupted by a server restart as Failed")
+			err = c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
+				if s.Phase != arkv1.BackupPhaseInProgress {
+					return
+				}
+				s.Phase = arkv1.BackupPhaseFailed
+				s.FailureReason = reason
+				now := metav1.NewTime(c.clock.Now())
+				s.CompletionTimestamp = &now
+			})
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			left = append(left, b)
+			errs = append(errs, err)
+		}
+	}
+	return left, errors.Join(errs...)
+}
+
+// InterruptedBackups lists the backups left InProgress (call it before the controller runs).
+func (c *BackupController) InterruptedBackups() ([]*arkv1.Backup, error) {
 	all, err := c.backups.List(labels.Everything())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var errs []error
+	var ret []*arkv1.Backup
 	for _, b := range all {
-		if b.Status.Phase != arkv1.BackupPhaseInProgress {
-			continue
+		if b.Status.Phase == arkv1.BackupPhaseInProgress {
+			ret = append(ret, b)
 		}
-		klog.FromContext(ctx).Info("Marking a backup interrupted by a server restart as Failed", "backup", klog.KObj(b))
-		errs = append(errs, c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
-			if s.Phase != arkv1.BackupPhaseInProgress {
-				return
-			}
-			s.Phase = arkv1.BackupPhaseFailed
-			s.FailureReason = "the ark server stopped while this backup was in progress; its files were never marked whole. Create a new backup."
-			now := metav1.NewTime(c.clock.Now())
-			s.CompletionTimestamp = &now
-		}))
 	}
-	return errors.Join(errs...)
+	return ret, nil
 }
 
 // Sync runs the backup with this key if it is New.
@@ -111,6 +168,9 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return 0, nil
+	}
+	if final := c.takePending(key); final != nil {
+		return 0, c.writeFinal(ctx, key, final)
 	}
 	cached, err := c.backups.Backups(ns).Get(name)
 	if apierrors.IsNotFound(err) {
@@ -171,11 +231,30 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		logger.Info("Backup finished", "phase", final.Status.Phase, "items", final.Status.Progress.ItemsBackedUp,
 			"warnings", final.Status.Warnings, "errors", final.Status.Errors)
 	}
-	if err := c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) { *s = final.Status }); err != nil {
-		return 0, err
-	}
 	c.reportFinished(final, schedule, size)
-	return 0, nil
+	return 0, c.writeFinal(ctx, key, final)
+}
+
+// writeFinal writes the final status of a backup; on failure it keeps it for the next
+// Sync of key (the runner retries with backoff) and returns the error.
+func (c *BackupController) writeFinal(ctx context.Context, key string, final *arkv1.Backup) error {
+	err := c.updateStatus(ctx, final.Namespace, final.Name, func(s *arkv1.BackupStatus) { *s = final.Status })
+	if err != nil && !apierrors.IsNotFound(err) {
+		klog.FromContext(ctx).Error(err, "Writing the final status of a backup; retrying", "backup", klog.KObj(final), "phase", final.Status.Phase)
+		c.mu.Lock()
+		c.pending[key] = final
+		c.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (c *BackupController) takePending(key string) *arkv1.Backup {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	final := c.pending[key]
+	delete(c.pending, key)
+	return final
 }
 
 // reportFinished records the metrics and the Event of a finished backup.
@@ -231,23 +310,40 @@ func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []stri
 
 // run takes the backup and uploads it; it returns the backup with its final
 // status. An error means the backup Failed (the status says why).
+//
+// The bucket is written in this order: ark-backup.json created InProgress (the claim of
+// the name: a backup of the same name written by another cluster or Backup object makes
+// this one fail with nothing written), the tarball, the log, then ark-backup.json
+// rewritten with the final phase and the tarball's checksum.
 func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Backup, int64, error) {
 	var written countingWriter
+	claimed := false
 	fail := func(err error) (*arkv1.Backup, int64, error) {
 		b.Status.Phase = arkv1.BackupPhaseFailed
 		b.Status.FailureReason = err.Error()
 		now := metav1.NewTime(c.clock.Now())
 		b.Status.CompletionTimestamp = &now
+		if claimed {
+			// The name is ours: the bucket's record says Failed too.
+			if perr := c.store.PutBackupMetadata(ctx, b); perr != nil {
+				klog.FromContext(ctx).Error(perr, "Recording the failure in the bucket")
+			}
+		}
 		return b, written.n, err
 	}
 
-	// Never write over a backup of the same name already in the bucket (another
-	// cluster's, or one not yet synced): its files stay untouched.
-	if _, err := c.store.GetBackupMetadata(ctx, b.Name); err == nil {
-		return fail(fmt.Errorf("a backup named %q already exists in the bucket; its files were left untouched: choose another name", b.Name))
-	} else if !errors.Is(err, cloudprovider.ErrNotFound) {
-		return fail(fmt.Errorf("checking the bucket for an existing backup %q: %w", b.Name, err))
+	b.Status.ClusterID = c.clusterID
+	switch err := c.store.CreateBackupMetadata(ctx, b); {
+	case errors.Is(err, persistence.ErrBackupExists):
+		reason := fmt.Sprintf("a backup named %q already exists in the bucket", b.Name)
+		if m, gerr := c.store.GetBackup(ctx, b.Name); gerr == nil {
+			reason += fmt.Sprintf(" (Backup UID %s, cluster %s)", m.UID, m.Status.ClusterID)
+		}
+		return fail(errors.New(reason + ": its files were left untouched; choose another name"))
+	case err != nil:
+		return fail(fmt.Errorf("claiming the backup's name in the bucket: %w", err))
 	}
+	claimed = true
 
 	logFile, err := os.CreateTemp("", "ark-backup-log-*.gz")
 	if err != nil {
@@ -263,8 +359,7 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	})
 
 	// The engine streams the tarball through a pipe into the upload: no copy of
-	// the backup is held in memory or on disk. The upload reads the log and the
-	// metadata only after the tarball's last byte, when both are known.
+	// the backup is held in memory or on disk.
 	pr, pw := io.Pipe()
 	var result *backup.Result
 	var engineErr error
@@ -279,38 +374,7 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 			pw.Close()
 		}
 	}()
-	var final *arkv1.Backup
-	metadata := newLazyReader(func() (io.Reader, error) {
-		<-engineDone
-		if engineErr != nil {
-			return nil, engineErr
-		}
-		final = b.DeepCopy()
-		result.ApplyTo(&final.Status)
-		final.Status.Phase = arkv1.BackupPhaseCompleted
-		if len(result.Errors) > 0 {
-			final.Status.Phase = arkv1.BackupPhasePartiallyFailed
-		}
-		now := metav1.NewTime(c.clock.Now())
-		final.Status.CompletionTimestamp = &now
-		final.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Backup"}
-		data, err := json.Marshal(final)
-		if err != nil {
-			return nil, err
-		}
-		return bytes.NewReader(data), nil
-	})
-	logReader := newLazyReader(func() (io.Reader, error) {
-		<-engineDone
-		if err := logGzip.Close(); err != nil {
-			return nil, fmt.Errorf("writing the backup log: %w", err)
-		}
-		if _, err := logFile.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		return logFile, nil
-	})
-	uploadErr := c.store.PutBackup(ctx, b.Name, metadata, pr, logReader)
+	sum, uploadErr := c.store.PutBackupContents(ctx, b.Name, pr)
 	pr.CloseWithError(errUploadStopped) // unblock the engine if the upload gave up early
 	<-engineDone
 	progress.stop()
@@ -323,8 +387,29 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 		return fail(fmt.Errorf("backup failed: %w", engineErr))
 	case uploadErr != nil:
 		return fail(fmt.Errorf("uploading the backup: %w", uploadErr))
-	case final == nil:
-		return fail(errors.New("uploading the backup: the metadata was never written"))
+	case result == nil:
+		return fail(errors.New("backup failed: the engine returned no result"))
+	}
+	if err := logGzip.Close(); err != nil {
+		return fail(fmt.Errorf("writing the backup log: %w", err))
+	}
+	if _, err := logFile.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("reading the backup log: %w", err))
+	}
+	if err := c.store.PutBackupLog(ctx, b.Name, logFile); err != nil {
+		return fail(fmt.Errorf("uploading the backup log: %w", err))
+	}
+
+	final := b.DeepCopy()
+	final.Status.Phase = arkv1.BackupPhaseCompleted
+	if len(result.Errors) > 0 {
+		final.Status.Phase = arkv1.BackupPhasePartiallyFailed
+	}
+	final.Status.Contents = &sum
+	now := metav1.NewTime(c.clock.Now())
+	final.Status.CompletionTimestamp = &now
+	if err := c.store.PutBackupMetadata(ctx, final); err != nil {
+		return fail(fmt.Errorf("uploading the backup's metadata: %w", err))
 	}
 	return final, written.n, nil
 }
@@ -352,26 +437,6 @@ func ignoreConflict(err error) error {
 		return nil
 	}
 	return err
-}
-
-// lazyReader is a reader whose content is made at its first Read: the upload
-// reads the log and the metadata only once the tarball is done.
-type lazyReader struct {
-	open func() (io.Reader, error)
-	r    io.Reader
-	err  error
-}
-
-func newLazyReader(open func() (io.Reader, error)) *lazyReader { return &lazyReader{open: open} }
-
-func (l *lazyReader) Read(p []byte) (int, error) {
-	if l.r == nil && l.err == nil {
-		l.r, l.err = l.open()
-	}
-	if l.err != nil {
-		return 0, l.err
-	}
-	return l.r.Read(p)
 }
 
 // progressReporter writes a running backup's or restore's progress into its

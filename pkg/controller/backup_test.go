@@ -14,6 +14,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -61,8 +64,8 @@ type failingUploader struct {
 	failAfter int64
 }
 
-func (f failingUploader) PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error {
-	return f.BackupStore.PutBackup(ctx, name, metadata, &failingReader{r: contents, left: f.failAfter}, log)
+func (f failingUploader) PutBackupContents(ctx context.Context, name string, contents io.Reader) (arkv1.ContentsChecksum, error) {
+	return f.BackupStore.PutBackupContents(ctx, name, &failingReader{r: contents, left: f.failAfter})
 }
 
 type failingReader struct {
@@ -97,8 +100,8 @@ func TestBackupController(t *testing.T) {
 	}{
 		{name: "completed", backupper: &fakeBackupper{size: 1 << 20}, wantPhase: arkv1.BackupPhaseCompleted, wantMetadata: true},
 		{name: "item errors give PartiallyFailed", backupper: &fakeBackupper{size: 100, errs: []string{"pods x: boom"}}, wantPhase: arkv1.BackupPhasePartiallyFailed, wantMetadata: true},
-		{name: "engine failure gives Failed and no metadata", backupper: &fakeBackupper{size: 1 << 20, failed: errors.New("hook failed")}, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "hook failed"},
-		{name: "upload broken midway gives Failed and no metadata", backupper: &fakeBackupper{size: 4 << 20}, uploadFailAfter: 1 << 20, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "connection reset"},
+		{name: "engine failure gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 1 << 20, failed: errors.New("hook failed")}, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "hook failed", wantMetadata: true},
+		{name: "upload broken midway gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 4 << 20}, uploadFailAfter: 1 << 20, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "connection reset", wantMetadata: true},
 		{name: "name taken in the bucket", backupper: &fakeBackupper{size: 100}, existingInStore: true, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "already exists in the bucket"},
 		{name: "restore-only mode", backupper: &fakeBackupper{}, restoreOnly: true, wantPhase: arkv1.BackupPhaseFailedValidation, wantInErrors: "restore-only mode"},
 		{
@@ -123,7 +126,7 @@ func TestBackupController(t *testing.T) {
 			if b == nil {
 				b = &arkv1.Backup{}
 			}
-			b.Namespace, b.Name = "heptio-ark", "b1"
+			b.Namespace, b.Name, b.UID = "heptio-ark", "b1", "uid-1"
 			client := fake.NewSimpleClientset(b)
 			informers := arkinformers.NewSharedInformerFactory(client, 0)
 			if err := informers.Ark().V1().Backups().Informer().GetIndexer().Add(b); err != nil {
@@ -142,7 +145,8 @@ func TestBackupController(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tt.existingInStore {
-				if err := store.PutBackup(ctx, "b1", strings.NewReader("{}"), strings.NewReader("old"), nil); err != nil {
+				other := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b1", UID: "other-uid"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
+				if err := store.PutBackupObject(ctx, other, strings.NewReader("old"), nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -156,6 +160,7 @@ func TestBackupController(t *testing.T) {
 			c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), tt.backupper,
 				fakeResolver{known: map[string]bool{"deploy": true}}, uploader, clk, tt.restoreOnly,
 				WithEventRecorder(events), WithMetrics(m))
+			c.SetClusterID("cluster-a")
 
 			if _, err := c.Sync(ctx, "heptio-ark/b1"); err != nil {
 				t.Fatal(err)
@@ -189,8 +194,18 @@ func TestBackupController(t *testing.T) {
 			}
 			metadata, err := store.GetBackupMetadata(ctx, "b1")
 			if tt.existingInStore {
-				if string(metadata) != "{}" {
-					t.Errorf("the existing backup's metadata was changed to %q", metadata)
+				kept, err := store.GetBackup(ctx, "b1")
+				if err != nil || kept.UID != "other-uid" || kept.Status.Phase != arkv1.BackupPhaseCompleted {
+					t.Errorf("the existing backup's metadata was changed: %+v, %v", kept, err)
+				}
+				rc, err := store.GetBackupContents(ctx, "b1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, _ := io.ReadAll(rc)
+				rc.Close()
+				if string(data) != "old" {
+					t.Errorf("the existing backup's tarball was changed")
 				}
 				return
 			}
@@ -203,45 +218,137 @@ func TestBackupController(t *testing.T) {
 			if got.Status.Expiration == nil || !got.Status.Expiration.Time.Equal(start.Add(720*time.Hour)) {
 				t.Errorf("expiration = %v, want start + 720h", got.Status.Expiration)
 			}
-			if got.Status.ResourceVersion != "42" || got.Status.Progress.ItemsBackedUp != 10 || got.Status.CompletionTimestamp == nil {
+			if tt.wantPhase != arkv1.BackupPhaseFailed && (got.Status.ResourceVersion != "42" || got.Status.Progress.ItemsBackedUp != 10) || got.Status.CompletionTimestamp == nil {
 				t.Errorf("status = %+v", got.Status)
 			}
 			var stored arkv1.Backup
 			if err := json.Unmarshal(metadata, &stored); err != nil {
 				t.Fatal(err)
 			}
-			if stored.Status.Phase != tt.wantPhase || stored.Kind != "Backup" {
-				t.Errorf("stored metadata phase %q kind %q", stored.Status.Phase, stored.Kind)
+			if stored.Status.Phase != tt.wantPhase || stored.Kind != "Backup" || stored.UID != b.UID || stored.Status.ClusterID != "cluster-a" {
+				t.Errorf("stored metadata phase %q kind %q uid %q cluster %q", stored.Status.Phase, stored.Kind, stored.UID, stored.Status.ClusterID)
+			}
+			if tt.wantPhase == arkv1.BackupPhaseFailed {
+				return
+			}
+			if stored.Status.Contents == nil || got.Status.Contents == nil || *stored.Status.Contents != *got.Status.Contents || stored.Status.Contents.Size != int64(tt.backupper.size+(64<<10)-1)/(64<<10)*(64<<10) {
+				t.Errorf("contents checksum: stored %+v, object %+v", stored.Status.Contents, got.Status.Contents)
 			}
 		})
 	}
 }
 
-func TestBackupControllerIgnoresAndFailsInterrupted(t *testing.T) {
+func TestBackupControllerRecoversInterrupted(t *testing.T) {
 	ctx := context.Background()
-	inProgress := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "running"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseInProgress}}
-	done := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "done"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
-	client := fake.NewSimpleClientset(inProgress, done)
+	obj := func(name, uid string, phase arkv1.BackupPhase) *arkv1.Backup {
+		return &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID(uid)}, Status: arkv1.BackupStatus{Phase: phase}}
+	}
+	whole := obj("whole", "u1", arkv1.BackupPhaseInProgress)
+	partial := obj("partial", "u2", arkv1.BackupPhaseInProgress)
+	claimed := obj("claimed", "u3", arkv1.BackupPhaseInProgress)
+	lost := obj("lost", "u4", arkv1.BackupPhaseInProgress)
+	done := obj("done", "u5", arkv1.BackupPhaseCompleted)
+	client := fake.NewSimpleClientset(whole, partial, claimed, lost, done)
 	informers := arkinformers.NewSharedInformerFactory(client, 0)
-	for _, b := range []*arkv1.Backup{inProgress, done} {
+	for _, b := range []*arkv1.Backup{whole, partial, claimed, lost, done} {
 		_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 	}
+	store := newTestStore(t)
+	// whole: its final metadata reached the bucket (the status update was lost).
+	m := whole.DeepCopy()
+	m.Status.Phase, m.Status.Errors = arkv1.BackupPhasePartiallyFailed, 2
+	if err := store.PutBackupObject(ctx, m, strings.NewReader("t"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// claimed: only the InProgress claim is in the bucket.
+	if err := store.CreateBackupMetadata(ctx, claimed); err != nil {
+		t.Fatal(err)
+	}
+	// lost: the bucket's backup of that name is another object's.
+	if err := store.PutBackupObject(ctx, obj("lost", "someone-else", arkv1.BackupPhaseCompleted), strings.NewReader("t"), nil); err != nil {
+		t.Fatal(err)
+	}
 	backupper := &fakeBackupper{}
-	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), backupper, fakeResolver{}, nil, clocktesting.NewFakeClock(time.Now()), false)
-	for _, key := range []string{"ns/running", "ns/done", "ns/missing"} {
+	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), backupper, fakeResolver{}, store, clocktesting.NewFakeClock(time.Now()), false)
+	for _, key := range []string{"ns/whole", "ns/done", "ns/missing"} {
 		if _, err := c.Sync(ctx, key); err != nil {
 			t.Errorf("sync %s: %v", key, err)
 		}
 	}
-	if err := c.FailInterrupted(ctx); err != nil {
+	interrupted, err := c.InterruptedBackups()
+	if err != nil || len(interrupted) != 4 {
+		t.Fatalf("InterruptedBackups = %d, %v", len(interrupted), err)
+	}
+	if left, err := c.RecoverInterrupted(ctx, interrupted); err != nil || len(left) != 0 {
+		t.Fatalf("RecoverInterrupted: left %d, %v", len(left), err)
+	}
+	for name, want := range map[string]arkv1.BackupPhase{"whole": arkv1.BackupPhasePartiallyFailed, "partial": arkv1.BackupPhaseFailed,
+		"claimed": arkv1.BackupPhaseFailed, "lost": arkv1.BackupPhaseFailed, "done": arkv1.BackupPhaseCompleted} {
+		got, _ := client.ArkV1().Backups("ns").Get(ctx, name, metav1.GetOptions{})
+		if got.Status.Phase != want {
+			t.Errorf("%s: %s (%q), want %s", name, got.Status.Phase, got.Status.FailureReason, want)
+		}
+	}
+	if got, _ := store.GetBackup(ctx, "claimed"); got.Status.Phase != arkv1.BackupPhaseFailed {
+		t.Errorf("the bucket's claim of an interrupted backup says %s, want Failed", got.Status.Phase)
+	}
+	if got, _ := store.GetBackup(ctx, "lost"); got.UID != "someone-else" || got.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Errorf("another object's backup was changed: %+v", got.Status)
+	}
+}
+
+// TestBackupControllerRetriesFinalStatus: a backup written whole whose final status
+// update fails is not lost: the next Sync of its key writes the status again.
+func TestBackupControllerRetriesFinalStatus(t *testing.T) {
+	ctx := context.Background()
+	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b", UID: "u"}}
+	client := fake.NewSimpleClientset(b)
+	informers := arkinformers.NewSharedInformerFactory(client, 0)
+	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
+	updates := 0
+	client.PrependReactor("update", "backups", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetSubresource() != "status" {
+			return false, nil, nil
+		}
+		updates++
+		if updates == 2 { // the first is the claim, the second the final status
+			return true, nil, errors.New("etcd is down")
+		}
+		return false, nil, nil
+	})
+	store := newTestStore(t)
+	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), &fakeBackupper{size: 10}, fakeResolver{}, store, clocktesting.NewFakeClock(time.Now()), false)
+	if _, err := c.Sync(ctx, "ns/b"); err == nil {
+		t.Fatal("Sync hid the failed status update")
+	}
+	got, _ := client.ArkV1().Backups("ns").Get(ctx, "b", metav1.GetOptions{})
+	if got.Status.Phase != arkv1.BackupPhaseInProgress {
+		t.Fatalf("phase after the failed update: %s", got.Status.Phase)
+	}
+	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Update(got)
+	if _, err := c.Sync(ctx, "ns/b"); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := client.ArkV1().Backups("ns").Get(ctx, "running", metav1.GetOptions{})
-	if got.Status.Phase != arkv1.BackupPhaseFailed || !strings.Contains(got.Status.FailureReason, "stopped") {
-		t.Errorf("interrupted backup: %s %q", got.Status.Phase, got.Status.FailureReason)
+	got, _ = client.ArkV1().Backups("ns").Get(ctx, "b", metav1.GetOptions{})
+	if got.Status.Phase != arkv1.BackupPhaseCompleted || got.Status.Contents == nil {
+		t.Fatalf("after the retry: %s %+v", got.Status.Phase, got.Status.Contents)
 	}
-	got, _ = client.ArkV1().Backups("ns").Get(ctx, "done", metav1.GetOptions{})
-	if got.Status.Phase != arkv1.BackupPhaseCompleted {
-		t.Errorf("completed backup changed to %s", got.Status.Phase)
+}
+
+// newTestStore is a BackupStore on a filesystem bucket in a temporary directory.
+func newTestStore(t *testing.T) *persistence.BackupStore {
+	t.Helper()
+	root := t.TempDir()
+	fs, err := filesystem.New(filesystem.Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := os.MkdirAll(filepath.Join(root, "ark"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	store, err := persistence.NewBackupStore(fs, "ark", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }

@@ -17,10 +17,10 @@ import (
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/metrics"
+	"github.com/heptio/ark/pkg/persistence"
 )
 
 // BackupSyncKey is the fixed key of the backup sync controller's periodic pass.
@@ -30,6 +30,11 @@ const BackupSyncKey = "!backup-sync"
 // from the bucket's metadata: it is a record of a backup taken elsewhere,
 // never new work for the backup controller.
 const SyncedFromBucketAnnotation = "ark.heptio.com/synced-from-bucket"
+
+// BucketUIDAnnotation, on a Backup object imported from the bucket, is the UID
+// recorded in the bucket's metadata: the deletion controller deletes the
+// bucket's files of an imported backup only while they still carry that UID.
+const BucketUIDAnnotation = "ark.heptio.com/bucket-uid"
 
 // syncRetryInterval is how soon a pass whose bucket listing failed is tried again.
 const syncRetryInterval = time.Minute
@@ -53,6 +58,9 @@ type SyncBackupStore interface {
 //     its status on the next pass.
 //   - A Completed or PartiallyFailed Backup object whose files vanished from
 //     the bucket is removed (object only: its snapshots are kept).
+//
+// A backup being deleted (its ark-backup.json replaced by the deletion marker)
+// is not listed, so never imported.
 //
 // Never a mass deletion on a bad listing: a listing that fails, or that is
 // empty, removes nothing; an object is removed only if the previous
@@ -208,7 +216,7 @@ func (c *BackupSyncController) SyncOnce(ctx context.Context) SyncResult {
 func (c *BackupSyncController) importBackup(ctx context.Context, name string) (bool, error) {
 	logger := klog.FromContext(ctx).WithValues("backup", name)
 	data, err := c.store.GetBackupMetadata(ctx, name)
-	if errors.Is(err, cloudprovider.ErrNotFound) {
+	if errors.Is(err, persistence.ErrBackupNotFound) {
 		return false, nil // deleted since the listing
 	}
 	if err != nil {
@@ -231,7 +239,7 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 			Namespace:   c.namespace,
 			Name:        name,
 			Labels:      m.Labels,
-			Annotations: map[string]string{SyncedFromBucketAnnotation: "true"},
+			Annotations: map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(m.UID)},
 		},
 		Spec: m.Spec,
 	}
@@ -243,8 +251,8 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 		return false, fmt.Errorf("creating the Backup object: %w", err)
 	}
 	// The status subresource is not written by a create: set it now. Another
-	// writer may have touched the object (the gc controller's finalizer):
-	// retry on conflict, but only while the phase is still unset.
+	// writer may have touched the object: retry on conflict, but only while the
+	// phase is still unset.
 	cur := created
 	first := true
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -317,21 +325,12 @@ func (c *BackupSyncController) removeVanished(ctx context.Context, b *arkv1.Back
 	if err == nil {
 		return false, nil
 	}
-	if !errors.Is(err, cloudprovider.ErrNotFound) {
+	if !errors.Is(err, persistence.ErrBackupNotFound) {
 		return false, fmt.Errorf("checking the bucket: %w", err)
 	}
+	// Only the object goes: its snapshots are not touched (this is not an expiry
+	// nor a DeleteBackupRequest).
 	klog.FromContext(ctx).Info("Removing a Backup object whose files vanished from the bucket", "backup", klog.KObj(b))
-	// Mark it and drop the gc finalizer first: its files are gone, and its
-	// snapshots are kept (this is not an expiry).
-	cur := b.DeepCopy()
-	if err := removeBackupFinalizer(ctx, c.client, cur, func(o *arkv1.Backup) {
-		if o.Annotations == nil {
-			o.Annotations = map[string]string{}
-		}
-		o.Annotations[GoneFromBucketAnnotation] = "true"
-	}); err != nil {
-		return false, err
-	}
 	uid := b.UID
 	err = c.client.Backups(b.Namespace).Delete(ctx, b.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
 	if err != nil && !apierrors.IsNotFound(err) {

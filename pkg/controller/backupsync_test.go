@@ -201,9 +201,7 @@ func TestBackupSyncRemoval(t *testing.T) {
 				}
 				b := bucketBackup(name, phase)
 				putBackup(t, base, b)
-				obj := b.DeepCopy()
-				obj.Finalizers = []string{GCFinalizer}
-				objs = append(objs, obj)
+				objs = append(objs, b.DeepCopy())
 			}
 			e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), objs...)
 			c := NewBackupSyncController(e.informers.Ark().V1().Backups().Lister(), e.client.ArkV1(), store, lcNS, time.Hour)
@@ -246,17 +244,15 @@ func TestBackupSyncRemoval(t *testing.T) {
 	}
 }
 
-// TestBackupSyncRemovalSkipsGC: a removed object loses the gc finalizer and
-// gets GoneFromBucketAnnotation, so the gc controller deletes no snapshot of it.
-func TestBackupSyncRemovalSkipsGC(t *testing.T) {
+// TestBackupSyncRemovalDeletesNoSnapshot: an object whose files vanished is
+// removed, and nothing else: no snapshot, no request.
+func TestBackupSyncRemovalDeletesNoSnapshot(t *testing.T) {
 	base, _ := newTestBucket(t)
 	b := bucketBackup("a", arkv1.BackupPhaseCompleted)
 	b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-a"}}
 	putBackup(t, base, b)
 	putBackup(t, base, bucketBackup("keep", arkv1.BackupPhaseCompleted))
-	obj := b.DeepCopy()
-	obj.Finalizers = []string{GCFinalizer, "example.com/other"}
-	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), obj)
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), b.DeepCopy())
 	c := NewBackupSyncController(e.informers.Ark().V1().Backups().Lister(), e.client.ArkV1(), base, lcNS, time.Hour)
 	c.SyncOnce(context.Background())
 	if err := base.DeleteBackup(context.Background(), "a"); err != nil {
@@ -266,20 +262,10 @@ func TestBackupSyncRemovalSkipsGC(t *testing.T) {
 	if res := c.SyncOnce(context.Background()); res.Removed != 1 {
 		t.Fatalf("result %+v", res)
 	}
-	// Another finalizer keeps it (deleting); the gc controller leaves it alone.
-	got := e.backups()["a"]
-	if got == nil || got.DeletionTimestamp == nil || slices.Contains(got.Finalizers, GCFinalizer) || got.Annotations[GoneFromBucketAnnotation] == "" {
-		t.Fatalf("removed object = %+v", got)
+	if _, ok := e.backups()["a"]; ok {
+		t.Fatal("object not removed")
 	}
-	snaps := &fakeSnapshotDeleter{}
-	v1 := e.informers.Ark().V1()
-	gc := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), base, snaps, e.clock, time.Hour)
-	e.refresh()
-	if _, err := gc.Sync(context.Background(), lcNS+"/a"); err != nil {
-		t.Fatal(err)
-	}
-	e.refresh()
-	if len(snaps.deleted) != 0 || slices.Contains(e.backups()["a"].Finalizers, GCFinalizer) {
-		t.Fatalf("gc acted on a backup removed by sync: snapshots %v finalizers %v", snaps.deleted, e.backups()["a"].Finalizers)
+	if len(e.requests()) != 0 {
+		t.Fatal("the sync requested a deletion")
 	}
 }

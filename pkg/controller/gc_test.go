@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/persistence"
 )
@@ -68,10 +69,23 @@ func filesOf(t *testing.T, bucketDir, backup string) []string {
 	return names
 }
 
+// fakeSnapshotDeleter is a cloud whose snapshots carry the backup tags in tags
+// (a snapshot absent from tags does not exist).
 type fakeSnapshotDeleter struct {
 	mu      sync.Mutex
 	deleted []string
 	fail    map[string]error
+	tags    map[string]string // snapshot ID -> its backup tag
+}
+
+func (f *fakeSnapshotDeleter) SnapshotBackupTag(_ context.Context, id string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	tag, ok := f.tags[id]
+	if !ok {
+		return "", fmt.Errorf("fake: %w", cloudprovider.ErrSnapshotNotFound)
+	}
+	return tag, nil
 }
 
 func (f *fakeSnapshotDeleter) DeleteSnapshot(_ context.Context, id string) error {
@@ -81,6 +95,7 @@ func (f *fakeSnapshotDeleter) DeleteSnapshot(_ context.Context, id string) error
 		return err
 	}
 	f.deleted = append(f.deleted, id)
+	delete(f.tags, id)
 	return nil
 }
 
@@ -105,282 +120,400 @@ func restoreOf(name, backup string, phase arkv1.RestorePhase) *arkv1.Restore {
 	}
 }
 
-// runGC syncs key until it settles (no more requeue for retry), refreshing
-// the listers between syncs as informers would; it returns the last result.
-func runGC(t *testing.T, e *lcEnv, c *GCController, key string, rounds int) (time.Duration, error) {
-	t.Helper()
-	var d time.Duration
-	var err error
-	for i := 0; i < rounds; i++ {
-		e.refresh()
-		d, err = c.Sync(context.Background(), key)
+// requests returns the DeleteBackupRequests, by name.
+func (e *lcEnv) requests() map[string]*arkv1.DeleteBackupRequest {
+	e.t.Helper()
+	l, err := e.client.ArkV1().DeleteBackupRequests(lcNS).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
 	}
+	m := map[string]*arkv1.DeleteBackupRequest{}
+	for i := range l.Items {
+		m[l.Items[i].Name] = &l.Items[i]
+	}
+	return m
+}
+
+func TestGCExpiryRequestsDeletion(t *testing.T) {
+	store, bucketDir := newTestBucket(t)
+	expired := completedBackup("old", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z")
+	live := completedBackup("live", "2026-01-01T00:00:00Z", "2026-01-01T03:00:00Z")
+	putBackup(t, store, expired)
+	putBackup(t, store, live)
+	for _, restoreOnly := range []bool{true, false} {
+		e := newLCEnv(t, utc("2026-01-01T02:00:00Z"), expired, live)
+		v1 := e.informers.Ark().V1()
+		c := NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), e.client.ArkV1(), e.clock, time.Hour, restoreOnly)
+		var queued []string
+		c.enqueue = func(k string) { queued = append(queued, k) }
+		if d, err := c.Sync(context.Background(), GCResyncKey); err != nil || d != time.Hour {
+			t.Fatalf("resync = %v, %v", d, err)
+		}
+		slices.Sort(queued)
+		if !slices.Equal(queued, []string{lcNS + "/live", lcNS + "/old"}) {
+			t.Fatalf("queued %v", queued)
+		}
+		d, err := c.Sync(context.Background(), lcNS+"/live")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := time.Hour + time.Second; !restoreOnly && d != want {
+			t.Errorf("live requeue = %v, want %v", d, want)
+		}
+		// Twice: one request only.
+		for range 2 {
+			if _, err := c.Sync(context.Background(), lcNS+"/old"); err != nil {
+				t.Fatal(err)
+			}
+			e.refresh()
+		}
+		reqs := e.requests()
+		if restoreOnly {
+			if len(reqs) != 0 {
+				t.Errorf("restore-only mode requested deletions: %v", keys(reqs))
+			}
+			continue
+		}
+		if len(reqs) != 1 {
+			t.Fatalf("requests = %v, want one for old", keys(reqs))
+		}
+		for _, r := range reqs {
+			if r.Spec.BackupName != "old" || r.Labels[arkv1.DeleteBackupRequestBackupLabel] != "old" {
+				t.Errorf("request %+v", r)
+			}
+		}
+		// The gc controller itself deletes nothing.
+		if len(e.backups()) != 2 || len(filesOf(t, bucketDir, "old")) != 4 {
+			t.Errorf("gc deleted: backups %v, files %v", keys(e.backups()), filesOf(t, bucketDir, "old"))
+		}
+	}
+}
+
+// TestGCRemovesLegacyFinalizer: an object of an earlier version, with the gc
+// finalizer, loses it (and goes, if being deleted) without any data deleted.
+func TestGCRemovesLegacyFinalizer(t *testing.T) {
+	store, bucketDir := newTestBucket(t)
+	b := completedBackup("old", "2026-01-01T00:00:00Z", "2027-01-01T01:00:00Z")
+	putBackup(t, store, b)
+	obj := b.DeepCopy()
+	obj.Finalizers = []string{LegacyGCFinalizer}
+	now := metav1.NewTime(utc("2026-01-01T02:00:00Z"))
+	obj.DeletionTimestamp = &now
+	kept := completedBackup("kept", "2026-01-01T00:00:00Z", "2027-01-01T01:00:00Z")
+	kept.Finalizers = []string{LegacyGCFinalizer, "example.com/other"}
+	for _, restoreOnly := range []bool{false, true} {
+		e := newLCEnv(t, now.Time, obj, kept)
+		v1 := e.informers.Ark().V1()
+		c := NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), e.client.ArkV1(), e.clock, time.Hour, restoreOnly)
+		for _, key := range []string{lcNS + "/old", lcNS + "/kept"} {
+			if _, err := c.Sync(context.Background(), key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := e.backups()
+		if _, ok := got["old"]; ok {
+			t.Errorf("restoreOnly=%v: the deleted object kept its finalizer: %v", restoreOnly, got["old"].Finalizers)
+		}
+		if k := got["kept"]; k == nil || !slices.Equal(k.Finalizers, []string{"example.com/other"}) {
+			t.Errorf("restoreOnly=%v: kept = %+v", restoreOnly, k)
+		}
+		if f := filesOf(t, bucketDir, "old"); len(f) != 4 {
+			t.Errorf("files of the backup whose object was deleted: %v, want all 4", f)
+		}
+	}
+}
+
+// failingDeletionStore makes chosen steps of the deletion fail, as an object
+// store that stops answering midway would.
+type failingDeletionStore struct {
+	*persistence.BackupStore
+	failFiles bool
+}
+
+func (f *failingDeletionStore) DeleteBackupFiles(ctx context.Context, name string) error {
+	if f.failFiles {
+		return errors.New("connection refused by the object store")
+	}
+	return f.BackupStore.DeleteBackupFiles(ctx, name)
+}
+
+func newRequest(name, backup string) *arkv1.DeleteBackupRequest {
+	return &arkv1.DeleteBackupRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: name},
+		Spec:       arkv1.DeleteBackupRequestSpec{BackupName: backup},
+	}
+}
+
+func runDeletion(t *testing.T, e *lcEnv, c *DeletionController, key string) (time.Duration, error) {
+	t.Helper()
+	e.refresh()
+	d, err := c.Sync(context.Background(), key)
 	e.refresh()
 	return d, err
 }
 
-func TestGCExpiredBackupRemovedCompletely(t *testing.T) {
+func TestDeletionDeletesEverythingOfTheBackupOnly(t *testing.T) {
 	store, bucketDir := newTestBucket(t)
-	expired := completedBackup("old", "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z")
-	expired.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{
-		"pv-a": {SnapshotID: "snap-a"}, "pv-b": {SnapshotID: "snap-b"},
+	b := completedBackup("b", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{
+		"pv-a": {SnapshotID: "snap-a"}, "pv-b": {SnapshotID: "snap-b"}, "pv-c": {SnapshotID: "snap-gone"},
 	}
-	live := completedBackup("live", "2026-01-01T00:00:00Z", "2026-01-01T03:00:00Z")
-	putBackup(t, store, expired)
-	putBackup(t, store, live)
-	e := newLCEnv(t, utc("2026-01-01T02:00:00Z"), expired, live,
-		restoreOf("old-r1", "old", arkv1.RestorePhaseCompleted),
-		restoreOf("old-r2", "old", arkv1.RestorePhaseFailed),
-		restoreOf("live-r1", "live", arkv1.RestorePhaseCompleted))
-	snaps := &fakeSnapshotDeleter{}
+	prefixed := completedBackup("b-2", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	prefixed.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-b-2"}}
+	putBackup(t, store, b)
+	putBackup(t, store, prefixed)
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), b, prefixed, newRequest("del-b", "b"),
+		restoreOf("b-r1", "b", arkv1.RestorePhaseCompleted), restoreOf("b-2-r1", "b-2", arkv1.RestorePhaseCompleted))
+	// snap-b's tag names another backup: its ID in the metadata is not trusted.
+	snaps := &fakeSnapshotDeleter{tags: map[string]string{"snap-a": "b", "snap-b": "someone-else", "snap-b-2": "b-2"}}
 	v1 := e.informers.Ark().V1()
-	c := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, e.clock, time.Hour)
-
-	// The periodic pass enqueues every backup.
-	var queued []string
-	c.enqueue = func(k string) { queued = append(queued, k) }
-	if d, err := c.Sync(context.Background(), GCResyncKey); err != nil || d != time.Hour {
-		t.Fatalf("resync = %v, %v", d, err)
-	}
-	slices.Sort(queued)
-	if !slices.Equal(queued, []string{lcNS + "/live", lcNS + "/old"}) {
-		t.Fatalf("queued %v", queued)
-	}
-
-	// live: finalizer added, requeued at its expiry.
-	d, err := runGC(t, e, c, lcNS+"/live", 1)
-	if err != nil {
+	c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, time.Hour)
+	if _, err := runDeletion(t, e, c, lcNS+"/del-b"); err != nil {
 		t.Fatal(err)
 	}
-	if d != time.Hour+time.Second {
-		t.Errorf("live requeue = %v, want 1h1s", d)
+	req := e.requests()["del-b"]
+	if req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
+		t.Fatalf("request %+v", req.Status)
 	}
-	if b := e.backups()["live"]; !slices.Contains(b.Finalizers, GCFinalizer) {
-		t.Errorf("live finalizers = %v", b.Finalizers)
+	if len(req.Status.Errors) != 1 || !strings.Contains(req.Status.Errors[0], "snap-b") || !strings.Contains(req.Status.Errors[0], "someone-else") {
+		t.Errorf("request errors %q, want the untagged snapshot reported", req.Status.Errors)
 	}
-
-	// old: finalizer, delete, cleanup.
-	if _, err := runGC(t, e, c, lcNS+"/old", 3); err != nil {
-		t.Fatal(err)
+	if !slices.Equal(snaps.deleted, []string{"snap-a"}) {
+		t.Errorf("snapshots deleted = %v, want only snap-a", snaps.deleted)
 	}
-	if _, ok := e.backups()["old"]; ok {
-		t.Fatalf("expired backup still present: %+v", e.backups()["old"])
+	if f := filesOf(t, bucketDir, "b"); len(f) != 0 {
+		t.Errorf("files left: %v", f)
 	}
-	if f := filesOf(t, bucketDir, "old"); len(f) != 0 {
-		t.Errorf("files of the expired backup left in the bucket: %v", f)
+	if f := filesOf(t, bucketDir, "b-2"); len(f) != 4 {
+		t.Errorf("files of b-2 = %v, want all 4", f)
 	}
-	if f := filesOf(t, bucketDir, "live"); len(f) != 4 {
-		t.Errorf("files of the live backup = %v, want 4", f)
-	}
-	slices.Sort(snaps.deleted)
-	if !slices.Equal(snaps.deleted, []string{"snap-a", "snap-b"}) {
-		t.Errorf("snapshots deleted = %v", snaps.deleted)
+	got := e.backups()
+	if _, ok := got["b"]; ok || got["b-2"] == nil {
+		t.Errorf("backups left: %v, want only b-2", keys(got))
 	}
 	rl, _ := e.client.ArkV1().Restores(lcNS).List(context.Background(), metav1.ListOptions{})
-	if len(rl.Items) != 1 || rl.Items[0].Name != "live-r1" {
-		t.Errorf("restores left = %v, want only live-r1", rl.Items)
+	if len(rl.Items) != 1 || rl.Items[0].Name != "b-2-r1" {
+		t.Errorf("restores left = %v, want only b-2-r1", rl.Items)
 	}
-	// The phase went through Deleting.
-	sawDeleting := false
-	for _, a := range e.client.Actions() {
-		if u, ok := a.(interface{ GetObject() runtime.Object }); ok && a.GetSubresource() == "status" {
-			if b, ok := u.GetObject().(*arkv1.Backup); ok && b.Status.Phase == arkv1.BackupPhaseDeleting {
-				sawDeleting = true
-			}
-		}
-	}
-	if !sawDeleting {
-		t.Error("the backup was never set to phase Deleting")
+	// Processed requests are not looked at again.
+	if _, err := runDeletion(t, e, c, lcNS+"/del-b"); err != nil || len(snaps.deleted) != 1 {
+		t.Errorf("second run: %v, %v", err, snaps.deleted)
 	}
 }
 
-func TestGCDeletion(t *testing.T) {
-	deleting := func(b *arkv1.Backup) *arkv1.Backup {
-		now := metav1.NewTime(utc("2026-01-01T00:30:00Z"))
-		b.DeletionTimestamp = &now
-		b.Finalizers = []string{GCFinalizer}
-		return b
-	}
+func TestDeletionOwnership(t *testing.T) {
 	tests := []struct {
-		name         string
-		backup       *arkv1.Backup
-		inBucket     *arkv1.Backup // metadata in the bucket, if any
-		restores     []runtime.Object
-		snaps        SnapshotDeleter
-		wantGone     bool
-		wantFiles    bool // the bucket files are still there
-		wantErr      string
-		wantRequeue  time.Duration
-		wantPhase    arkv1.BackupPhase
-		wantReasonIn string
+		name       string
+		object     func(b *arkv1.Backup) *arkv1.Backup // nil: no object
+		wantFiles  bool                                // the bucket's files stay
+		wantInNote string
 	}{
+		{name: "same UID", object: func(b *arkv1.Backup) *arkv1.Backup { return b }},
+		{name: "no object: the bucket's backup is deleted", object: nil},
 		{
-			name:     "ark backup delete: removed completely",
-			backup:   deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")),
-			inBucket: completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			restores: []runtime.Object{restoreOf("b-r", "b", arkv1.RestorePhaseCompleted)},
-			wantGone: true,
+			name: "imported object carries the bucket's UID",
+			object: func(b *arkv1.Backup) *arkv1.Backup {
+				o := b.DeepCopy()
+				o.UID = "uid-in-this-cluster"
+				o.Annotations = map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(b.UID)}
+				return o
+			},
 		},
 		{
-			name: "in progress: never deleted until final",
-			backup: func() *arkv1.Backup {
-				b := deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
-				b.Status.Phase = arkv1.BackupPhaseInProgress
-				return b
-			}(),
-			inBucket:    completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			wantFiles:   true,
-			wantRequeue: gcWaitInterval,
-			wantPhase:   arkv1.BackupPhaseInProgress,
+			name: "another object's backup (the loser of a name clash)",
+			object: func(b *arkv1.Backup) *arkv1.Backup {
+				o := b.DeepCopy()
+				o.UID = "loser"
+				o.Status.Phase = arkv1.BackupPhaseFailed
+				o.Status.VolumeBackups = nil
+				return o
+			},
+			wantFiles: true, wantInNote: "belongs to another Backup",
 		},
 		{
-			name:        "a restore of it in progress: waits",
-			backup:      deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")),
-			inBucket:    completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			restores:    []runtime.Object{restoreOf("b-r", "b", arkv1.RestorePhaseInProgress)},
-			wantFiles:   true,
-			wantRequeue: gcWaitInterval,
-			wantPhase:   arkv1.BackupPhaseCompleted,
-		},
-		{
-			name: "snapshots and no provider: kept, Deleting with the reason, files kept",
-			backup: func() *arkv1.Backup {
-				b := deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
-				b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-1"}}
-				return b
-			}(),
-			inBucket:     completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			wantFiles:    true,
-			wantErr:      "no persistentVolumeProvider",
-			wantPhase:    arkv1.BackupPhaseDeleting,
-			wantReasonIn: "snap-1",
-		},
-		{
-			name: "a snapshot that cannot be deleted: kept, retried",
-			backup: func() *arkv1.Backup {
-				b := deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
-				b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-1"}}
-				return b
-			}(),
-			inBucket:     completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			snaps:        &fakeSnapshotDeleter{fail: map[string]error{"snap-1": errors.New("throttled")}},
-			wantFiles:    true,
-			wantErr:      "throttled",
-			wantPhase:    arkv1.BackupPhaseDeleting,
-			wantReasonIn: "throttled",
-		},
-		{
-			name: "name clash: the bucket's backup of that name is another one; its files are left alone",
-			backup: func() *arkv1.Backup {
-				b := deleting(completedBackup("b", "2026-01-05T00:00:00Z", "2026-02-01T00:00:00Z"))
-				b.UID = "uid-this-cluster"
-				b.Status.Phase = arkv1.BackupPhaseFailed
-				return b
-			}(),
-			inBucket:  completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			wantGone:  true,
-			wantFiles: true,
-		},
-		{
-			name: "a New backup deleted: nothing in the bucket is touched",
-			backup: func() *arkv1.Backup {
-				b := deleting(&arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "b", UID: "uid-b"}})
-				return b
-			}(),
-			inBucket:  completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			wantGone:  true,
-			wantFiles: true,
-		},
-		{
-			name: "synced from the bucket (other UID, same start): files deleted",
-			backup: func() *arkv1.Backup {
-				b := deleting(completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"))
-				b.UID = "another-cluster"
-				return b
-			}(),
-			inBucket: completedBackup("b", "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z"),
-			wantGone: true,
+			name: "same UID, another cluster",
+			object: func(b *arkv1.Backup) *arkv1.Backup {
+				o := b.DeepCopy()
+				o.Status.ClusterID = "cluster-b"
+				return o
+			},
+			wantFiles: true, wantInNote: "belongs to another Backup",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store, bucketDir := newTestBucket(t)
-			if tt.inBucket != nil {
-				putBackup(t, store, tt.inBucket)
+			b := completedBackup("b", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+			b.Status.ClusterID = "cluster-a"
+			b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-a"}}
+			putBackup(t, store, b)
+			objs := []runtime.Object{newRequest("del", "b"), restoreOf("b-r1", "b", arkv1.RestorePhaseCompleted)}
+			if tt.object != nil {
+				objs = append(objs, tt.object(b.DeepCopy()))
 			}
-			e := newLCEnv(t, utc("2026-01-01T01:00:00Z"), append([]runtime.Object{tt.backup}, tt.restores...)...)
+			e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), objs...)
+			snaps := &fakeSnapshotDeleter{tags: map[string]string{"snap-a": "b"}}
 			v1 := e.informers.Ark().V1()
-			c := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, tt.snaps, e.clock, time.Hour)
-			d, err := runGC(t, e, c, lcNS+"/b", 2)
-			if tt.wantErr == "" && err != nil {
-				t.Fatalf("Sync: %v", err)
+			c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, time.Hour)
+			if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+				t.Fatal(err)
 			}
-			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
-				t.Fatalf("Sync error = %v, want one containing %q", err, tt.wantErr)
+			req := e.requests()["del"]
+			if req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || !strings.Contains(strings.Join(req.Status.Errors, ";"), tt.wantInNote) {
+				t.Errorf("request %+v, want a note with %q", req.Status, tt.wantInNote)
 			}
-			if d != tt.wantRequeue {
-				t.Errorf("requeue = %v, want %v", d, tt.wantRequeue)
+			if _, ok := e.backups()["b"]; ok {
+				t.Error("the Backup object was not deleted")
 			}
-			b, present := e.backups()["b"]
-			if present == tt.wantGone {
-				t.Fatalf("backup present = %v, want %v", present, !tt.wantGone)
+			files := filesOf(t, bucketDir, "b")
+			if tt.wantFiles != (len(files) == 4) || (!tt.wantFiles && len(files) != 0) {
+				t.Errorf("files %v, want them kept: %v", files, tt.wantFiles)
 			}
-			if present {
-				if b.Status.Phase != tt.wantPhase {
-					t.Errorf("phase = %q, want %q", b.Status.Phase, tt.wantPhase)
-				}
-				if !strings.Contains(b.Status.FailureReason, tt.wantReasonIn) {
-					t.Errorf("failureReason = %q, want it to contain %q", b.Status.FailureReason, tt.wantReasonIn)
-				}
-				if !slices.Contains(b.Finalizers, GCFinalizer) {
-					t.Error("finalizer removed from a backup not deleted")
-				}
+			if tt.wantFiles != (len(snaps.deleted) == 0) {
+				t.Errorf("snapshots deleted %v, want them kept: %v", snaps.deleted, tt.wantFiles)
 			}
-			if files := filesOf(t, bucketDir, "b"); (len(files) > 0) != tt.wantFiles {
-				t.Errorf("files in the bucket = %v, want present=%v", files, tt.wantFiles)
+			rl, _ := e.client.ArkV1().Restores(lcNS).List(context.Background(), metav1.ListOptions{})
+			if tt.wantFiles != (len(rl.Items) == 1) {
+				t.Errorf("restores left %d, want them kept: %v", len(rl.Items), tt.wantFiles)
 			}
 		})
 	}
 }
 
-// TestGCRetriesAfterFailure: a cleanup that failed on a snapshot finishes
-// once the provider recovers.
-func TestGCRetriesAfterFailure(t *testing.T) {
-	store, bucketDir := newTestBucket(t)
-	b := completedBackup("b", "2026-01-01T00:00:00Z", "2026-01-01T00:30:00Z")
-	b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-1"}}
-	putBackup(t, store, b)
-	e := newLCEnv(t, utc("2026-01-01T01:00:00Z"), b)
-	snaps := &fakeSnapshotDeleter{fail: map[string]error{"snap-1": errors.New("provider down")}}
+// TestDeletionInterrupted: a deletion whose object store stops answering after
+// the first step leaves no backup that the sync would import as whole; the
+// retried request finishes it, with the snapshot IDs read from the marker.
+func TestDeletionInterrupted(t *testing.T) {
+	base, bucketDir := newTestBucket(t)
+	store := &failingDeletionStore{BackupStore: base, failFiles: true}
+	b := completedBackup("b", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	b.Status.VolumeBackups = map[string]*arkv1.VolumeBackupInfo{"pv": {SnapshotID: "snap-a"}}
+	putBackup(t, base, b)
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), b, newRequest("del", "b"))
+	snaps := &fakeSnapshotDeleter{tags: map[string]string{"snap-a": "b"}, fail: map[string]error{"snap-a": errors.New("throttled")}}
 	v1 := e.informers.Ark().V1()
-	c := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, e.clock, time.Hour)
-	recorder := record.NewFakeRecorder(100)
-	c.SetEventRecorder(recorder)
-	if _, err := runGC(t, e, c, lcNS+"/b", 4); err == nil {
-		t.Fatal("want an error while the provider is down")
+	c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, snaps, time.Hour)
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err == nil {
+		t.Fatal("no error from a failed step")
 	}
-	got := e.backups()["b"]
-	if got == nil || got.Status.Phase != arkv1.BackupPhaseDeleting || !strings.Contains(got.Status.FailureReason, "provider down") {
-		t.Fatalf("while failing: %+v", got)
+	req := e.requests()["del"]
+	if req.Status.Phase != arkv1.DeleteBackupRequestPhaseInProgress || !strings.Contains(strings.Join(req.Status.Errors, ";"), "throttled") {
+		t.Errorf("request after the failure: %+v", req.Status)
 	}
-	if len(filesOf(t, bucketDir, "b")) == 0 {
-		t.Fatal("files deleted while snapshots remain")
+	if got := e.backups()["b"]; got == nil || got.Status.Phase != arkv1.BackupPhaseDeleting {
+		t.Errorf("backup object after the failure: %+v", got)
 	}
-	var events []string
-	for len(recorder.Events) > 0 {
-		events = append(events, <-recorder.Events)
-	}
-	if len(events) < 2 || !strings.HasPrefix(events[0], "Normal Expired") || !strings.Contains(events[1], "Warning DeletionFailed") || !strings.Contains(events[1], "provider down") {
-		t.Errorf("events = %q", events)
-	}
-	snaps.fail = nil
-	if _, err := runGC(t, e, c, lcNS+"/b", 1); err != nil {
+	// The object is removed behind the controller's back (kubectl, or the sync):
+	// the marker still holds the snapshot IDs.
+	if err := e.client.ArkV1().Backups(lcNS).Delete(context.Background(), "b", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := e.backups()["b"]; ok {
-		t.Fatal("backup still present after the retry")
+	assertNotImportable := func() {
+		t.Helper()
+		names, err := base.ListBackups(context.Background())
+		if err != nil || len(names) != 0 {
+			t.Fatalf("the half-deleted backup is listed as whole: %v, %v", names, err)
+		}
+		sync := NewBackupSyncController(v1.Backups().Lister(), e.client.ArkV1(), base, lcNS, time.Hour)
+		e.refresh()
+		if res := sync.SyncOnce(context.Background()); res.Imported != 0 {
+			t.Fatalf("sync imported the half-deleted backup: %+v", res)
+		}
 	}
-	if f := filesOf(t, bucketDir, "b"); len(f) > 0 {
-		t.Fatalf("files left: %v", f)
+	assertNotImportable()
+	delete(snaps.fail, "snap-a")
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err == nil {
+		t.Fatal("no error from the failing file deletion")
+	}
+	if !slices.Equal(snaps.deleted, []string{"snap-a"}) {
+		t.Errorf("snapshots deleted %v", snaps.deleted)
+	}
+	assertNotImportable()
+	store.failFiles = false
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+		t.Fatal(err)
+	}
+	if req := e.requests()["del"]; req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || len(req.Status.Errors) != 0 {
+		t.Errorf("request %+v", req.Status)
+	}
+	if f := filesOf(t, bucketDir, "b"); len(f) != 0 {
+		t.Errorf("files left: %v", f)
+	}
+}
+
+func TestDeletionWaits(t *testing.T) {
+	store, bucketDir := newTestBucket(t)
+	running := completedBackup("running", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	running.Status.Phase = arkv1.BackupPhaseInProgress
+	restored := completedBackup("restored", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	putBackup(t, store, restored)
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), running, restored, newRequest("del-running", "running"), newRequest("del-restored", "restored"),
+		restoreOf("r", "restored", arkv1.RestorePhaseInProgress), newRequest("del-none", "none"))
+	v1 := e.informers.Ark().V1()
+	c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, nil, time.Hour)
+	for _, key := range []string{"del-running", "del-restored"} {
+		d, err := runDeletion(t, e, c, lcNS+"/"+key)
+		if err != nil || d != deletionWaitInterval {
+			t.Errorf("%s: %v, %v; want a wait", key, d, err)
+		}
+		if req := e.requests()[key]; req.Status.Phase != arkv1.DeleteBackupRequestPhaseInProgress || !strings.Contains(strings.Join(req.Status.Errors, ""), "progress") {
+			t.Errorf("%s: %+v", key, req.Status)
+		}
+	}
+	if len(e.backups()) != 2 || len(filesOf(t, bucketDir, "restored")) != 4 {
+		t.Error("something was deleted while in use")
+	}
+	if _, err := runDeletion(t, e, c, lcNS+"/del-none"); err != nil {
+		t.Fatal(err)
+	}
+	if req := e.requests()["del-none"]; req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || !strings.Contains(strings.Join(req.Status.Errors, ""), "neither") {
+		t.Errorf("request for a missing backup: %+v", req.Status)
+	}
+}
+
+// TestDeletionRetryKeepsToItsTarget: a request pins at its first pass what it
+// deletes. Passed again after the loser's object is gone (a retry, a stale
+// cache), it does not take the winner's files of the same name for its own,
+// nor a Backup object of that name imported since.
+func TestDeletionRetryKeepsToItsTarget(t *testing.T) {
+	ctx := context.Background()
+	store, bucketDir := newTestBucket(t)
+	winner := completedBackup("same", "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+	putBackup(t, store, winner)
+	loser := winner.DeepCopy()
+	loser.UID, loser.Status.Phase = "loser", arkv1.BackupPhaseFailed
+	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), loser, newRequest("del", "same"))
+	v1 := e.informers.Ark().V1()
+	c := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), e.client.ArkV1(), store, &fakeSnapshotDeleter{}, time.Hour)
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+		t.Fatal(err)
+	}
+	req := e.requests()["del"]
+	if req.Annotations[TargetObjectAnnotation] != "loser" || req.Annotations[TargetBucketAnnotation] != "other:uid-same" {
+		t.Fatalf("pinned target %v", req.Annotations)
+	}
+	// The sync imports the winner's backup under the same name; the request is
+	// passed again as if its last status update had been lost.
+	imported := winner.DeepCopy()
+	imported.UID = "imported"
+	imported.Annotations = map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(winner.UID)}
+	if _, err := e.client.ArkV1().Backups(lcNS).Create(ctx, imported, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	req.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
+	if _, err := e.client.ArkV1().DeleteBackupRequests(lcNS).UpdateStatus(ctx, req, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runDeletion(t, e, c, lcNS+"/del"); err != nil {
+		t.Fatal(err)
+	}
+	if f := filesOf(t, bucketDir, "same"); len(f) != 4 {
+		t.Errorf("the winner's files after a retry: %v", f)
+	}
+	if got := e.backups()["same"]; got == nil || got.UID != "imported" {
+		t.Errorf("the object imported since was deleted: %+v", got)
+	}
+	if req := e.requests()["del"]; req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
+		t.Errorf("request %+v", req.Status)
 	}
 }

@@ -245,13 +245,18 @@ func TestGCIntegration(t *testing.T) {
 
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
 	v1 := informers.Ark().V1()
-	gc := NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), ark.ArkV1(), store, nil, clock.RealClock{}, time.Hour)
+	gc := NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), ark.ArkV1(), clock.RealClock{}, time.Hour, false)
 	r := NewRunner("gc", gc)
-	if err := gc.Register(r, v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
+	if err := gc.Register(r, v1.Backups().Informer(), v1.DeleteBackupRequests().Informer()); err != nil {
+		t.Fatal(err)
+	}
+	deletion := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), ark.ArkV1(), store, nil, time.Hour)
+	dr := NewRunner("backup-deletion", deletion)
+	if err := deletion.Register(dr, v1.DeleteBackupRequests().Informer(), v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	runControllers(t, informers, r)
+	runControllers(t, informers, r, dr)
 
 	gone := func(name string) func(ctx context.Context) (bool, error) {
 		return func(ctx context.Context) (bool, error) {
@@ -275,35 +280,28 @@ func TestGCIntegration(t *testing.T) {
 		t.Errorf("files of the expired backup left: %v", f)
 	}
 
-	// `ark backup delete`: a plain Delete; the finalizer makes it complete.
-	poll(t, 30*time.Second, "the finalizer on kept", func(ctx context.Context) (bool, error) {
-		b, err := ark.ArkV1().Backups(ns).Get(ctx, "kept", metav1.GetOptions{})
-		return err == nil && slices.Contains(b.Finalizers, GCFinalizer), nil
-	})
+	// Deleting the object removes the object only; the files stay.
 	if err := ark.ArkV1().Backups(ns).Delete(ctx, "kept", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 30*time.Second, "the deleted backup to be gone", gone("kept"))
-	if f := filesOf(t, bucketDir, "kept"); len(f) != 0 {
-		t.Errorf("files of the deleted backup left: %v", f)
-	}
-	if _, err := ark.ArkV1().Restores(ns).Get(ctx, "kept-r", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("restore of the deleted backup: %v, want NotFound", err)
+	poll(t, 30*time.Second, "the deleted object to be gone", gone("kept"))
+	if f := filesOf(t, bucketDir, "kept"); len(f) != 4 {
+		t.Errorf("files of a backup whose object was deleted: %v, want all 4", f)
 	}
 
-	// A backup in progress is not deleted until it ends.
-	if err := ark.ArkV1().Backups(ns).Delete(ctx, "running", metav1.DeleteOptions{}); err != nil {
+	// A request deletes a backup in progress once it ends.
+	req := &arkv1.DeleteBackupRequest{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "del-running"}, Spec: arkv1.DeleteBackupRequestSpec{BackupName: "running"}}
+	if _, err := ark.ArkV1().DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(2 * time.Second)
-	b, err := ark.ArkV1().Backups(ns).Get(ctx, "running", metav1.GetOptions{})
-	if err != nil || b.DeletionTimestamp == nil || b.Status.Phase != arkv1.BackupPhaseInProgress {
-		t.Fatalf("running backup after its deletion: %+v, %v", b, err)
-	}
+	poll(t, 30*time.Second, "the request to wait", func(ctx context.Context) (bool, error) {
+		r, err := ark.ArkV1().DeleteBackupRequests(ns).Get(ctx, "del-running", metav1.GetOptions{})
+		return err == nil && r.Status.Phase == arkv1.DeleteBackupRequestPhaseInProgress, nil
+	})
 	if len(filesOf(t, bucketDir, "running")) == 0 {
 		t.Fatal("files of a running backup deleted")
 	}
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		b, err := ark.ArkV1().Backups(ns).Get(ctx, "running", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -315,7 +313,8 @@ func TestGCIntegration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 30*time.Second, "the finished backup to be deleted", gone("running"))
+	// The request is looked at again after deletionWaitInterval.
+	poll(t, 2*deletionWaitInterval, "the finished backup to be deleted", gone("running"))
 	if f := filesOf(t, bucketDir, "running"); len(f) != 0 {
 		t.Errorf("files left: %v", f)
 	}

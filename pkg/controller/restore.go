@@ -21,7 +21,6 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
@@ -186,7 +185,7 @@ func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*ar
 
 func (c *RestoreController) backupFromBucket(ctx context.Context, name string) (*arkv1.Backup, error) {
 	backup, err := c.store.GetBackup(ctx, name)
-	if errors.Is(err, cloudprovider.ErrNotFound) {
+	if errors.Is(err, persistence.ErrBackupNotFound) {
 		return nil, fmt.Errorf("backup %q was found neither in the cluster nor in the bucket", name)
 	}
 	if err != nil {
@@ -206,9 +205,9 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 		return status
 	}
 
-	contents, err := c.store.GetBackupContents(ctx, backup.Name)
+	contents, err := c.verifiedContents(ctx, backup.Name)
 	if err != nil {
-		return finish(arkv1.RestorePhaseFailed, fmt.Sprintf("reading the backup's tarball: %v", err))
+		return finish(arkv1.RestorePhaseFailed, err.Error())
 	}
 	defer contents.Close()
 
@@ -249,6 +248,56 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 		return finish(arkv1.RestorePhasePartiallyFailed, "")
 	}
 	return finish(arkv1.RestorePhaseCompleted, "")
+}
+
+// verifiedContents returns the backup's tarball, checked against the size and SHA-256
+// its ark-backup.json records before anything is restored: it is downloaded into a
+// temporary file (removed on Close) through the check. A backup that is not whole in the
+// bucket (being deleted) is refused; one without a recorded checksum (taken by an older
+// ark, or by Velero) is read unchecked, which the log says.
+func (c *RestoreController) verifiedContents(ctx context.Context, name string) (io.ReadCloser, error) {
+	m, err := c.store.GetBackup(ctx, name)
+	if errors.Is(err, persistence.ErrBackupNotFound) {
+		return nil, fmt.Errorf("backup %q is not whole in the bucket (deleted, or being deleted): nothing was restored", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the backup's metadata in the bucket: %w", err)
+	}
+	r, err := c.store.GetBackupContents(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the backup's tarball: %w", err)
+	}
+	if m.Status.Contents == nil {
+		klog.FromContext(ctx).Info("The backup's metadata records no checksum of its tarball (written by an older ark or by Velero); restoring it unchecked")
+		return r, nil
+	}
+	defer r.Close()
+	f, err := os.CreateTemp("", "ark-restore-tarball-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating a temporary file for the tarball: %w", err)
+	}
+	tmp := &removeOnClose{File: f}
+	if _, err := io.Copy(f, persistence.VerifyContents(r, *m.Status.Contents, name)); err != nil {
+		tmp.Close()
+		if errors.Is(err, persistence.ErrChecksumMismatch) {
+			return nil, fmt.Errorf("%w; nothing was restored", err)
+		}
+		return nil, fmt.Errorf("reading the backup's tarball: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	return tmp, nil
+}
+
+// removeOnClose is a temporary file removed when closed.
+type removeOnClose struct{ *os.File }
+
+func (f *removeOnClose) Close() error {
+	err := f.File.Close()
+	_ = os.Remove(f.Name())
+	return err
 }
 
 // upload stores the restore's results and log beside its backup.

@@ -44,6 +44,7 @@ func TestRestoreController(t *testing.T) {
 		inBucket      *arkv1.BackupStatus // nil: not in the bucket
 		spec          arkv1.RestoreSpec
 		restorer      *fakeRestorer
+		tamper        string // replaces the tarball after the backup was written
 		wantPhase     arkv1.RestorePhase
 		wantInReasons string
 	}{
@@ -54,6 +55,8 @@ func TestRestoreController(t *testing.T) {
 		{name: "failed backup", inCluster: &arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}, inBucket: &completed, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "only Completed or PartiallyFailed"},
 		{name: "two namespaces to one", inCluster: &completed, inBucket: &completed, spec: arkv1.RestoreSpec{NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "both map to x"},
 		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: restore.Results{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
+		{name: "corrupted tarball", inCluster: &completed, inBucket: &completed, tamper: "tarbalL", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
+		{name: "replaced tarball", inCluster: &completed, inBucket: &completed, tamper: "another tarball", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "engine failure", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: errors.New("corrupt tarball")}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "corrupt tarball"},
 	}
 	for _, tt := range tests {
@@ -69,6 +72,11 @@ func TestRestoreController(t *testing.T) {
 				b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Status: *tt.inBucket}
 				if err := store.PutBackupObject(ctx, b, strings.NewReader("tarball"), nil); err != nil {
 					t.Fatal(err)
+				}
+				if tt.tamper != "" {
+					if err := os.WriteFile(filepath.Join(root, "ark", "b", "b.tar.gz"), []byte(tt.tamper), 0o644); err != nil {
+						t.Fatal(err)
+					}
 				}
 			}
 			spec := tt.spec
@@ -94,6 +102,9 @@ func TestRestoreController(t *testing.T) {
 				t.Fatalf("phase = %s (%q %v), want %s", got.Status.Phase, got.Status.FailureReason, got.Status.ValidationErrors, tt.wantPhase)
 			}
 			reasons := got.Status.FailureReason + strings.Join(got.Status.ValidationErrors, ";")
+			if tt.tamper != "" && tt.restorer.gotData != "" {
+				t.Errorf("the engine was given the tampered tarball %q", tt.restorer.gotData)
+			}
 			if tt.wantInReasons != "" && !strings.Contains(reasons, tt.wantInReasons) {
 				t.Errorf("reasons %q lack %q", reasons, tt.wantInReasons)
 			}

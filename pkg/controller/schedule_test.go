@@ -107,6 +107,15 @@ func (e *lcEnv) refresh() {
 		items = append(items, &rl.Items[i])
 	}
 	sync(v1.Restores().Informer().GetIndexer(), items)
+	dl, err := e.client.ArkV1().DeleteBackupRequests("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	items = nil
+	for i := range dl.Items {
+		items = append(items, &dl.Items[i])
+	}
+	sync(v1.DeleteBackupRequests().Informer().GetIndexer(), items)
 }
 
 func (e *lcEnv) backups() map[string]*arkv1.Backup {

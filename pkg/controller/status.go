@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -19,6 +20,7 @@ type statusClient[T any] interface {
 // error stops it and is returned as is.
 func updateStatus[T any](ctx context.Context, client statusClient[T], name string, mutate func(T) error) (T, error) {
 	var updated T
+	done := false
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cur, err := client.Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
@@ -28,7 +30,16 @@ func updateStatus[T any](ctx context.Context, client statusClient[T], name strin
 			return err
 		}
 		updated, err = client.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		done = err == nil
 		return err
 	})
+	// retry.OnError turns an error wrapping context.Canceled into its last
+	// retriable error, nil when there was none: never report that as a success.
+	if err == nil && !done {
+		err = fmt.Errorf("updating the status of %s: %w", name, context.Cause(ctx))
+		if ctx.Err() == nil {
+			err = fmt.Errorf("updating the status of %s: interrupted", name)
+		}
+	}
 	return updated, err
 }

@@ -5,10 +5,16 @@
 //	<prefix>/<backup>/<backup>-logs.gz              the backup's log
 //	<prefix>/<backup>/restore-<restore>-logs.gz     a restore's log
 //	<prefix>/<backup>/restore-<restore>-results.gz  a restore's warnings and errors
-//	<prefix>/<backup>/ark-backup.json               the Backup object, written last
+//	<prefix>/<backup>/ark-backup.json               the Backup object
+//	<prefix>/<backup>/ark-backup-deleting.json      the Backup object of a backup being deleted
 //
-// A backup is whole once ark-backup.json exists: it is written after every other file and
-// deleted before them.
+// ark-backup.json is created first, by a conditional create that claims the backup's name in
+// a bucket several clusters may share (CreateBackupMetadata), with the phase InProgress; it
+// is rewritten with the final phase and the tarball's checksum after every other file
+// (PutBackupMetadata). A backup is whole once its ark-backup.json has a final phase.
+// Deleting a backup first replaces ark-backup.json by ark-backup-deleting.json (MarkDeleting),
+// so that a deletion interrupted at any point never leaves a backup that looks whole; the
+// marker, which the sync ignores, keeps the metadata (snapshot IDs) until the last file is gone.
 package persistence
 
 import (
@@ -23,11 +29,29 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 )
 
 // MetadataFile is the name of the file holding the Backup object.
 const MetadataFile = "ark-backup.json"
+
+// DeletionMarkerFile replaces MetadataFile while a backup is being deleted.
+const DeletionMarkerFile = "ark-backup-deleting.json"
+
+// restoreFilePrefix starts the names of a restore's files in its backup's directory.
+const restoreFilePrefix = "restore-"
+
+// Errors of the typed contract; check them with errors.Is.
+var (
+	// ErrBackupNotFound: the bucket holds no ark-backup.json for the name (never
+	// written, deleted, or being deleted). Errors matching it also match
+	// cloudprovider.ErrNotFound.
+	ErrBackupNotFound = errors.New("backup not found in the bucket")
+	// ErrBackupExists: CreateBackupMetadata found the name taken (another cluster's or
+	// another Backup object's backup, or one being deleted); nothing was written.
+	ErrBackupExists = errors.New("a backup of this name already exists in the bucket")
+)
 
 // ErrReadOnly is matched (errors.Is) by the errors of writes to a Velero bucket.
 var ErrReadOnly = errors.New("the bucket is a Velero bucket (layout: velero), read-only to ark")
@@ -165,10 +189,10 @@ func (s *BackupStore) metadataKey(b string) string  { return s.dir(b) + s.metada
 func (s *BackupStore) contentsKey(b string) string  { return s.dir(b) + b + ".tar.gz" }
 func (s *BackupStore) backupLogKey(b string) string { return s.dir(b) + b + "-logs.gz" }
 func (s *BackupStore) restoreLogKey(b, r string) string {
-	return s.dir(b) + "restore-" + r + "-logs.gz"
+	return s.dir(b) + restoreFilePrefix + r + "-logs.gz"
 }
 func (s *BackupStore) restoreResultsKey(b, r string) string {
-	return s.dir(b) + "restore-" + r + "-results.gz"
+	return s.dir(b) + restoreFilePrefix + r + "-results.gz"
 }
 
 // Key returns the object key of a download target (for logs and tests).
@@ -201,42 +225,106 @@ func (s *BackupStore) Key(t DownloadTarget) (string, error) {
 		DownloadBackupLog, DownloadBackupContents, DownloadRestoreLog, DownloadRestoreResults)
 }
 
-// PutBackup uploads a backup: the tarball, then the log (if log is not nil), then the
-// metadata. If a step fails the metadata is never written, so the backup is not whole.
-func (s *BackupStore) PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error {
+// PutBackupContents streams the tarball of backup name into the bucket and returns its
+// size and SHA-256, to be recorded in the metadata.
+func (s *BackupStore) PutBackupContents(ctx context.Context, name string, contents io.Reader) (v1.ContentsChecksum, error) {
+	if err := s.checkWrite(name); err != nil {
+		return v1.ContentsChecksum{}, err
+	}
+	h := newHashingReader(contents)
+	if err := s.store.PutObject(ctx, s.bucket, s.contentsKey(name), h); err != nil {
+		return v1.ContentsChecksum{}, fmt.Errorf("uploading contents of backup %q: %w", name, err)
+	}
+	return h.sum(), nil
+}
+
+// PutBackupLog uploads the (gzipped) log of backup name.
+func (s *BackupStore) PutBackupLog(ctx context.Context, name string, log io.Reader) error {
+	if err := s.checkWrite(name); err != nil {
+		return err
+	}
+	if err := s.store.PutObject(ctx, s.bucket, s.backupLogKey(name), log); err != nil {
+		return fmt.Errorf("uploading log of backup %q: %w", name, err)
+	}
+	return nil
+}
+
+// CreateBackupMetadata claims backup.Name in the bucket: it writes ark-backup.json only if
+// none exists, with the store's conditional create, so that of several clusters or Backup
+// objects creating the same name exactly one wins. The others get an error matching
+// ErrBackupExists and write nothing. A name whose deletion is in progress is taken too.
+func (s *BackupStore) CreateBackupMetadata(ctx context.Context, backup *v1.Backup) error {
+	if err := s.checkWrite(backup.Name); err != nil {
+		return err
+	}
+	if _, err := s.GetDeletionMarker(ctx, backup.Name); err == nil {
+		return fmt.Errorf("%w: backup %q is being deleted", ErrBackupExists, backup.Name)
+	} else if !errors.Is(err, ErrBackupNotFound) {
+		return err
+	}
+	data, err := encodeBackup(backup)
+	if err != nil {
+		return err
+	}
+	err = s.store.PutObjectIfAbsent(ctx, s.bucket, s.metadataKey(backup.Name), bytes.NewReader(data))
+	if errors.Is(err, cloudprovider.ErrAlreadyExists) {
+		return fmt.Errorf("%w: %q", ErrBackupExists, backup.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("creating metadata of backup %q: %w", backup.Name, err)
+	}
+	return nil
+}
+
+// PutBackupMetadata overwrites ark-backup.json with backup: the final write of a backup
+// whose name its writer claimed with CreateBackupMetadata.
+func (s *BackupStore) PutBackupMetadata(ctx context.Context, backup *v1.Backup) error {
+	if err := s.checkWrite(backup.Name); err != nil {
+		return err
+	}
+	data, err := encodeBackup(backup)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutObject(ctx, s.bucket, s.metadataKey(backup.Name), bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("uploading metadata of backup %q: %w", backup.Name, err)
+	}
+	return nil
+}
+
+func (s *BackupStore) checkWrite(name string) error {
 	if s.velero {
 		return ErrReadOnly
 	}
-	if err := ValidateName("backup", name); err != nil {
-		return err
+	return ValidateName("backup", name)
+}
+
+// BackupExists says whether backup name has an ark-backup.json in the bucket.
+func (s *BackupStore) BackupExists(ctx context.Context, name string) (bool, error) {
+	_, err := s.GetBackupMetadata(ctx, name)
+	if errors.Is(err, ErrBackupNotFound) {
+		return false, nil
 	}
-	if metadata == nil || contents == nil {
-		return fmt.Errorf("backup %q: metadata and contents are required", name)
-	}
-	if err := s.store.PutObject(ctx, s.bucket, s.contentsKey(name), contents); err != nil {
-		return fmt.Errorf("uploading contents of backup %q: %w", name, err)
-	}
-	if log != nil {
-		if err := s.store.PutObject(ctx, s.bucket, s.backupLogKey(name), log); err != nil {
-			return fmt.Errorf("uploading log of backup %q: %w", name, err)
-		}
-	}
-	if err := s.store.PutObject(ctx, s.bucket, s.metadataKey(name), metadata); err != nil {
-		return fmt.Errorf("uploading metadata of backup %q: %w", name, err)
-	}
-	return nil
+	return err == nil, err
 }
 
 // maxMetadataSize bounds the Backup object read from the bucket.
 const maxMetadataSize = 16 << 20
 
 // GetBackupMetadata returns the raw JSON of the Backup object stored with backup name.
-// A backup that is not whole gives an error matching cloudprovider.ErrNotFound.
+// A backup without ark-backup.json gives an error matching ErrBackupNotFound.
 func (s *BackupStore) GetBackupMetadata(ctx context.Context, name string) ([]byte, error) {
 	if err := ValidateName("backup", name); err != nil {
 		return nil, err
 	}
-	r, err := s.store.GetObject(ctx, s.bucket, s.metadataKey(name))
+	return s.readMetadata(ctx, name, s.metadataKey(name))
+}
+
+func (s *BackupStore) readMetadata(ctx context.Context, name, key string) ([]byte, error) {
+	r, err := s.store.GetObject(ctx, s.bucket, key)
+	if errors.Is(err, cloudprovider.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %q (%w)", ErrBackupNotFound, name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading metadata of backup %q: %w", name, err)
 	}
@@ -283,33 +371,104 @@ func (s *BackupStore) ListBackups(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// DeleteBackup deletes every file of backup name: the metadata first, so that a backup
-// half deleted is never seen as whole, then the rest of its directory (restore files
-// included). Deleting a backup that does not exist is not an error.
-func (s *BackupStore) DeleteBackup(ctx context.Context, name string) error {
-	if s.velero {
-		return ErrReadOnly
-	}
-	if err := ValidateName("backup", name); err != nil {
+// MarkDeleting is the first step of deleting a backup: it writes backup (its metadata,
+// as last read) as the deletion marker, then removes ark-backup.json. From then on the
+// backup is not whole: the sync ignores it, restores refuse it, and the marker keeps its
+// snapshot IDs until DeleteBackupFiles removes the last file. Idempotent.
+func (s *BackupStore) MarkDeleting(ctx context.Context, backup *v1.Backup) error {
+	if err := s.checkWrite(backup.Name); err != nil {
 		return err
 	}
-	if err := s.store.DeleteObject(ctx, s.bucket, s.metadataKey(name)); err != nil {
-		return fmt.Errorf("deleting metadata of backup %q: %w", name, err)
+	data, err := encodeBackup(backup)
+	if err != nil {
+		return err
+	}
+	if err := s.store.PutObject(ctx, s.bucket, s.dir(backup.Name)+DeletionMarkerFile, bytes.NewReader(data)); err != nil {
+		return fmt.Errorf("writing the deletion marker of backup %q: %w", backup.Name, err)
+	}
+	if err := s.store.DeleteObject(ctx, s.bucket, s.metadataKey(backup.Name)); err != nil {
+		return fmt.Errorf("deleting metadata of backup %q: %w", backup.Name, err)
+	}
+	return nil
+}
+
+// GetDeletionMarker returns the Backup object kept in the deletion marker of backup name;
+// none gives an error matching ErrBackupNotFound.
+func (s *BackupStore) GetDeletionMarker(ctx context.Context, name string) (*v1.Backup, error) {
+	if err := ValidateName("backup", name); err != nil {
+		return nil, err
+	}
+	if s.velero {
+		return nil, fmt.Errorf("%w: %q has no deletion marker", ErrBackupNotFound, name)
+	}
+	data, err := s.readMetadata(ctx, name, s.dir(name)+DeletionMarkerFile)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodeBackup(name, data)
+}
+
+// DeleteBackupFiles deletes the files of backup name, after MarkDeleting: its restores'
+// files, then its other files, then the deletion marker. Only keys under "<name>/" are
+// touched, never those of a backup whose name merely starts with name. It refuses while an
+// ark-backup.json exists (a backup not marked, or the name claimed again since). Deleting
+// files that are gone is not an error.
+func (s *BackupStore) DeleteBackupFiles(ctx context.Context, name string) error {
+	if err := s.checkWrite(name); err != nil {
+		return err
+	}
+	if exists, err := s.BackupExists(ctx, name); err != nil {
+		return err
+	} else if exists {
+		return fmt.Errorf("%w: %q has an %s (not marked for deletion, or claimed again): its files are left alone", ErrBackupExists, name, MetadataFile)
 	}
 	keys, err := s.store.ListObjects(ctx, s.bucket, s.dir(name))
 	if err != nil {
 		return fmt.Errorf("listing files of backup %q: %w", name, err)
 	}
-	var errs []error
+	var restores, rest []string
+	marker := s.dir(name) + DeletionMarkerFile
 	for _, k := range keys {
-		if err := s.store.DeleteObject(ctx, s.bucket, k); err != nil {
-			errs = append(errs, err)
+		switch base := strings.TrimPrefix(k, s.dir(name)); {
+		case strings.Contains(base, "/") || k == marker:
+		case strings.HasPrefix(base, restoreFilePrefix):
+			restores = append(restores, k)
+		default:
+			rest = append(rest, k)
 		}
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("deleting files of backup %q: %w", name, errors.Join(errs...))
+	for _, group := range [][]string{restores, rest, {marker}} {
+		var errs []error
+		for _, k := range group {
+			if err := s.store.DeleteObject(ctx, s.bucket, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("deleting files of backup %q: %w", name, errors.Join(errs...))
+		}
 	}
 	return nil
+}
+
+// DeleteBackup deletes backup name from the bucket in the safe order (MarkDeleting, then
+// DeleteBackupFiles), without looking at snapshots: for tests and tools. Deleting a backup
+// that does not exist is not an error.
+func (s *BackupStore) DeleteBackup(ctx context.Context, name string) error {
+	if err := s.checkWrite(name); err != nil {
+		return err
+	}
+	b, err := s.GetBackup(ctx, name)
+	switch {
+	case err == nil:
+		if err := s.MarkDeleting(ctx, b); err != nil {
+			return err
+		}
+	case errors.Is(err, ErrBackupNotFound):
+	default:
+		return err
+	}
+	return s.DeleteBackupFiles(ctx, name)
 }
 
 // PutRestoreLog uploads the log of restore from backup.

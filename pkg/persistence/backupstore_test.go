@@ -56,6 +56,16 @@ func (f *fakeStore) PutObject(_ context.Context, bucket, key string, body io.Rea
 	return nil
 }
 
+func (f *fakeStore) PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error {
+	f.mu.Lock()
+	_, exists := f.objects[bucket+"/"+key]
+	f.mu.Unlock()
+	if exists {
+		return &cloudprovider.Error{Provider: "fake", Op: "put", Bucket: bucket, Key: key, Err: cloudprovider.ErrAlreadyExists}
+	}
+	return f.PutObject(ctx, bucket, key, body)
+}
+
 func (f *fakeStore) GetObject(_ context.Context, bucket, key string) (io.ReadCloser, error) {
 	if err := f.record("get " + key); err != nil {
 		return nil, err
@@ -105,8 +115,9 @@ func (f *fakeStore) CreateSignedURL(_ context.Context, bucket, key string, _ tim
 
 func putBackup(t *testing.T, s *BackupStore, name string) {
 	t.Helper()
-	err := s.PutBackup(context.Background(), name, strings.NewReader(`{"kind":"Backup"}`),
-		strings.NewReader("tarball "+name), strings.NewReader("log "+name))
+	b := &v1.Backup{}
+	b.Name = name
+	err := s.PutBackupObject(context.Background(), b, strings.NewReader("tarball "+name), strings.NewReader("log "+name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +174,9 @@ func TestPutBackupFailureNeverWritesMetadata(t *testing.T) {
 		f := newFake()
 		f.failOn[failing] = true
 		s, _ := NewBackupStore(f, "bucket", "")
-		err := s.PutBackup(context.Background(), "b1", strings.NewReader("{}"), strings.NewReader("t"), strings.NewReader("l"))
+		b := &v1.Backup{}
+		b.Name = "b1"
+		err := s.PutBackupObject(context.Background(), b, strings.NewReader("t"), strings.NewReader("l"))
 		if err == nil {
 			t.Errorf("%s: PutBackup succeeded", failing)
 		}
@@ -190,8 +203,8 @@ func TestDeleteBackupDeletesMetadataFirst(t *testing.T) {
 	if err := s.DeleteBackup(context.Background(), "b1"); err == nil {
 		t.Fatal("DeleteBackup succeeded despite a failed delete")
 	}
-	if f.ops[0] != "delete p/b1/ark-backup.json" {
-		t.Fatalf("first op %q, want the metadata delete", f.ops[0])
+	if strings.Join(f.ops[:3], "\n") != "get p/b1/ark-backup.json\nput p/b1/ark-backup-deleting.json\ndelete p/b1/ark-backup.json" {
+		t.Fatalf("first ops %q, want the metadata replaced by the deletion marker", f.ops[:3])
 	}
 	names, _ := s.ListBackups(context.Background())
 	if strings.Join(names, ",") != "b10" {
@@ -215,8 +228,8 @@ func TestNames(t *testing.T) {
 	ctx := context.Background()
 	bad := []string{"", "..", ".", "a/b", "../b", "B", "a_b", "-a", "a-", strings.Repeat("a", 254), "a..b", "a/../b", "/a"}
 	for _, name := range bad {
-		if err := s.PutBackup(ctx, name, strings.NewReader("{}"), strings.NewReader(""), nil); !errors.Is(err, ErrInvalidName) {
-			t.Errorf("PutBackup(%q) = %v, want ErrInvalidName", name, err)
+		if _, err := s.PutBackupContents(ctx, name, strings.NewReader("")); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("PutBackupContents(%q) = %v, want ErrInvalidName", name, err)
 		}
 		if _, err := s.GetBackupMetadata(ctx, name); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("GetBackupMetadata(%q) = %v", name, err)
@@ -289,10 +302,10 @@ func TestFilesystem(t *testing.T) {
 		t.Fatalf("ListBackups = %v, %v", names, err)
 	}
 	meta, err := s.GetBackupMetadata(ctx, "b2")
-	if err != nil || string(meta) != `{"kind":"Backup"}` {
+	if err != nil || !strings.Contains(string(meta), `"name":"b2"`) {
 		t.Fatalf("GetBackupMetadata = %q, %v", meta, err)
 	}
-	if _, err := s.GetBackupMetadata(ctx, "partial"); !errors.Is(err, cloudprovider.ErrNotFound) {
+	if _, err := s.GetBackupMetadata(ctx, "partial"); !errors.Is(err, cloudprovider.ErrNotFound) || !errors.Is(err, ErrBackupNotFound) {
 		t.Fatalf("metadata of partial backup: %v", err)
 	}
 	rc, err := s.GetBackupContents(ctx, "b3")

@@ -1,7 +1,6 @@
 package persistence
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,14 +12,22 @@ import (
 )
 
 // GetBackup returns the Backup object stored with backup name (GetBackupMetadata, decoded).
+// A backup without ark-backup.json gives an error matching ErrBackupNotFound.
 func (s *BackupStore) GetBackup(ctx context.Context, name string) (*v1.Backup, error) {
 	data, err := s.GetBackupMetadata(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	return s.decodeBackup(name, data)
+}
+
+func (s *BackupStore) decodeBackup(name string, data []byte) (*v1.Backup, error) {
 	backup := &v1.Backup{}
 	if err := json.Unmarshal(data, backup); err != nil {
 		return nil, fmt.Errorf("decoding metadata of backup %q: %w", name, err)
+	}
+	if backup.Name != "" && backup.Name != name {
+		return nil, fmt.Errorf("metadata of backup %q names another backup, %q", name, backup.Name)
 	}
 	if s.velero {
 		fromVelero(backup)
@@ -28,17 +35,35 @@ func (s *BackupStore) GetBackup(ctx context.Context, name string) (*v1.Backup, e
 	return backup, nil
 }
 
-// PutBackupObject is PutBackup with the metadata given as the Backup object, stored as
-// JSON with its kind and apiVersion set.
+// PutBackupObject stores a whole backup at once, for tests and tools: the tarball, the
+// log (if not nil), then backup as ark-backup.json with the tarball's checksum recorded
+// in status.contents. It overwrites: the claim of CreateBackupMetadata is the caller's.
 func (s *BackupStore) PutBackupObject(ctx context.Context, backup *v1.Backup, contents, log io.Reader) error {
+	sum, err := s.PutBackupContents(ctx, backup.Name, contents)
+	if err != nil {
+		return err
+	}
+	if log != nil {
+		if err := s.PutBackupLog(ctx, backup.Name, log); err != nil {
+			return err
+		}
+	}
+	b := backup.DeepCopy()
+	b.Status.Contents = &sum
+	return s.PutBackupMetadata(ctx, b)
+}
+
+// encodeBackup is the JSON of ark-backup.json: the Backup with its kind and apiVersion.
+func encodeBackup(backup *v1.Backup) ([]byte, error) {
 	b := backup.DeepCopy()
 	b.APIVersion = v1.SchemeGroupVersion.String()
 	b.Kind = "Backup"
+	b.ManagedFields = nil
 	data, err := json.Marshal(b)
 	if err != nil {
-		return fmt.Errorf("encoding backup %q: %w", backup.Name, err)
+		return nil, fmt.Errorf("encoding backup %q: %w", backup.Name, err)
 	}
-	return s.PutBackup(ctx, backup.Name, bytes.NewReader(data), contents, log)
+	return data, nil
 }
 
 // TargetFromAPI converts a DownloadRequest's target; backupName is the backup of a restore

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
@@ -94,7 +96,7 @@ func TestVeleroBucketIsReadOnly(t *testing.T) {
 	ctx := context.Background()
 	s := veleroBucket(t)
 	writes := map[string]error{
-		"PutBackup":         s.PutBackup(ctx, "new", strings.NewReader("{}"), strings.NewReader("x"), nil),
+		"PutBackupObject":   s.PutBackupObject(ctx, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "new"}}, strings.NewReader("x"), nil),
 		"DeleteBackup":      s.DeleteBackup(ctx, "vnginx"),
 		"PutRestoreLog":     s.PutRestoreLog(ctx, "vnginx", "r", strings.NewReader("x")),
 		"PutRestoreResults": s.PutRestoreResults(ctx, "vnginx", "r", strings.NewReader("x")),

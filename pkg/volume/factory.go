@@ -100,6 +100,6 @@ func New(ctx context.Context, cfg *arkv1.CloudProviderConfig, o Options) (*Provi
 		Name:        cfg.Name,
 		Snapshotter: NewSnapshotter(store),
 		Restorer:    NewRestorer(store, o.ReadyTimeout),
-		Deleter:     store,
+		Deleter:     NewDeleter(store),
 	}, nil
 }

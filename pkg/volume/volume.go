@@ -21,9 +21,29 @@ import (
 )
 
 // SnapshotDeleter deletes a snapshot by the ID a backup recorded; deleting one that is gone
-// is not an error. It is what the gc controller needs (controller.SnapshotDeleter).
+// is not an error. SnapshotBackupTag reads the snapshot's backup tag from the cloud (an
+// error matching cloudprovider.ErrTagsUnsupported when the provider cannot). It is what
+// the deletion controller needs (controller.SnapshotDeleter).
 type SnapshotDeleter interface {
+	SnapshotBackupTag(ctx context.Context, snapshotID string) (string, error)
 	DeleteSnapshot(ctx context.Context, snapshotID string) error
+}
+
+// NewDeleter returns the SnapshotDeleter of store.
+func NewDeleter(store cloudprovider.BlockStore) SnapshotDeleter { return deleter{store} }
+
+type deleter struct{ cloudprovider.BlockStore }
+
+func (d deleter) SnapshotBackupTag(ctx context.Context, snapshotID string) (string, error) {
+	r, ok := d.BlockStore.(cloudprovider.SnapshotTagReader)
+	if !ok {
+		return "", cloudprovider.ErrTagsUnsupported
+	}
+	tags, err := r.SnapshotTags(ctx, snapshotID)
+	if err != nil {
+		return "", err
+	}
+	return tags[cloudprovider.BackupTag], nil
 }
 
 // Defaults of the restorer.

@@ -51,7 +51,10 @@ type BlockStore struct {
 	ec2 *ec2.Client
 }
 
-var _ cloudprovider.BlockStore = (*BlockStore)(nil)
+var (
+	_ cloudprovider.BlockStore        = (*BlockStore)(nil)
+	_ cloudprovider.SnapshotTagReader = (*BlockStore)(nil)
+)
 
 // NewBlockStoreFromConfig builds a BlockStore from Config.persistentVolumeProvider.config.
 func NewBlockStoreFromConfig(ctx context.Context, config map[string]string) (*BlockStore, error) {
@@ -282,6 +285,25 @@ func (b *BlockStore) IsVolumeReady(ctx context.Context, volumeID, _ string) (boo
 	default:
 		return false, b.wrap("volume ready", volumeID, fmt.Errorf("volume is %s", v.State))
 	}
+}
+
+// SnapshotTags reads the snapshot's tags with DescribeSnapshots.
+func (b *BlockStore) SnapshotTags(ctx context.Context, snapshotID string) (map[string]string, error) {
+	out, err := b.ec2.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapshotID}})
+	if err != nil {
+		return nil, b.wrap("read snapshot tags", snapshotID, err)
+	}
+	for _, s := range out.Snapshots {
+		if aws.ToString(s.SnapshotId) != snapshotID {
+			continue
+		}
+		tags := map[string]string{}
+		for _, t := range s.Tags {
+			tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+		return tags, nil
+	}
+	return nil, b.wrap("read snapshot tags", snapshotID, fmt.Errorf("%w: not in DescribeSnapshots' answer", cloudprovider.ErrSnapshotNotFound))
 }
 
 // DeleteSnapshot deletes the snapshot; a missing one is not an error.

@@ -105,6 +105,19 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Sscan(form.Get("Iops"), &v.IOPS)
 		f.volumes[v.ID] = v
 		ec2Answer(w, "CreateVolume", fmt.Sprintf("<volumeId>%s</volumeId><size>10</size><snapshotId>%s</snapshotId><availabilityZone>%s</availabilityZone><status>creating</status><volumeType>%s</volumeType>", v.ID, snap, v.Zone, v.Type))
+	case "DescribeSnapshots":
+		id := form.Get("SnapshotId.1")
+		created, ok := f.snapshots[id]
+		if !ok {
+			ec2Error(w, http.StatusBadRequest, "InvalidSnapshot.NotFound", fmt.Sprintf("The snapshot '%s' does not exist.", id))
+			return
+		}
+		var tags strings.Builder
+		for i := 1; created.Has(fmt.Sprintf("TagSpecification.1.Tag.%d.Key", i)); i++ {
+			fmt.Fprintf(&tags, "<item><key>%s</key><value>%s</value></item>",
+				created.Get(fmt.Sprintf("TagSpecification.1.Tag.%d.Key", i)), created.Get(fmt.Sprintf("TagSpecification.1.Tag.%d.Value", i)))
+		}
+		ec2Answer(w, "DescribeSnapshots", fmt.Sprintf("<snapshotSet><item><snapshotId>%s</snapshotId><status>completed</status><tagSet>%s</tagSet></item></snapshotSet>", id, tags.String()))
 	case "DeleteSnapshot":
 		snap := form.Get("SnapshotId")
 		if _, ok := f.snapshots[snap]; !ok {
@@ -292,11 +305,18 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 		t.Errorf("CreateVolume without a type sent %v", r)
 	}
 
+	tags, err := b.SnapshotTags(ctx, snap)
+	if err != nil || tags["ark.heptio.com/backup"] != "nightly" || tags["ark.heptio.com/pv"] != "pv1" {
+		t.Fatalf("SnapshotTags = %v, %v", tags, err)
+	}
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
 		t.Fatalf("deleting a deleted snapshot: %v", err)
+	}
+	if _, err := b.SnapshotTags(ctx, snap); !errors.Is(err, cloudprovider.ErrSnapshotNotFound) {
+		t.Fatalf("SnapshotTags of a deleted snapshot: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@
 package aws
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -155,6 +156,35 @@ func (s *ObjectStore) wrap(op, bucket, key string, err error) error {
 		cause = fmt.Errorf("%w: %v", cloudprovider.ErrAccessDenied, err)
 	}
 	return &cloudprovider.Error{Provider: provider, Op: op, Bucket: bucket, Key: key, Err: cause}
+}
+
+// PutObjectIfAbsent is one PUT with If-None-Match: * (S3 conditional writes): S3 answers
+// 412 Precondition Failed when the key exists, or 409 ConditionalRequestConflict when
+// another conditional write of the key is in flight; both mean another writer won.
+func (s *ObjectStore) PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error {
+	if err := cloudprovider.CheckBucket(provider, "put", bucket); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return s.wrap("put", bucket, key, err)
+	}
+	in := &s3.PutObjectInput{
+		Bucket:      aws.String(bucket),
+		Key:         aws.String(key),
+		Body:        bytes.NewReader(data),
+		IfNoneMatch: aws.String("*"),
+	}
+	if s.kmsKeyID != "" {
+		in.ServerSideEncryption = "aws:kms"
+		in.SSEKMSKeyId = aws.String(s.kmsKeyID)
+	}
+	_, err = s.client.PutObject(ctx, in)
+	var respErr *smithyhttp.ResponseError
+	if errors.As(err, &respErr) && (respErr.HTTPStatusCode() == http.StatusPreconditionFailed || respErr.HTTPStatusCode() == http.StatusConflict) {
+		return &cloudprovider.Error{Provider: provider, Op: "put", Bucket: bucket, Key: key, Err: fmt.Errorf("%w: %v", cloudprovider.ErrAlreadyExists, err)}
+	}
+	return s.wrap("put", bucket, key, err)
 }
 
 // PutObject streams body with a multipart upload (a single PUT when it is under 8 MiB).

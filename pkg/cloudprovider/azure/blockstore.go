@@ -265,21 +265,27 @@ func (b *BlockStore) GetVolumeInfo(ctx context.Context, volumeID, _ string) (clo
 func azureTags(tags map[string]string) map[string]*string {
 	out := map[string]*string{}
 	for k, v := range tags {
-		k = strings.Map(func(r rune) rune {
-			if strings.ContainsRune(`<>%&\?/`, r) {
-				return '-'
-			}
-			return r
-		}, k)
-		if len(k) > 512 {
-			k = k[:512]
-		}
+		k = azureTagName(k)
 		if len(v) > 256 {
 			v = v[:256]
 		}
 		out[k] = &v
 	}
 	return out
+}
+
+// azureTagName is the Azure tag name of an ark tag.
+func azureTagName(k string) string {
+	k = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`<>%&\?/`, r) {
+			return '-'
+		}
+		return r
+	}, k)
+	if len(k) > 512 {
+		k = k[:512]
+	}
+	return k
 }
 
 // resourceName makes an Azure resource name (at most 80 characters of letters, digits, "_",
@@ -392,6 +398,29 @@ func (b *BlockStore) IsVolumeReady(ctx context.Context, volumeID, _ string) (boo
 		return false, b.wrap("volume ready", volumeID, nil, fmt.Errorf("provisioning state %s", state))
 	}
 	return false, nil
+}
+
+// SnapshotTags reads the snapshot's tags; the ark tags (cloudprovider.BackupTag) are given
+// under their own names again.
+func (b *BlockStore) SnapshotTags(ctx context.Context, snapshotID string) (map[string]string, error) {
+	sid, err := parseID(snapshotID, "snapshots")
+	if err != nil {
+		return nil, b.wrap("read snapshot tags", snapshotID, nil, err)
+	}
+	s, err := b.snapshots.Get(ctx, sid.group, sid.name, nil)
+	if err != nil {
+		return nil, b.wrap("read snapshot tags", snapshotID, cloudprovider.ErrSnapshotNotFound, err)
+	}
+	tags := map[string]string{}
+	for k, v := range s.Tags {
+		if v != nil {
+			tags[k] = *v
+		}
+	}
+	if v, ok := tags[azureTagName(cloudprovider.BackupTag)]; ok {
+		tags[cloudprovider.BackupTag] = v
+	}
+	return tags, nil
 }
 
 // DeleteSnapshot deletes the snapshot and waits for it; a missing one is not an error.

@@ -314,8 +314,14 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 		t.Fatalf("IsVolumeReady (succeeded) = %v, %v", ready, err)
 	}
 
+	if tags, err := b.SnapshotTags(ctx, snap); err != nil || tags[cloudprovider.BackupTag] != "nightly" {
+		t.Fatalf("SnapshotTags = %v, %v", tags, err)
+	}
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := b.SnapshotTags(ctx, snap); !errors.Is(err, cloudprovider.ErrSnapshotNotFound) {
+		t.Errorf("SnapshotTags of a deleted snapshot: %v", err)
 	}
 	if _, ok := f.resources[strings.ToLower(snap)]; ok {
 		t.Error("snapshot not deleted")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
@@ -149,6 +150,25 @@ func (s *ObjectStore) wrap(op, bucket, key string, err error) error {
 		}
 	}
 	return &cloudprovider.Error{Provider: provider, Op: op, Bucket: bucket, Key: key, Err: cause}
+}
+
+// PutObjectIfAbsent uploads body as one block blob with If-None-Match: *; the service
+// answers 409 BlobAlreadyExists (or 412 ConditionNotMet) when the blob exists.
+func (s *ObjectStore) PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error {
+	if err := cloudprovider.CheckBucket(provider, "put", bucket); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return s.wrap("put", bucket, key, err)
+	}
+	_, err = s.client.UploadBuffer(ctx, bucket, key, data, &azblob.UploadBufferOptions{
+		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}},
+	})
+	if bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) {
+		return &cloudprovider.Error{Provider: provider, Op: "put", Bucket: bucket, Key: key, Err: fmt.Errorf("%w: %v", cloudprovider.ErrAlreadyExists, err)}
+	}
+	return s.wrap("put", bucket, key, err)
 }
 
 // PutObject streams body as a block blob; blocks are committed only at the end, so a failed

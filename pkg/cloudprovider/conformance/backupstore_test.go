@@ -4,12 +4,16 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
 )
 
@@ -22,7 +26,7 @@ func TestBackupStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, name := range []string{"nightly-20261121070000", "pre-upgrade"} {
-			err := s.PutBackup(ctx, name, strings.NewReader(`{"kind":"Backup"}`),
+			err := s.PutBackupObject(ctx, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: name}},
 				strings.NewReader("tarball"), strings.NewReader("log of "+name))
 			if err != nil {
 				t.Fatal(err)
@@ -53,6 +57,13 @@ func TestBackupStore(t *testing.T) {
 		}
 		if got := fetch(persistence.DownloadTarget{Kind: persistence.DownloadRestoreLog, Name: "pre-upgrade-20261122000000", BackupName: "pre-upgrade"}); got != "restore log" {
 			t.Errorf("restore log = %q", got)
+		}
+		// The name is claimed: a second create of it fails and changes nothing.
+		if err := s.CreateBackupMetadata(ctx, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "pre-upgrade", UID: "other"}}); !errors.Is(err, persistence.ErrBackupExists) {
+			t.Errorf("claiming an existing name: %v, want ErrBackupExists", err)
+		}
+		if m, err := s.GetBackup(ctx, "pre-upgrade"); err != nil || m.UID != "" || m.Status.Contents == nil || m.Status.Contents.Size != int64(len("tarball")) {
+			t.Errorf("metadata after a lost claim: %+v, %v", m, err)
 		}
 		if err := s.DeleteBackup(ctx, "pre-upgrade"); err != nil {
 			t.Fatal(err)

@@ -464,3 +464,69 @@ func TestEmptyDelimiter(t *testing.T) {
 		}
 	})
 }
+
+// TestPutObjectIfAbsent: the conditional create that claims a backup's name in a
+// bucket shared by several clusters. Of concurrent writers exactly one wins, the others
+// get ErrAlreadyExists, and the winner's object is untouched.
+func TestPutObjectIfAbsent(t *testing.T) {
+	forEach(t, func(t *testing.T, p *provider) {
+		ctx := context.Background()
+		pre := testPrefix(t)
+		key := pre + "b/ark-backup.json"
+		const writers = 8
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = p.store.PutObjectIfAbsent(ctx, bucket, key, strings.NewReader(fmt.Sprintf("writer %d", i)))
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				if winner >= 0 {
+					t.Fatalf("writers %d and %d both created %s", winner, i, key)
+				}
+				winner = i
+			case !errors.Is(err, cloudprovider.ErrAlreadyExists):
+				t.Errorf("writer %d: %v, want an error matching ErrAlreadyExists", i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("no writer created %s: %v", key, errs)
+		}
+		if got, want := string(get(t, p.store, key)), fmt.Sprintf("writer %d", winner); got != want {
+			t.Errorf("after the race: %q, want the winner's %q", got, want)
+		}
+		// An object written by a plain put is not overwritten either.
+		other := pre + "c/ark-backup.json"
+		if err := p.store.PutObject(ctx, bucket, other, strings.NewReader("first")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.store.PutObjectIfAbsent(ctx, bucket, other, strings.NewReader("second")); !errors.Is(err, cloudprovider.ErrAlreadyExists) {
+			t.Errorf("over an existing object: %v, want ErrAlreadyExists", err)
+		}
+		if got := string(get(t, p.store, other)); got != "first" {
+			t.Errorf("existing object changed to %q", got)
+		}
+		// No temporary file or second object is left beside the winner.
+		keys, err := p.store.ListObjects(ctx, bucket, pre)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != 2 {
+			t.Errorf("objects after the race: %v, want the two created", keys)
+		}
+		// Deleted, the key can be created again.
+		if err := p.store.DeleteObject(ctx, bucket, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.store.PutObjectIfAbsent(ctx, bucket, key, strings.NewReader("again")); err != nil {
+			t.Errorf("after delete: %v", err)
+		}
+	})
+}

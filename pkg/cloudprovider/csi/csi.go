@@ -411,6 +411,33 @@ func (p *Provider) contentHandle(ctx context.Context, content string) (string, e
 
 // DeleteSnapshot sets the snapshot's VolumeSnapshotContent to deletionPolicy Delete and
 // deletes it and its VolumeSnapshot, so that the CSI driver deletes the snapshot. What is
+// SnapshotBackupTag returns the backup tag the snapshot's VolumeSnapshot carries (its
+// annotation cloudprovider.BackupTag, as CreateSnapshot set it). A VolumeSnapshot gone, or
+// bound to another content, cannot tell: the error then matches
+// cloudprovider.ErrTagsUnsupported, or ErrSnapshotNotFound when the content is gone too.
+func (p *Provider) SnapshotBackupTag(ctx context.Context, snapshotID string) (string, error) {
+	ref, err := ParseSnapshotID(snapshotID)
+	if err != nil {
+		return "", err
+	}
+	vs, err := p.client.Resource(VolumeSnapshots).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if err == nil {
+		if c, _, _ := unstructured.NestedString(vs.Object, "status", "boundVolumeSnapshotContentName"); c == ref.Content {
+			return vs.GetAnnotations()[cloudprovider.BackupTag], nil
+		}
+	} else if !apierrors.IsNotFound(err) {
+		return "", p.wrap("read snapshot tags", snapshotID, err)
+	}
+	_, err = p.client.Resource(VolumeSnapshotContents).Get(ctx, ref.Content, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", p.wrap("read snapshot tags", snapshotID, cloudprovider.ErrSnapshotNotFound)
+	}
+	if err != nil {
+		return "", p.wrap("read snapshot tags", snapshotID, err)
+	}
+	return "", p.wrap("read snapshot tags", snapshotID, fmt.Errorf("%w: its VolumeSnapshot %s/%s is gone or bound elsewhere", cloudprovider.ErrTagsUnsupported, ref.Namespace, ref.Name))
+}
+
 // already gone is not an error.
 func (p *Provider) DeleteSnapshot(ctx context.Context, snapshotID string) error {
 	ref, err := ParseSnapshotID(snapshotID)

@@ -9,6 +9,7 @@ package csi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -137,6 +138,9 @@ func TestIntegrationSnapshotRestoreDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if tag, err := p.SnapshotBackupTag(ctx, info.SnapshotID); err != nil || tag != "nightly-20261122" {
+		t.Errorf("SnapshotBackupTag = %q, %v", tag, err)
+	}
 	if ref.Namespace != ns || ref.Name != "ark-nightly-20261122-data" || !strings.HasPrefix(ref.Handle, "snap-") || info.Type != testDriver || info.AvailabilityZone != "zone-a" {
 		t.Errorf("info %+v, ref %+v", info, ref)
 	}
@@ -251,6 +255,9 @@ func TestIntegrationSnapshotRestoreDelete(t *testing.T) {
 	}
 	if err := p.DeleteSnapshot(ctx, orig.SnapshotID); err != nil {
 		t.Errorf("second DeleteSnapshot: %v", err)
+	}
+	if _, err := p.SnapshotBackupTag(ctx, orig.SnapshotID); !errors.Is(err, cloudprovider.ErrSnapshotNotFound) {
+		t.Errorf("SnapshotBackupTag of a deleted snapshot: %v", err)
 	}
 }
 

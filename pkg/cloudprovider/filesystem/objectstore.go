@@ -199,7 +199,19 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 // PutObject writes body to bucket/key atomically.
-func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io.Reader) (retErr error) {
+func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
+	return s.put(ctx, bucket, key, body, false)
+}
+
+// PutObjectIfAbsent writes body to a temporary file and links it to bucket/key: link(2)
+// fails with EEXIST when key exists, so of concurrent writers exactly one wins.
+func (s *ObjectStore) PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error {
+	return s.put(ctx, bucket, key, body, true)
+}
+
+// put writes body to a temporary file beside key, then renames it over key, or with
+// exclusive links it to key (failing with ErrAlreadyExists if key exists).
+func (s *ObjectStore) put(ctx context.Context, bucket, key string, body io.Reader, exclusive bool) (retErr error) {
 	b, err := s.openKey("put", bucket, key)
 	if err != nil {
 		return err
@@ -224,7 +236,7 @@ func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io
 		return wrap("put", bucket, key, err)
 	}
 	defer func() {
-		if retErr != nil {
+		if retErr != nil || exclusive {
 			_ = f.Close()
 			_ = b.Remove(tmp)
 		}
@@ -241,11 +253,17 @@ func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io
 	if err := ctx.Err(); err != nil {
 		return wrap("put", bucket, key, err)
 	}
-	if err := b.Rename(tmp, key); err != nil {
+	if exclusive {
+		if err := b.Link(tmp, key); errors.Is(err, fs.ErrExist) {
+			return &cloudprovider.Error{Provider: provider, Op: "put", Bucket: bucket, Key: key, Err: cloudprovider.ErrAlreadyExists}
+		} else if err != nil {
+			return wrap("put", bucket, key, err)
+		}
+	} else if err := b.Rename(tmp, key); err != nil {
 		return wrap("put", bucket, key, err)
 	}
 	if d, err := b.Open(dir); err == nil {
-		_ = d.Sync() // make the rename durable
+		_ = d.Sync() // make the rename or link durable
 		_ = d.Close()
 	}
 	return nil

@@ -394,6 +394,22 @@ func (b *BlockStore) IsVolumeReady(ctx context.Context, volumeID, zone string) (
 	return false, nil
 }
 
+// SnapshotTags reads the tags CreateSnapshot wrote, unchanged, into the snapshot's
+// description (labels cannot hold them as they are). A snapshot whose description holds
+// none gives an error matching cloudprovider.ErrTagsUnsupported.
+func (b *BlockStore) SnapshotTags(ctx context.Context, snapshotID string) (map[string]string, error) {
+	s, err := b.snapshots.Get(ctx, &computepb.GetSnapshotRequest{Project: b.project, Snapshot: snapshotID})
+	if err != nil {
+		return nil, b.wrap("read snapshot tags", snapshotID, cloudprovider.ErrSnapshotNotFound, err)
+	}
+	desc, ok := strings.CutPrefix(s.GetDescription(), "ark snapshot ")
+	tags := map[string]string{}
+	if !ok || json.Unmarshal([]byte(desc), &tags) != nil {
+		return nil, b.wrap("read snapshot tags", snapshotID, nil, fmt.Errorf("%w: its description holds no ark tags", cloudprovider.ErrTagsUnsupported))
+	}
+	return tags, nil
+}
+
 // DeleteSnapshot deletes the snapshot; a missing one is not an error.
 func (b *BlockStore) DeleteSnapshot(ctx context.Context, snapshotID string) error {
 	op, err := b.snapshots.Delete(ctx, &computepb.DeleteSnapshotRequest{Project: b.project, Snapshot: snapshotID})

@@ -111,7 +111,7 @@ func (f *fakeGCE) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// The point in time is taken at once; the upload goes on.
-		writeJSON(w, map[string]any{"name": s["name"], "status": "UPLOADING", "sourceDisk": s["sourceDisk"]})
+		writeJSON(w, map[string]any{"name": s["name"], "status": "UPLOADING", "sourceDisk": s["sourceDisk"], "description": s["description"], "labels": s["labels"]})
 	case r.Method == http.MethodGet && len(parts) == 6 && parts[4] == "disks":
 		d, ok := f.disks[path]
 		if !ok {
@@ -286,8 +286,15 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 		t.Errorf("%d looks at the snapshot, want 1 (it is UPLOADING at once): %v", snapshotGets, f.requests)
 	}
 
+	got, err := b.SnapshotTags(ctx, snap)
+	if err != nil || got["ark.heptio.com/backup"] != "Nightly.2026" || got["ark.heptio.com/pv"] != "pv1" {
+		t.Fatalf("SnapshotTags = %v, %v", got, err)
+	}
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := b.SnapshotTags(ctx, snap); !errors.Is(err, cloudprovider.ErrSnapshotNotFound) {
+		t.Errorf("SnapshotTags of a deleted snapshot: %v", err)
 	}
 	if _, ok := f.snapshots[snap]; ok {
 		t.Error("snapshot not deleted")

@@ -151,6 +151,32 @@ func (s *ObjectStore) wrap(op, bucket, key string, err error) error {
 	return &cloudprovider.Error{Provider: provider, Op: op, Bucket: bucket, Key: key, Err: cause}
 }
 
+// PutObjectIfAbsent uploads body with the precondition ifGenerationMatch=0 (the object
+// must not exist); GCS answers 412 Precondition Failed when it does.
+func (s *ObjectStore) PutObjectIfAbsent(ctx context.Context, bucket, key string, body io.Reader) error {
+	if err := cloudprovider.CheckBucket(provider, "put", bucket); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := s.client.Bucket(bucket).Object(key).If(storage.Conditions{DoesNotExist: true}).NewWriter(wctx)
+	w.ChunkSize = 0 // one request: the body is small
+	if _, err := io.Copy(w, body); err != nil {
+		cancel()
+		_ = w.Close()
+		return s.wrap("put", bucket, key, err)
+	}
+	err := w.Close()
+	var gErr *googleapi.Error
+	switch {
+	case errors.As(err, &gErr) && gErr.Code == http.StatusPreconditionFailed:
+		err = fmt.Errorf("%w: %v", cloudprovider.ErrAlreadyExists, err)
+	case errors.As(err, &gErr) && gErr.Code == http.StatusNotFound:
+		err = fmt.Errorf("%w: %v", cloudprovider.ErrBucketNotFound, err)
+	}
+	return s.wrap("put", bucket, key, err)
+}
+
 // PutObject streams body with a resumable upload in 8 MiB chunks. If body fails, the upload
 // is cancelled and no object is created.
 func (s *ObjectStore) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os/signal"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -211,6 +213,13 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister))
 	backupController := controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
 		resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode, report...)
+	// The cluster's identity, recorded in every backup's metadata: the UID of kube-system.
+	if ns, err := kubeClient.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err != nil {
+		logger.Error(err, "Reading the kube-system namespace; backups record no cluster identity (ownership goes by Backup UID alone)")
+	} else {
+		backupController.SetClusterID(string(ns.UID))
+		logger.Info("Cluster identity", "clusterID", ns.UID)
+	}
 	backupRunner := controller.NewRunner("backup", backupController)
 	if err := backupController.Register(backupRunner, v1.Backups().Informer()); err != nil {
 		return err
@@ -247,17 +256,27 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 	runners = append(runners, scheduleRunner)
 
-	// The gc controller deletes; it never runs in restore-only mode.
+	// The gc controller expires backups (through DeleteBackupRequests) and removes the
+	// finalizer of earlier versions; in restore-only mode it does only the latter.
+	gc := controller.NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), arkClient.ArkV1(), clk,
+		cfg.EffectiveGCSyncPeriod(), cfg.RestoreOnlyMode)
+	gc.SetEventRecorder(events)
+	gcRunner := controller.NewRunner("gc", gc)
+	if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.DeleteBackupRequests().Informer()); err != nil {
+		return err
+	}
+	runners = append(runners, gcRunner)
+
+	// DeleteBackupRequests are the only way to delete from the bucket or a snapshot;
+	// never in restore-only mode (the requests wait, New, until it is turned off).
 	if !cfg.RestoreOnlyMode {
-		gc := controller.NewGCController(v1.Backups().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups,
-			snapshotDeleter, clk, cfg.EffectiveGCSyncPeriod())
-		gc.SetEventRecorder(events)
-		gc.SetMetrics(serverMetrics)
-		gcRunner := controller.NewRunner("gc", gc)
-		if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
+		deletion := controller.NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(),
+			arkClient.ArkV1(), storage.backups, snapshotDeleter, cfg.EffectiveGCSyncPeriod(), report...)
+		deletionRunner := controller.NewRunner("backup-deletion", deletion)
+		if err := deletion.Register(deletionRunner, v1.DeleteBackupRequests().Informer(), v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
 			return err
 		}
-		runners = append(runners, gcRunner)
+		runners = append(runners, deletionRunner)
 	}
 
 	// The backup sync controller only reads the bucket: it runs in every mode.
@@ -275,6 +294,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		v1.Restores().Informer().HasSynced,
 		v1.Schedules().Informer().HasSynced,
 		v1.DownloadRequests().Informer().HasSynced,
+		v1.DeleteBackupRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
 	}
 	informers.Start(ctx.Done())
@@ -303,8 +323,23 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	// holds the lease.
 	lead := func(ctx context.Context) error {
 		logger := klog.FromContext(ctx)
-		if err := backupController.FailInterrupted(ctx); err != nil {
-			logger.Error(err, "Marking interrupted backups as Failed")
+		// Backups a previous server left InProgress take the status the bucket
+		// records (whole: Completed or PartiallyFailed), or Failed; while the bucket
+		// does not answer they stay InProgress and this is retried.
+		if interrupted, err := backupController.InterruptedBackups(); err != nil {
+			logger.Error(err, "Listing interrupted backups")
+		} else if len(interrupted) > 0 {
+			go func() {
+				_ = wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: time.Second, Factor: 2, Cap: time.Minute, Steps: math.MaxInt32},
+					func(ctx context.Context) (bool, error) {
+						left, err := backupController.RecoverInterrupted(ctx, interrupted)
+						if err != nil {
+							logger.Error(err, "Settling backups interrupted by a restart; retrying", "left", len(left))
+						}
+						interrupted = left
+						return len(left) == 0, nil
+					})
+			}()
 		}
 		if err := restoreController.FailInterrupted(ctx); err != nil {
 			logger.Error(err, "Marking interrupted restores as Failed")

@@ -141,7 +141,7 @@ const (
 	BackupPhasePartiallyFailed BackupPhase = "PartiallyFailed"
 	// BackupPhaseFailed is a backup that could not be taken; see failureReason.
 	BackupPhaseFailed BackupPhase = "Failed"
-	// BackupPhaseDeleting is a backup the garbage collector is removing.
+	// BackupPhaseDeleting is a backup a DeleteBackupRequest (or its expiry) is removing.
 	BackupPhaseDeleting BackupPhase = "Deleting"
 )
 
@@ -235,6 +235,25 @@ type BackupStatus struct {
 	// VolumeBackups maps each snapshotted persistent volume's name to its snapshot.
 	// +optional
 	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
+
+	// Contents is the size and SHA-256 of the backup's tarball as uploaded: restores
+	// and `ark backup download` refuse a tarball that does not match.
+	// +optional
+	Contents *ContentsChecksum `json:"contents,omitempty"`
+
+	// ClusterID identifies the cluster whose server took the backup (the UID of its
+	// kube-system namespace). With the Backup's UID, recorded in the bucket's copy of
+	// this object, it says which backup the bucket's files of this name belong to.
+	// +optional
+	ClusterID string `json:"clusterID,omitempty"`
+}
+
+// ContentsChecksum is the size and digest of a backup's tarball.
+type ContentsChecksum struct {
+	// Size is the tarball's length in bytes.
+	Size int64 `json:"size"`
+	// SHA256 is the lowercase hex SHA-256 of the tarball.
+	SHA256 string `json:"sha256"`
 }
 
 // Backup is a request to back up, and the record of, a set of Kubernetes objects

@@ -31,6 +31,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Schedule{}, &ScheduleList{},
 		&Config{}, &ConfigList{},
 		&DownloadRequest{}, &DownloadRequestList{},
+		&DeleteBackupRequest{}, &DeleteBackupRequestList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

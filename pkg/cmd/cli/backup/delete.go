@@ -1,37 +1,153 @@
 package backup
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	"github.com/heptio/ark/pkg/persistence"
 )
 
-// NewDeleteCommand returns `ark backup delete NAME...`.
+// DeleteOptions are the inputs of `ark backup delete`.
+type DeleteOptions struct {
+	Names    []string
+	All      bool
+	Selector string
+	Confirm  bool
+
+	in io.Reader // the confirmation's answer (the command's stdin)
+}
+
+// NewDeleteCommand returns `ark backup delete NAME... | --all | --selector`.
 func NewDeleteCommand(f client.Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME...",
+	o := &DeleteOptions{}
+	c := &cobra.Command{
+		Use:   "delete NAME... | --all | --selector SELECTOR",
 		Short: "Delete backups, with their files, snapshots and restores",
-		Long: `Asks the server to delete backups. The server's garbage collector removes each
-backup's files from the bucket, its volume snapshots and the restores made from it,
-then the Backup object itself. A backup still InProgress is deleted once it finishes.`,
-		Args:              cobra.MinimumNArgs(1),
+		Long: `Asks the server to delete backups completely, by creating one DeleteBackupRequest per
+backup: the server removes the backup's files from the bucket (first marking it as no longer
+whole), its volume snapshots (only those the cloud says carry its tag), the files and
+objects of its restores, then the Backup object. A backup still InProgress is deleted once it
+ends. Follow a request with ` + "`kubectl get deletebackuprequests -n <namespace>`" + `.
+
+This is the only way, besides a backup's TTL, to delete a backup's data: deleting the
+Backup object with kubectl (or its namespace) removes only the object, and the server's
+backup sync brings it back from the bucket.`,
+		Example: `  ark backup delete nginx-backup
+  ark backup delete --selector app=nginx --confirm
+  ark backup delete --all`,
 		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		RunE: func(c *cobra.Command, args []string) error {
-			ark, err := f.ArkClient()
-			if err != nil {
+			o.Names = args
+			o.in = c.InOrStdin()
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			for _, name := range args {
-				if err := ark.ArkV1().Backups(f.Namespace()).Delete(c.Context(), name, metav1.DeleteOptions{}); err != nil {
-					return fmt.Errorf("deleting backup %q: %w", name, err)
-				}
-				fmt.Fprintf(c.OutOrStdout(), "Request to delete backup %q submitted successfully.\nThe backup, its files, snapshots and restores are removed by the server.\n", name)
-			}
-			return nil
+			return o.Run(c.Context(), c.OutOrStdout(), f)
 		},
 	}
+	o.BindFlags(c)
+	return c
+}
+
+// BindFlags adds the command's flags.
+func (o *DeleteOptions) BindFlags(c *cobra.Command) {
+	c.Flags().BoolVar(&o.All, "all", false, "Delete every backup in the namespace.")
+	c.Flags().StringVarP(&o.Selector, "selector", "l", "", "Delete the backups whose labels match this selector, such as app=nginx.")
+	c.Flags().BoolVar(&o.Confirm, "confirm", false, "Do not ask for confirmation.")
+}
+
+// Validate checks that exactly one way of naming backups is used, and the names.
+func (o *DeleteOptions) Validate() error {
+	ways := 0
+	for _, set := range []bool{len(o.Names) > 0, o.All, o.Selector != ""} {
+		if set {
+			ways++
+		}
+	}
+	if ways != 1 {
+		return errors.New("name the backups to delete in one way: NAME..., --all, or --selector")
+	}
+	for _, n := range o.Names {
+		if err := persistence.ValidateName("backup", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run resolves the backups, asks for confirmation and creates the requests.
+func (o *DeleteOptions) Run(ctx context.Context, out io.Writer, f client.Factory) error {
+	ark, err := f.ArkClient()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, out, ark, f.Namespace())
+}
+
+func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.Interface, ns string) error {
+	names := o.Names
+	if len(names) == 0 {
+		selector := o.Selector
+		list, err := ark.ArkV1().Backups(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil {
+			return fmt.Errorf("listing backups: %w", err)
+		}
+		for _, b := range list.Items {
+			names = append(names, b.Name)
+		}
+		if len(names) == 0 {
+			fmt.Fprintln(out, "No backups to delete.")
+			return nil
+		}
+	}
+	if !o.Confirm {
+		fmt.Fprintf(out, "You are about to delete %d backup(s), with their files in the bucket, their volume snapshots and their restores:\n  %s\n",
+			len(names), strings.Join(names, "\n  "))
+		fmt.Fprint(out, "Are you sure you want to continue (y/N)? ")
+		answer, _ := bufio.NewReader(o.in).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			fmt.Fprintln(out, "Cancelled: nothing was deleted.")
+			return nil
+		}
+	}
+	var errs []error
+	for _, name := range names {
+		req := &arkv1.DeleteBackupRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: requestPrefix(name)},
+			Spec:       arkv1.DeleteBackupRequestSpec{BackupName: name},
+		}
+		if len(validation.IsValidLabelValue(name)) == 0 {
+			req.Labels = map[string]string{arkv1.DeleteBackupRequestBackupLabel: name}
+		}
+		created, err := ark.ArkV1().DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("requesting the deletion of backup %q: %w", name, err))
+			continue
+		}
+		fmt.Fprintf(out, "Request to delete backup %q submitted (DeleteBackupRequest %s).\n", name, created.Name)
+	}
+	return errors.Join(errs...)
+}
+
+// requestPrefix is the generateName of a backup's request: its name, cut so that the
+// generated name stays a valid object name.
+func requestPrefix(backup string) string {
+	const maxPrefix = validation.DNS1123SubdomainMaxLength - 6 // generateName appends 5 characters
+	p := backup + "-"
+	if len(p) > maxPrefix {
+		p = strings.TrimRight(p[:maxPrefix], ".-") + "-"
+	}
+	return p
 }

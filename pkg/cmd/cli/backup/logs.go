@@ -1,15 +1,21 @@
 package backup
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	"github.com/heptio/ark/pkg/persistence"
 )
 
 // NewLogsCommand returns `ark backup logs NAME`.
@@ -62,6 +68,9 @@ func NewDownloadCommand(f client.Factory) *cobra.Command {
 			if cerr := file.Close(); err == nil {
 				err = cerr
 			}
+			if err == nil {
+				err = verifyDownload(c.Context(), ark, f.Namespace(), args[0], outPath, c)
+			}
 			if err != nil {
 				os.Remove(outPath)
 				return err
@@ -74,4 +83,24 @@ func NewDownloadCommand(f client.Factory) *cobra.Command {
 	c.Flags().BoolVar(&force, "force", false, "Overwrite the file if it exists.")
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
 	return c
+}
+
+// verifyDownload checks the downloaded tarball against the size and SHA-256 recorded in
+// the backup's status (from its ark-backup.json); a backup that records none (taken by an
+// older ark or by Velero) is said to be unchecked.
+func verifyDownload(ctx context.Context, ark arkclient.Interface, ns, name, path string, c *cobra.Command) error {
+	b, err := ark.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || b.Status.Contents == nil {
+		c.PrintErrf("Note: no checksum of backup %s is recorded; the download was not verified.\n", name)
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(io.Discard, persistence.VerifyContents(f, *b.Status.Contents, name)); err != nil {
+		return fmt.Errorf("the downloaded file was removed: %w", err)
+	}
+	return nil
 }

@@ -22,6 +22,8 @@ type BackupExpansion interface{}
 
 type ConfigExpansion interface{}
 
+type DeleteBackupRequestExpansion interface{}
+
 type DownloadRequestExpansion interface{}
 
 type RestoreExpansion interface{}

@@ -36,6 +36,10 @@ func (c *FakeArkV1) Configs(namespace string) v1.ConfigInterface {
 	return newFakeConfigs(c, namespace)
 }
 
+func (c *FakeArkV1) DeleteBackupRequests(namespace string) v1.DeleteBackupRequestInterface {
+	return newFakeDeleteBackupRequests(c, namespace)
+}
+
 func (c *FakeArkV1) DownloadRequests(namespace string) v1.DownloadRequestInterface {
 	return newFakeDownloadRequests(c, namespace)
 }

@@ -1,0 +1,98 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
+	k8stesting "k8s.io/client-go/testing"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
+)
+
+func TestDeleteOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		o       DeleteOptions
+		wantErr string
+	}{
+		{name: "names", o: DeleteOptions{Names: []string{"a", "b-2"}}},
+		{name: "all", o: DeleteOptions{All: true}},
+		{name: "selector", o: DeleteOptions{Selector: "app=nginx"}},
+		{name: "nothing", o: DeleteOptions{}, wantErr: "in one way"},
+		{name: "names and all", o: DeleteOptions{Names: []string{"a"}, All: true}, wantErr: "in one way"},
+		{name: "all and selector", o: DeleteOptions{All: true, Selector: "a=b"}, wantErr: "in one way"},
+		{name: "bad name", o: DeleteOptions{Names: []string{"../etc"}}, wantErr: "invalid name"},
+	} {
+		err := tc.o.Validate()
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.wantErr)
+		}
+	}
+}
+
+func TestRequestPrefix(t *testing.T) {
+	long := strings.Repeat("a", 250) + ".b"
+	for _, name := range []string{"b", "nightly-20261121070000", long} {
+		p := requestPrefix(name)
+		if errs := validation.IsDNS1123Subdomain(p + "x1y2z"); len(errs) > 0 {
+			t.Errorf("%q: generated names %q invalid: %v", name, p+"x1y2z", errs)
+		}
+	}
+}
+
+func TestDeleteCreatesRequests(t *testing.T) {
+	backup := func(name string, labels map[string]string) runtime.Object {
+		return &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels}}
+	}
+	for _, tc := range []struct {
+		name  string
+		o     DeleteOptions
+		stdin string
+		want  []string // backups requested
+	}{
+		{name: "confirmed by flag", o: DeleteOptions{Names: []string{"a"}, Confirm: true}, want: []string{"a"}},
+		{name: "answered yes", o: DeleteOptions{Names: []string{"a", "b"}}, stdin: "y\n", want: []string{"a", "b"}},
+		{name: "answered no", o: DeleteOptions{Names: []string{"a"}}, stdin: "n\n"},
+		{name: "no answer", o: DeleteOptions{Names: []string{"a"}}},
+		{name: "all", o: DeleteOptions{All: true, Confirm: true}, want: []string{"a", "b", "c"}},
+		{name: "selector", o: DeleteOptions{Selector: "app=x", Confirm: true}, want: []string{"b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewSimpleClientset(backup("a", nil), backup("b", map[string]string{"app": "x"}), backup("c", nil))
+			n := 0
+			client.PrependReactor("create", "deletebackuprequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
+				r := a.(k8stesting.CreateAction).GetObject().(*arkv1.DeleteBackupRequest)
+				if r.Name == "" {
+					n++
+					r.Name = r.GenerateName + string(rune('a'+n))
+				}
+				return false, nil, nil
+			})
+			var out bytes.Buffer
+			tc.o.in = strings.NewReader(tc.stdin)
+			if err := tc.o.run(context.Background(), &out, client, "ns"); err != nil {
+				t.Fatal(err)
+			}
+			l, _ := client.ArkV1().DeleteBackupRequests("ns").List(context.Background(), metav1.ListOptions{})
+			var got []string
+			for _, r := range l.Items {
+				got = append(got, r.Spec.BackupName)
+				if r.Labels[arkv1.DeleteBackupRequestBackupLabel] != r.Spec.BackupName {
+					t.Errorf("request %s labels %v", r.Name, r.Labels)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("requested %v, want %v\n%s", got, tc.want, out.String())
+			}
+			if len(tc.want) == 0 && !strings.Contains(out.String(), "Cancelled") {
+				t.Errorf("output:\n%s", out.String())
+			}
+		})
+	}
+}
