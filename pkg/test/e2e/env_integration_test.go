@@ -57,7 +57,8 @@ type arkEnv struct {
 }
 
 type envOptions struct {
-	config func(*arkv1.Config) // changes the default filesystem Config
+	config      func(*arkv1.Config) // changes the default filesystem Config
+	beforeStart func(*arkEnv)       // runs once the namespace and Config exist, before the server starts
 }
 
 // startArk creates a namespace, a Config whose bucket is a temp directory, and
@@ -85,6 +86,9 @@ func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
 	}
 	if _, err := e.ark.ArkV1().Configs(e.namespace).Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if opts.beforeStart != nil {
+		opts.beforeStart(e)
 	}
 	e.startServer()
 	return e
