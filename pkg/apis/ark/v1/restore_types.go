@@ -5,7 +5,8 @@ import (
 )
 
 // RestoreNameLabel is the label put on every object a restore creates; its value
-// is the restore's name.
+// is the restore's name made a valid label value by label.ValidValue (over 63
+// characters: a prefix and a hash).
 const RestoreNameLabel = "ark.heptio.com/restore-name"
 
 // RestoreSpec says what a restore recreates, and from which backup.

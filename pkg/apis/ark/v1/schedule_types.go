@@ -5,7 +5,8 @@ import (
 )
 
 // ScheduleNameLabel is the label put on every backup a schedule creates; its
-// value is the schedule's name.
+// value is the schedule's name made a valid label value by label.ValidValue
+// (over 63 characters: a prefix and a hash).
 const ScheduleNameLabel = "ark.heptio.com/schedule-name"
 
 // ScheduleSpec says when to back up, and what.
