@@ -26,6 +26,8 @@ set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=hack/lib/kube-tools.sh
 source "${REPO_ROOT}/hack/lib/kube-tools.sh"
+# shellcheck source=hack/lib/apt.sh
+source "${REPO_ROOT}/hack/lib/apt.sh"
 
 DIR=$(realpath -m "${ARK_LOCAL_CLUSTER_DIR:-${REPO_ROOT}/_output/local-cluster}")
 BIN="${REPO_ROOT}/_output/bin"
@@ -43,29 +45,6 @@ elapsed_since() {
   printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
 }
 die() { log "error: $*"; exit 1; }
-
-as_root() {
-  if [[ ${EUID} -eq 0 ]]; then
-    "$@"
-  elif command -v sudo >/dev/null; then
-    sudo "$@"
-  else
-    die "need root to run: $*"
-  fi
-}
-
-# apt_install PKG...: apt-get update + install, quiet unless it fails.
-apt_install() {
-  local out
-  out=$(mktemp)
-  if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"; } >"${out}" 2>&1; then
-    cat "${out}" >&2
-    rm -f "${out}"
-    die "installing $* failed"
-  fi
-  rm -f "${out}"
-}
 
 ensure_prerequisites() {
   local missing=()

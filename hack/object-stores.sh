@@ -32,6 +32,24 @@ AZURE_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 
 log() { echo "object-stores: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=hack/lib/apt.sh
+source "${ROOT}/hack/lib/apt.sh"
+
+# ensure_commands: the tools this script runs, installed from Debian when missing
+# (a fresh machine): ss and curl for ports and readiness, npm and node for Azurite.
+ensure_commands() {
+  local missing=()
+  command -v ss >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl ca-certificates)
+  if [[ " $* " == *" azure "* ]]; then
+    command -v node >/dev/null || missing+=(nodejs)
+    command -v npm >/dev/null || missing+=(npm)
+  fi
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
 
 kinds() {
   if [[ $# -eq 0 ]]; then echo "s3 gcs azure"; return; fi
@@ -73,7 +91,6 @@ install_azure() {
     cmp -s "${TOOLS}/package-lock.json" "${dir}/package-lock.json"; then
     return 0
   fi
-  command -v npm >/dev/null || die "npm is needed for Azurite"
   mkdir -p "${dir}"
   cp "${TOOLS}/package.json" "${TOOLS}/package-lock.json" "${dir}/"
   log "installing azurite with npm ci"
@@ -220,6 +237,7 @@ main() {
   local cmd="$1" k
   shift
   mkdir -p "${BIN}" "${RUN}" "${CACHE}/logs"
+  case "${cmd}" in install | start) ensure_commands $(kinds "$@") ;; esac
   case "${cmd}" in
   install) for k in $(kinds "$@"); do "install_${k}"; done ;;
   start) for k in $(kinds "$@"); do start_one "${k}"; env_one "${k}"; done ;;

@@ -7,7 +7,7 @@
 #   hack/quickstart.sh down   stop the server and the control plane, remove the bucket
 #
 # State lives in _output/quickstart/: cluster/ (control plane), bucket/ (backups),
-# ark-server.log, ark-server.pid.
+# ark-server.kubeconfig (the ServiceAccount's token, valid 24 h), ark-server.log, ark-server.pid.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -73,9 +73,39 @@ kubectl wait --for condition=established --timeout=60s crd -l '!no-such-label' >
 say "Configuring a local-directory bucket (${STATE}/bucket/ark)"
 sed "s#root: /var/lib/ark#root: ${STATE}/bucket#" "${ROOT}/examples/common/config/filesystem.yaml" | kubectl apply -f - >/dev/null
 
+# The server runs as its ServiceAccount, with the RBAC of 00-prereqs.yaml, as it does in a pod:
+# a kubeconfig with a token of heptio-ark/ark (TokenRequest) and nothing else. This shell keeps
+# the admin kubeconfig for kubectl and the ark CLI.
+say "Writing a kubeconfig for the ServiceAccount heptio-ark/ark (${STATE}/ark-server.kubeconfig)"
+token=$(kubectl -n heptio-ark create token ark --duration=24h)
+server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+ca=$(kubectl config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')
+(
+  umask 077
+  cat >"${STATE}/ark-server.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${ca}
+users:
+- name: ark
+  user:
+    token: ${token}
+contexts:
+- name: ark
+  context: {cluster: local, user: ark, namespace: heptio-ark}
+current-context: ark
+EOF
+)
+
 port=$(free_port)
-say "Starting ark server out of cluster (log: ${STATE}/ark-server.log)"
-nohup "${ARK}" server --metrics-address "127.0.0.1:${port}" >"${STATE}/ark-server.log" 2>&1 &
+say "Starting ark server out of cluster as the ServiceAccount (log: ${STATE}/ark-server.log)"
+echo "${BOLD}\$ ${ARK} server --kubeconfig ${STATE}/ark-server.kubeconfig --metrics-address 127.0.0.1:${port}${RESET}"
+nohup "${ARK}" server --kubeconfig "${STATE}/ark-server.kubeconfig" --metrics-address "127.0.0.1:${port}" \
+  >"${STATE}/ark-server.log" 2>&1 &
 echo $! >"${STATE}/ark-server.pid"
 for _ in $(seq 1 100); do
   grep -q "running controllers" "${STATE}/ark-server.log" && break

@@ -44,6 +44,7 @@ type factory struct {
 	namespace   string
 	qps         float32
 	burst       int
+	rateSet     bool
 }
 
 // NewFactory returns a Factory whose namespace defaults to ARK_NAMESPACE, or heptio-ark.
@@ -69,20 +70,19 @@ func (f *factory) ClientConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
-	if f.qps > 0 {
-		cfg.QPS = f.qps
-	}
-	if f.burst > 0 {
-		cfg.Burst = f.burst
+	if f.rateSet {
+		// A negative QPS means no client-side rate limiter (rest.RESTClientFor).
+		cfg.QPS, cfg.Burst = f.qps, f.burst
 	}
 	return cfg, nil
 }
 
 // SetClientRateLimits makes every client of the factory use this QPS and burst
-// (the server raises them so that the API server, not ark, is the limit).
+// instead of the kubeconfig's or client-go's defaults (5 and 10). A negative
+// qps turns the client-side rate limiter off, as in client-go.
 func SetClientRateLimits(f Factory, qps float32, burst int) {
 	if ff, ok := f.(*factory); ok {
-		ff.qps, ff.burst = qps, burst
+		ff.qps, ff.burst, ff.rateSet = qps, burst, true
 	}
 }
 

@@ -59,12 +59,27 @@ type Options struct {
 	RetryPeriod   time.Duration
 }
 
+// The server's client-side rate limit. By default there is none (QPS < 0, as
+// client-go reads it): the API server sets the pace. API Priority and Fairness
+// (on by default since Kubernetes 1.20, GA in 1.29) queues the server's
+// requests in its own flow and answers 429 with Retry-After when its share is
+// full; client-go waits that long and retries (up to 10 times per request).
+// The server's own concurrency is bounded anyway: --restore-workers creates,
+// one list at a time per backup, and its controllers' workers. A fixed client
+// QPS (client-go's default 5, or the former 100 here) only slows a restore
+// of many objects (5,000 ConfigMaps: 48 s at QPS 100 against 4 s raw) and
+// protects nothing that APF does not already protect.
+const (
+	DefaultClientQPS   float32 = -1
+	DefaultClientBurst         = 200
+)
+
 // downloadPath is where the filesystem provider's signed URLs are served.
 const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: 100, ClientBurst: 200, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
+	o := &Options{ClientQPS: DefaultClientQPS, ClientBurst: DefaultClientBurst, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
 		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
 	c := &cobra.Command{
 		Use:   "server",
@@ -89,8 +104,8 @@ does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
 // BindFlags adds the server's flags.
 func (o *Options) BindFlags(c *cobra.Command) {
 	flags := c.Flags()
-	flags.Float32Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Queries per second the server may send to the Kubernetes API server.")
-	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries the server may send to the Kubernetes API server above --client-qps.")
+	flags.Float32Var(&o.ClientQPS, "client-qps", o.ClientQPS, "Client-side limit of the queries per second the server sends to the Kubernetes API server. Negative (the default): no client-side limit; the API server's Priority and Fairness sets the pace, and its 429 answers make the server wait as long as their Retry-After says and retry. Set a positive value only for an API server without Priority and Fairness.")
+	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries above --client-qps; used only when --client-qps is positive.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the filesystem provider's download links. Empty disables it.")
 	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many objects of one resource a restore creates in parallel.")

@@ -7,11 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cmd/ark"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	"github.com/heptio/ark/pkg/test/arkserver"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -43,27 +42,34 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// arkEnv is one ark server, in its own namespace with its own bucket.
+// arkEnv is one ark server, in its own namespace with its own bucket. The
+// server runs as users run it (pkg/test/arkserver): a separate process from
+// _output/bin/ark, as the ServiceAccount of the shipped
+// examples/common/00-prereqs.yaml with exactly its RBAC, at default flags.
+// The test itself (fixtures, the ark CLI in run/mustRun) keeps the admin
+// kubeconfig.
 type arkEnv struct {
-	t         *testing.T
+	t         testing.TB
 	cluster   *cluster.Cluster
 	namespace string
 	bucket    string // the filesystem provider's root; the bucket is the directory "ark" in it
 	ark       arkclient.Interface
-	stop      func()
-	exited    <-chan struct{}
-	exitErr   func() error
-	httpAddr  string // the server's --metrics-address
+	server    *arkserver.Server // the server process: Stop, Kill, Start, Logs, Address
+	stop      func()            // stops the server (SIGTERM, wait); a failure other than a Config change fails the test
+	exited    <-chan struct{}   // closed when the current server process exits
+	exitErr   func() error      // the exit error of the last server process (an *arkserver.ExitError)
+	httpAddr  string            // the server's --metrics-address
 }
 
 type envOptions struct {
 	config      func(*arkv1.Config) // changes the default filesystem Config
+	args        []string            // extra server flags, only for a test about a flag
 	beforeStart func(*arkEnv)       // runs once the namespace and Config exist, before the server starts
 }
 
 // startArk creates a namespace, a Config whose bucket is a temp directory, and
 // runs `ark server` in it until the test ends.
-func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
+func startArk(t testing.TB, c *cluster.Cluster, opts envOptions) *arkEnv {
 	t.Helper()
 	ctx := context.Background()
 	e := &arkEnv{t: t, cluster: c, namespace: c.NewNamespace(t), bucket: t.TempDir()}
@@ -87,6 +93,9 @@ func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
 	if _, err := e.ark.ArkV1().Configs(e.namespace).Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	e.server = arkserver.New(t, c, arkserver.Options{Namespace: e.namespace, Args: opts.args})
+	e.httpAddr = e.server.Address()
+	e.exitErr = e.server.ExitErr
 	if opts.beforeStart != nil {
 		opts.beforeStart(e)
 	}
@@ -94,72 +103,44 @@ func startArk(t *testing.T, c *cluster.Cluster, opts envOptions) *arkEnv {
 	return e
 }
 
-// startServer runs `ark server` in this process until the test ends (or stop is called).
+// startServer starts the server process (again, after a stop or an exit on
+// its own) and waits until it serves.
 func (e *arkEnv) startServer() {
 	t := e.t
-	ctx, cancel := context.WithCancel(context.Background())
-	exited := make(chan struct{})
-	var exitErr error
-	logs := &syncBuffer{}
-	e.httpAddr = freeAddress(t)
-	go func() {
-		defer close(exited)
-		cmd := ark.NewCommand()
-		cmd.SetArgs([]string{"server", "--kubeconfig", e.cluster.Kubeconfig(), "-n", e.namespace,
-			"--metrics-address", e.httpAddr, "--shutdown-timeout", "20s"})
-		cmd.SetOut(logs)
-		cmd.SetErr(logs)
-		exitErr = cmd.ExecuteContext(ctx)
-	}()
-	e.exited = exited
-	e.exitErr = func() error { return exitErr }
-	var once sync.Once
-	e.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-exited:
-				// A server that stopped for a Config change did what it should.
-				if exitErr != nil && !errors.Is(exitErr, context.Canceled) && !strings.Contains(exitErr.Error(), "Config changed") {
-					t.Errorf("ark server: %v\n%s", exitErr, logs.String())
-				}
-			case <-time.After(30 * time.Second):
-				t.Errorf("ark server did not stop within 30s")
-			}
-		})
+	t.Helper()
+	if err := e.server.Start(); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(e.stop)
+	e.exited = e.server.Exited()
+	e.stop = func() {
+		if err := e.server.Stop(); err != nil {
+			// A server that stopped for a Config change did what it should.
+			var ee *arkserver.ExitError
+			if !errors.As(err, &ee) || !strings.Contains(ee.Message, "Config changed") {
+				t.Errorf("%v\n%s", err, e.server.LogTail(100))
+			}
+		}
+	}
 	e.waitServing()
 }
 
-// waitExit waits for the server to stop on its own (as on a Config change) and
-// returns its error.
-func (e *arkEnv) waitExit(timeout time.Duration) error {
-	select {
-	case <-e.exited:
-		return e.exitErr()
-	case <-time.After(timeout):
-		e.t.Fatalf("ark server did not stop within %s", timeout)
-		return nil
+// kill SIGKILLs the server process (a crash) and waits until it is gone.
+func (e *arkEnv) kill() {
+	e.t.Helper()
+	if err := e.server.Kill(); err != nil {
+		e.t.Fatal(err)
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// waitExit waits for the server to stop on its own (as on a Config change) and
+// returns its error (an *arkserver.ExitError whose message is the server's).
+func (e *arkEnv) waitExit(timeout time.Duration) error {
+	err := e.server.Wait(timeout)
+	var ee *arkserver.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		e.t.Fatal(err) // still running
+	}
+	return err
 }
 
 // waitServing waits until the server answers a download request (its caches
@@ -206,13 +187,4 @@ func (e *arkEnv) mustRun(args ...string) string {
 		e.t.Fatalf("ark %v: %v\n%s", args, err, out)
 	}
 	return out
-}
-
-func freeAddress(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -3,13 +3,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,44 +18,19 @@ import (
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 )
 
-// The ark binary's server runs out of cluster with --kubeconfig, and stops
-// cleanly, exit code 0, on SIGTERM.
+// The ark binary's server runs out of cluster with --kubeconfig (the
+// ServiceAccount's), says which controllers it runs, and stops cleanly, exit
+// code 0, on SIGTERM.
 func TestServerBinaryStopsOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "ark")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ark")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	e := startArk(t, testCluster, envOptions{})
-	e.stop() // this test runs its own server, from the binary, in the same namespace
-
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "server", "--kubeconfig", testCluster.Kubeconfig(), "--namespace", e.namespace, "--metrics-address", freeAddress(t))
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
+	if err := e.server.WaitControllers(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	e.waitServing()
-	if !strings.Contains(logs.String(), "running controllers") {
-		t.Errorf("the server did not say which controllers it runs:\n%s", logs.String())
+	if err := e.server.Stop(); err != nil {
+		t.Fatalf("ark server after SIGTERM: %v\n%s", err, e.server.LogTail(100))
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("ark server exited with %v after SIGTERM:\n%s", err, logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("ark server did not stop within 30s of SIGTERM:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "Stopped") {
-		t.Errorf("no clean stop in the log:\n%s", logs.String())
+	if !strings.Contains(e.server.Logs(), "Stopped") {
+		t.Errorf("no clean stop in the log:\n%s", e.server.Logs())
 	}
 }
 
