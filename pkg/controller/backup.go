@@ -36,10 +36,10 @@ type Backupper interface {
 }
 
 // ResourceResolver says whether a resource name (plural, resource.group or
-// short name) is served by the cluster.
+// short name) is served by the cluster, and lists the names for suggestions.
 type ResourceResolver interface {
 	Refresh(ctx context.Context) error
-	ResolveResource(name string) error
+	validation.Resources
 }
 
 // BackupUploader is what the backup controller needs of the bucket.
@@ -205,28 +205,16 @@ func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []stri
 	if c.restoreOnlyMode {
 		return []string{"the server is in restore-only mode (Config restoreOnlyMode: true): it takes no backups"}
 	}
-	errs := validation.BackupSpec(&b.Spec)
-	names := append(append([]string{}, b.Spec.IncludedResources...), b.Spec.ExcludedResources...)
-	needLookup := false
-	for _, n := range names {
+	for _, n := range append(append([]string{}, b.Spec.IncludedResources...), b.Spec.ExcludedResources...) {
 		if n != "*" {
-			needLookup = true
+			// A CRD created a moment ago must be known.
+			if err := c.resolver.Refresh(ctx); err != nil {
+				klog.FromContext(ctx).Error(err, "Refreshing discovery; checking resources with what is known")
+			}
+			break
 		}
 	}
-	if needLookup {
-		if err := c.resolver.Refresh(ctx); err != nil {
-			klog.FromContext(ctx).Error(err, "Refreshing discovery; checking resources with what is known")
-		}
-		for _, n := range names {
-			if n == "*" {
-				continue
-			}
-			if err := c.resolver.ResolveResource(n); err != nil {
-				errs = append(errs, fmt.Sprintf("resource %q is not served by the cluster: %v", n, err))
-			}
-		}
-	}
-	return errs
+	return validation.BackupSpec(&b.Spec, c.resolver)
 }
 
 // run takes the backup and uploads it; it returns the backup with its final

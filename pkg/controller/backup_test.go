@@ -54,6 +54,13 @@ func (f fakeResolver) ResolveResource(name string) error {
 	}
 	return errors.New("resource not found")
 }
+func (f fakeResolver) ResourceNames() []string {
+	var out []string
+	for n := range f.known {
+		out = append(out, n)
+	}
+	return out
+}
 
 // failingUploader breaks the tarball's upload after failAfter bytes.
 type failingUploader struct {

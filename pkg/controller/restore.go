@@ -151,6 +151,9 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	switch final.Phase {
 	case arkv1.RestorePhaseCompleted:
 		c.event(claimed, false, "Completed", "Restore completed with %d warnings", final.Warnings)
+	case arkv1.RestorePhaseFailedValidation:
+		c.metrics.RestoreFailedValidation()
+		c.event(claimed, true, "FailedValidation", "The restore is invalid: %s", strings.Join(final.ValidationErrors, "; "))
 	case arkv1.RestorePhasePartiallyFailed:
 		c.event(claimed, true, "PartiallyFailed", "Restore finished with %d errors and %d warnings: see `ark restore describe %s`", final.Errors, final.Warnings, name)
 	default:
@@ -162,7 +165,7 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 // validate checks the spec and finds the backup: in the cluster, or else in
 // the bucket (a cluster that has not synced it yet, as in a migration).
 func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, []string) {
-	errs := validation.RestoreSpec(&r.Spec)
+	errs := validation.RestoreSpec(&r.Spec, nil)
 	if r.Spec.BackupName == "" {
 		return nil, errs
 	}
@@ -242,7 +245,12 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 			status.Warnings++
 		}
 	}
+	var invalid *restore.InvalidError
 	switch {
+	case errors.As(runErr, &invalid):
+		// Known only once the backup was read: nothing was restored.
+		status.ValidationErrors = invalid.Errors
+		return finish(arkv1.RestorePhaseFailedValidation, "")
 	case runErr != nil:
 		return finish(arkv1.RestorePhaseFailed, runErr.Error())
 	case status.Errors > 0:

@@ -54,6 +54,7 @@ func TestRestoreController(t *testing.T) {
 		{name: "failed backup", inCluster: &arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}, inBucket: &completed, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "only Completed or PartiallyFailed"},
 		{name: "two namespaces to one", inCluster: &completed, inBucket: &completed, spec: arkv1.RestoreSpec{NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "both map to x"},
 		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: restore.Results{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
+		{name: "unknown resource found by the engine", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: &restore.InvalidError{Errors: []string{`excluded resource "secrts" is not served by the cluster (did you mean secrets?)`}}}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "did you mean secrets?"},
 		{name: "engine failure", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: errors.New("corrupt tarball")}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "corrupt tarball"},
 	}
 	for _, tt := range tests {

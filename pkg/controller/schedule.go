@@ -158,7 +158,7 @@ func (c *ScheduleController) validate(s *arkv1.Schedule) []string {
 	if c.restoreOnlyMode {
 		return []string{restoreOnlyScheduleError}
 	}
-	return validation.Schedule(&s.Spec)
+	return validation.Schedule(&s.Spec, nil)
 }
 
 // dueTick returns the tick whose backup is due at now, if any: the

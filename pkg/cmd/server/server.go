@@ -379,6 +379,7 @@ func (r resolver) ResolveResource(name string) error {
 	_, _, err := r.h.ResolveResource(name)
 	return err
 }
+func (r resolver) ResourceNames() []string { return r.h.ResourceNames() }
 
 // serveHTTP runs the server's HTTP listener until ctx is done; the returned
 // channel closes once it has stopped.

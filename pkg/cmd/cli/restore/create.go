@@ -165,7 +165,7 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 		v := o.RestoreVolumes
 		r.Spec.RestorePVs = &v
 	}
-	if errs := validation.RestoreSpec(&r.Spec); len(errs) > 0 {
+	if errs := validation.RestoreSpec(&r.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
 	return r, nil

@@ -50,7 +50,7 @@ func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
 		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec},
 	}
-	if errs := validation.Schedule(&s.Spec); len(errs) > 0 {
+	if errs := validation.Schedule(&s.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
 	return s, nil
