@@ -44,12 +44,17 @@ type ResourceResolver interface {
 
 // BackupUploader is what the backup controller needs of the bucket.
 type BackupUploader interface {
+	ListBackups(ctx context.Context) ([]string, error)
 	GetBackupMetadata(ctx context.Context, name string) ([]byte, error)
 	PutBackup(ctx context.Context, name string, metadata, contents, log io.Reader) error
 }
 
 // errUploadStopped tells the engine that the upload gave up reading the tarball.
 var errUploadStopped = errors.New("the upload stopped reading the tarball")
+
+// BucketRetryInterval is how often a backup or restore that waits for an
+// unreachable bucket tries again (it stays New meanwhile).
+const BucketRetryInterval = 15 * time.Second
 
 // progressInterval is how often a running backup's progress is written to its status.
 const progressInterval = 2 * time.Second
@@ -141,6 +146,13 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 			c.event(b, true, "FailedValidation", "The backup is invalid: %s", strings.Join(errs, "; "))
 		}
 		return 0, ignoreConflict(err)
+	}
+
+	// The bucket must answer before the backup is claimed: one taken while the
+	// bucket is unreachable would fail for want of a retry. It waits, New.
+	if _, err := c.store.ListBackups(ctx); err != nil {
+		logger.Error(err, "The bucket does not answer; the backup waits for it", "retryIn", BucketRetryInterval)
+		return BucketRetryInterval, nil
 	}
 
 	// Claim the backup: the update carries the resourceVersion we read, so if

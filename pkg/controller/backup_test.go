@@ -252,3 +252,36 @@ func TestBackupControllerIgnoresAndFailsInterrupted(t *testing.T) {
 		t.Errorf("completed backup changed to %s", got.Status.Phase)
 	}
 }
+
+// unreachableStore is a bucket that does not answer.
+type unreachableStore struct{}
+
+func (unreachableStore) ListBackups(context.Context) ([]string, error) {
+	return nil, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+}
+func (unreachableStore) GetBackupMetadata(context.Context, string) ([]byte, error) {
+	return nil, errors.New("connection refused")
+}
+func (unreachableStore) PutBackup(context.Context, string, io.Reader, io.Reader, io.Reader) error {
+	return errors.New("connection refused")
+}
+
+// A backup created while the bucket does not answer waits, New, and is tried
+// again: it is never Failed for want of a retry.
+func TestBackupWaitsForAnUnreachableBucket(t *testing.T) {
+	ctx := context.Background()
+	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b"}}
+	client := fake.NewSimpleClientset(b)
+	informers := arkinformers.NewSharedInformerFactory(client, 0)
+	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
+	backupper := &fakeBackupper{}
+	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), backupper, fakeResolver{}, unreachableStore{}, clocktesting.NewFakeClock(time.Now()), false)
+	after, err := c.Sync(ctx, "ns/b")
+	if err != nil || after != BucketRetryInterval {
+		t.Fatalf("Sync = %s, %v; want a retry after %s", after, err, BucketRetryInterval)
+	}
+	got, _ := client.ArkV1().Backups("ns").Get(ctx, "b", metav1.GetOptions{})
+	if got.Status.Phase != "" {
+		t.Errorf("phase = %q, want the backup left New", got.Status.Phase)
+	}
+}

@@ -36,6 +36,7 @@ type Restorer interface {
 
 // RestoreStore is what the restore controller needs of the bucket.
 type RestoreStore interface {
+	ListBackups(ctx context.Context) ([]string, error)
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
 	PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error
@@ -112,6 +113,13 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	logger := klog.FromContext(ctx).WithValues("restore", klog.KObj(r), "backup", r.Spec.BackupName)
 	ctx = klog.NewContext(ctx, logger)
 
+	// The bucket must answer before the restore is validated (its backup may
+	// be only there) and claimed: it waits, New, rather than fail for want of
+	// a retry.
+	if _, err := c.store.ListBackups(ctx); err != nil {
+		logger.Error(err, "The bucket does not answer; the restore waits for it", "retryIn", BucketRetryInterval)
+		return BucketRetryInterval, nil
+	}
 	backup, errs := c.validate(ctx, r)
 	if len(errs) > 0 {
 		logger.Info("Restore failed validation", "errors", errs)
