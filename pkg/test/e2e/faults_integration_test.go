@@ -42,6 +42,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/test/arkserver"
 	"github.com/heptio/ark/pkg/test/objectstores"
 )
 
@@ -530,6 +531,58 @@ func TestFaultStoreUnreachableAtStart(t *testing.T) {
 		t.Errorf("/readyz not ready once the store answers")
 	}
 	_ = names
+}
+
+// Two replicas with leader election; the leader SIGKILLed while a backup's
+// tarball is being uploaded: the standby takes the lease over, marks the
+// interrupted backup Failed (nothing in the bucket looks whole), and takes
+// the next backup, which restores every object.
+func TestFaultLeaderKilledMidBackup(t *testing.T) {
+	f := newFault(t, "two replicas, leader SIGKILLed mid-backup")
+	ctx := context.Background()
+	srv, proxy, opts := s3Env(t)
+	e := startArk(t, testCluster, opts)
+	if err := e.server.WaitControllers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	standby := arkserver.Start(t, testCluster, arkserver.Options{Namespace: e.namespace})
+	src, names := fixture(t, 100)
+
+	held := proxy.holdRequests("/cut/cut.tar.gz")
+	e.createBackup("cut", src)
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the tarball upload never started\n%s", e.server.LogTail(60))
+	}
+	e.waitBackupPhase("cut", time.Minute, arkv1.BackupPhaseInProgress)
+	e.kill()
+	proxy.releaseRequests()
+	waitCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := standby.WaitControllers(waitCtx); err != nil {
+		t.Fatalf("the standby did not take over: %v", err)
+	}
+	b := e.waitBackupPhase("cut", 2*time.Minute, arkv1.BackupPhaseFailed, arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed)
+	if b.Status.Phase != arkv1.BackupPhaseFailed {
+		t.Errorf("backup of the killed leader: %s, want Failed", b.Status.Phase)
+	}
+	if metadataInBucket(t, srv, "cut") {
+		t.Errorf("the killed leader's backup looks whole in the bucket")
+	}
+	e.createBackup("again", src)
+	if b := e.waitBackupPhase("again", 2*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed); b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup by the new leader: %s %q", b.Status.Phase, b.Status.FailureReason)
+	}
+	dst := src + "-r"
+	t.Cleanup(func() { _ = testCluster.DeleteNamespaceAndWait(context.Background(), dst, time.Minute) })
+	e.createRestore("again", "again", map[string]string{src: dst})
+	e.waitRestorePhase("again", 2*time.Minute, arkv1.RestorePhaseCompleted)
+	if n := missingConfigMaps(t, dst, names); n > 0 {
+		f.lose(n, "%d of %d ConfigMaps missing", n, len(names))
+	}
+	// The killed replica comes back (as its Deployment would start it) as the standby.
+	e.startServer()
 }
 
 // tarball builds a gzipped tar of the given entries.
