@@ -585,6 +585,55 @@ func TestFaultLeaderKilledMidBackup(t *testing.T) {
 	e.startServer()
 }
 
+// kube-apiserver restarted while a backup is being uploaded (every watch of
+// the server breaks, its status updates fail meanwhile): the backup ends
+// Completed and whole (it restores every object) or Failed with a reason,
+// never stuck; the server keeps serving and takes the next backup.
+func TestFaultAPIServerRestartedMidBackup(t *testing.T) {
+	f := newFault(t, "kube-apiserver restarted mid-backup (tarball upload in flight)")
+	ctx := context.Background()
+	_, proxy, opts := s3Env(t)
+	e := startArk(t, testCluster, opts)
+	src, names := fixture(t, 100)
+
+	held := proxy.holdRequests("/cut/cut.tar.gz")
+	e.createBackup("cut", src)
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the tarball upload never started\n%s", e.server.LogTail(60))
+	}
+	e.waitBackupPhase("cut", time.Minute, arkv1.BackupPhaseInProgress)
+	if err := testCluster.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	proxy.releaseRequests()
+	b := e.waitBackupPhase("cut", 3*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed)
+	switch b.Status.Phase {
+	case arkv1.BackupPhaseCompleted:
+		dst := src + "-cut"
+		t.Cleanup(func() { _ = testCluster.DeleteNamespaceAndWait(context.Background(), dst, time.Minute) })
+		e.createRestore("from-cut", "cut", map[string]string{src: dst})
+		e.waitRestorePhase("from-cut", 2*time.Minute, arkv1.RestorePhaseCompleted)
+		if n := missingConfigMaps(t, dst, names); n > 0 {
+			f.lose(n, "the backup Completed across the restart lacks %d of %d ConfigMaps", n, len(names))
+		}
+	case arkv1.BackupPhaseFailed:
+		if b.Status.FailureReason == "" {
+			t.Errorf("backup Failed without a reason")
+		}
+	default:
+		t.Errorf("backup across the restart: %s", b.Status.Phase)
+	}
+	if !e.server.Running() {
+		t.Fatalf("the server stopped across the API server restart:\n%s", e.server.LogTail(60))
+	}
+	e.createBackup("after", src)
+	if b := e.waitBackupPhase("after", 2*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed); b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Errorf("backup after the API server restart: %s %q", b.Status.Phase, b.Status.FailureReason)
+	}
+}
+
 // tarball builds a gzipped tar of the given entries.
 func tarball(t *testing.T, entries map[string]string) []byte {
 	var buf bytes.Buffer
