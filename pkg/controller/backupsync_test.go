@@ -1,9 +1,12 @@
 package controller
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +57,11 @@ func TestBackupSyncImports(t *testing.T) {
 		bucketBackup("already", arkv1.BackupPhaseCompleted),
 	} {
 		putBackup(t, store, b)
+	}
+	// A folder whose metadata names another backup (a copy, junk) is not imported.
+	meta, _ := json.Marshal(bucketBackup("original", arkv1.BackupPhaseCompleted))
+	if err := store.PutBackup(context.Background(), "copy", bytes.NewReader(meta), strings.NewReader("tarball"), strings.NewReader("log")); err != nil {
+		t.Fatal(err)
 	}
 	existing := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "already"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
 	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), existing)

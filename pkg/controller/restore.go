@@ -203,6 +203,9 @@ func (c *RestoreController) backupFromBucket(ctx context.Context, name string) (
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %q from the bucket: %w", name, err)
 	}
+	if backup.Name != "" && backup.Name != name {
+		return nil, fmt.Errorf("the bucket's folder %q holds the metadata of another backup (%q): it is not a backup to restore", name, backup.Name)
+	}
 	return backup, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
@@ -138,7 +139,7 @@ func TestFaultBadObjectsStoredBeforeTheCRD(t *testing.T) {
 	if out := e.mustRun("restore", "get"); !strings.Contains(out, "Warning: Restore "+e.namespace+"/strings") {
 		t.Errorf("ark restore get:\n%s", out)
 	}
-	if out, err := e.run("backup", "describe", "typo"); err == nil || !strings.Contains(out, "cannot be read") {
+	if out, err := e.run("backup", "describe", "typo"); err == nil || !strings.Contains(out+err.Error(), "cannot be read") {
 		t.Errorf("ark backup describe typo: %v\n%s", err, out)
 	}
 	e.mustRun("backup", "describe", "old-good")
@@ -271,14 +272,22 @@ func TestFaultRawAPIBadFields(t *testing.T) {
 		}
 		t.Run(tc.kind+" "+tc.fields+" "+tc.status, func(t *testing.T) {
 			res := testCluster.Dynamic().Resource(tolerant.Resource(tc.kind)).Namespace(e.namespace)
-			created, err := res.Create(ctx, rawObject(t, e.namespace, tc.kind, name, tc.fields), metav1.CreateOptions{})
+			_, err := res.Create(ctx, rawObject(t, e.namespace, tc.kind, name, tc.fields), metav1.CreateOptions{})
 			if tc.status != "" && err == nil {
 				var status map[string]any
 				if err := json.Unmarshal([]byte(tc.status), &status); err != nil {
 					t.Fatal(err)
 				}
-				created.Object["status"] = status
-				_, err = res.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+				// The server may update the object meanwhile: write over its newest version.
+				err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					cur, err := res.Get(ctx, name, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					cur.Object["status"] = status
+					_, err = res.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+					return err
+				})
 			}
 			if tc.refused != "" {
 				if !apierrors.IsInvalid(err) {

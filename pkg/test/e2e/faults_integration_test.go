@@ -42,6 +42,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/controller"
 	"github.com/heptio/ark/pkg/test/arkserver"
 	"github.com/heptio/ark/pkg/test/objectstores"
 )
@@ -510,8 +511,13 @@ func TestFaultStoreUnreachableAtStart(t *testing.T) {
 		t.Fatalf("/readyz never said the bucket is unreachable (last: %q)\n%s", body, e.server.LogTail(60))
 	}
 	e.createBackup("waits", src)
-	// Give the controller time to try (and not fail) it: it retries every 15s.
-	time.Sleep(20 * time.Second)
+	// The controller tries it, finds the bucket silent, and leaves it New.
+	err = wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
+		return strings.Contains(e.server.Logs(), "the backup waits for it"), nil
+	})
+	if err != nil {
+		t.Fatalf("the server never tried the backup\n%s", e.server.LogTail(60))
+	}
 	if b, err := e.ark.ArkV1().Backups(e.namespace).Get(context.Background(), "waits", metav1.GetOptions{}); err != nil || (b.Status.Phase != "" && b.Status.Phase != arkv1.BackupPhaseNew) {
 		t.Errorf("backup created while the store is unreachable: %v %+v; want it left New", err, b.Status)
 	}
@@ -728,9 +734,19 @@ func TestFaultJunkInBucket(t *testing.T) {
 	}
 	e.startServer()
 
-	// The good backup comes back, Completed.
-	if b := e.waitBackupPhase("good", 2*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed); b.Status.Phase != arkv1.BackupPhaseCompleted {
-		f.lose(1, "the good backup was imported as %s", b.Status.Phase)
+	// The good backup comes back from the bucket, Completed (once the deleted
+	// object, which may wait for the server's finalizer, is gone).
+	var good *arkv1.Backup
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "good", metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		good = b
+		return b.DeletionTimestamp == nil && b.Annotations[controller.SyncedFromBucketAnnotation] != "" && b.Status.Phase.IsFinal(), nil
+	})
+	if err != nil || good.Status.Phase != arkv1.BackupPhaseCompleted {
+		f.lose(1, "the good backup was not imported from the bucket as Completed: %v %+v", err, good)
 	}
 	// None of the folders without usable metadata becomes a backup.
 	for _, name := range []string{"nometa", "notjson", "othername", "someone-else", "emptydir"} {
