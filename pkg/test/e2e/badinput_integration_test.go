@@ -230,7 +230,7 @@ func TestFaultRawAPIBadFields(t *testing.T) {
 		{kind: "Restore", fields: `{"spec": {}}`, refused: "spec.backupName"},
 		{kind: "Restore", fields: `{"spec": {"backupName": 5}}`, refused: "spec.backupName"},
 		{kind: "Restore", fields: `{"spec": {"backupName": "b", "namespaceMapping": "a:b"}}`, refused: "spec.namespaceMapping"},
-		{kind: "Restore", fields: `{"spec": {"backupName": "b", "namespaceMapping": {"Not_A_Namespace": "b"}}}`, refused: "spec.namespaceMapping"},
+		{kind: "Restore", fields: `{"spec": {"backupName": "b", "namespaceMapping": {"Not_A_Namespace": "b"}}}`, failedValidation: "not a valid namespace name"},
 		{kind: "Restore", fields: `{"spec": {"backupName": "b", "restorePVs": "no"}}`, refused: "spec.restorePVs"},
 		{kind: "Restore", fields: `{"spec": {"backupName": "b", "includedNamespaces": ["Not_A_Namespace"]}}`, refused: "spec.includedNamespaces[0]"},
 		{kind: "Restore", fields: `{"spec": {"backupName": "b", "includedResources": [""]}}`, refused: "spec.includedResources[0]"},

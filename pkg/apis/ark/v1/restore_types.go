@@ -40,10 +40,10 @@ type RestoreSpec struct {
 	ExcludedResources []string `json:"excludedResources,omitempty"`
 
 	// NamespaceMapping maps a namespace of the backup to the namespace its objects
-	// are restored into. Namespaces not in the map keep their names.
+	// are restored into. Namespaces not in the map keep their names. Sources and
+	// targets must be namespace names, and no two sources may map to one target:
+	// the server checks that (FailedValidation).
 	// +optional
-	// +kubebuilder:validation:MaxProperties=1000
-	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 63 && k.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self[k]) <= 63 && self[k].matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",message="every source and target must be a namespace name (lower-case letters, digits and '-', at most 63 characters)"
 	NamespaceMapping map[string]string `json:"namespaceMapping,omitempty"`
 
 	// LabelSelector, when set, restores only the objects whose labels match it.
