@@ -681,12 +681,10 @@ func TestFaultJunkInBucket(t *testing.T) {
 	src, names := fixture(t, 30)
 	e.mustRun("backup", "create", "good", "--include-namespaces", src, "--wait")
 
-	// With the server stopped, the Backup object goes (sync brings it back
-	// from the bucket) and junk is put beside it.
+	// With the server stopped, junk is put beside it, and a whole copy of it
+	// under another name (as another cluster's backup would appear): sync
+	// runs at start.
 	if err := e.server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "good", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	bucket := filepath.Join(e.bucket, "ark")
@@ -709,6 +707,8 @@ func TestFaultJunkInBucket(t *testing.T) {
 	}
 	cm := `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"` + src + `"}}`
 	files := map[string][]byte{
+		"copy/ark-backup.json":        renamed("copy"),
+		"copy/copy.tar.gz":            goodTar,
 		"nometa/nometa.tar.gz":        goodTar,
 		"notjson/ark-backup.json":     []byte("{this is not JSON"),
 		"notjson/notjson.tar.gz":      goodTar,
@@ -734,19 +734,18 @@ func TestFaultJunkInBucket(t *testing.T) {
 	}
 	e.startServer()
 
-	// The good backup comes back from the bucket, Completed (once the deleted
-	// object, which may wait for the server's finalizer, is gone).
+	// The whole copy is imported from the bucket, Completed.
 	var good *arkv1.Backup
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "good", metav1.GetOptions{})
+		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "copy", metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
 		good = b
-		return b.DeletionTimestamp == nil && b.Annotations[controller.SyncedFromBucketAnnotation] != "" && b.Status.Phase.IsFinal(), nil
+		return b.Annotations[controller.SyncedFromBucketAnnotation] != "" && b.Status.Phase.IsFinal(), nil
 	})
 	if err != nil || good.Status.Phase != arkv1.BackupPhaseCompleted {
-		f.lose(1, "the good backup was not imported from the bucket as Completed: %v %+v", err, good)
+		f.lose(1, "the whole backup among the junk was not imported as Completed: %v %+v", err, good)
 	}
 	// None of the folders without usable metadata becomes a backup.
 	for _, name := range []string{"nometa", "notjson", "othername", "someone-else", "emptydir"} {
@@ -778,10 +777,10 @@ func TestFaultJunkInBucket(t *testing.T) {
 			t.Errorf("a tarball entry escaped its directory")
 		}
 	}
-	// The good backup restores whole, and the server still runs.
+	// The imported copy restores whole, and the server still runs.
 	dst := src + "-good"
 	t.Cleanup(func() { _ = testCluster.DeleteNamespaceAndWait(context.Background(), dst, time.Minute) })
-	e.createRestore("from-good", "good", map[string]string{src: dst})
+	e.createRestore("from-good", "copy", map[string]string{src: dst})
 	if r := e.waitRestorePhase("from-good", 2*time.Minute, arkv1.RestorePhaseCompleted, arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation); r.Status.Phase != arkv1.RestorePhaseCompleted {
 		t.Errorf("restore of the good backup: %s %q %v", r.Status.Phase, r.Status.FailureReason, r.Status.ValidationErrors)
 	}
