@@ -614,6 +614,18 @@ func TestFaultAPIServerRestartedMidBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy.releaseRequests()
+	// A restart longer than the lease's renew deadline (10s) makes the server
+	// stop, saying so (it cannot know that no other replica took over); its
+	// Deployment starts it again, as here.
+	select {
+	case <-e.server.Exited():
+		var ee *arkserver.ExitError
+		if err := e.server.ExitErr(); !errors.As(err, &ee) || !strings.Contains(ee.Message, "lost the leader lease") {
+			t.Errorf("the server stopped across the API server restart without saying it lost its lease: %v", err)
+		}
+		e.startServer()
+	case <-time.After(5 * time.Second):
+	}
 	b := e.waitBackupPhase("cut", 3*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed)
 	switch b.Status.Phase {
 	case arkv1.BackupPhaseCompleted:
