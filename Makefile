@@ -49,7 +49,7 @@ test-faults: build kube-tools object-stores ## Run the fault-injection suite (ar
 	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 -v -run '^TestFault' ./pkg/test/e2e/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 .PHONY: bench
-bench: build kube-tools object-stores ## Run the benchmarks (object-store throughput, backup and restore of 10,000 objects).
+bench: build kube-tools object-stores ## Run the benchmarks: ark server (as its ServiceAccount, default flags) backing up and restoring 5,000 objects against a raw client, the engines on 10,000, object-store throughput.
 	go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 60m -p 1 ./...
 
 .PHONY: verify

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,4 +195,14 @@ func (e *arkEnv) mustRun(args ...string) string {
 		e.t.Fatalf("ark %v: %v\n%s", args, err, out)
 	}
 	return out
+}
+
+// freeAddress returns a loopback address whose port was free a moment ago.
+func freeAddress(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

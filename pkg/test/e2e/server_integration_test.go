@@ -88,3 +88,32 @@ func TestBackupCRDWithInformerAndKubectl(t *testing.T) {
 		t.Errorf("kubectl row: %q", lines[len(lines)-1])
 	}
 }
+
+// A server killed with SIGKILL (a crash) and started again on the same
+// namespace and bucket serves again and finds the backups it made.
+func TestServerKilledAndStartedAgain(t *testing.T) {
+	ctx := context.Background()
+	e := startArk(t, testCluster, envOptions{})
+	app := testCluster.NewNamespace(t)
+	createConfigMaps(t, testCluster, app, "settings")
+	e.mustRun("backup", "create", "before-crash", "--include-namespaces", app, "--wait")
+	pid := e.server.Pid()
+	e.kill()
+	if e.server.Running() {
+		t.Fatal("the server still runs after Kill")
+	}
+	e.startServer()
+	if e.server.Pid() == pid {
+		t.Errorf("the same process (pid %d) after a restart", pid)
+	}
+	if err := e.server.WaitControllers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out := e.mustRun("restore", "create", "before-crash", "--namespace-mappings", app+":"+app+"-again", "--wait"); !strings.Contains(out, "finished: Completed") {
+		t.Fatalf("restore after the restart:\n%s", out)
+	}
+	t.Cleanup(func() { _ = testCluster.DeleteNamespaceAndWait(context.Background(), app+"-again", time.Minute) })
+	if n := strings.Count(e.server.Logs(), "=== arkserver: start #"); n != 2 {
+		t.Errorf("%d starts in the log, want 2", n)
+	}
+}
