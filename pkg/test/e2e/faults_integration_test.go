@@ -803,13 +803,3 @@ func TestFaultJunkInBucket(t *testing.T) {
 		t.Errorf("the server stopped:\n%s", e.server.LogTail(60))
 	}
 }
-
-// freeAddress is a loopback address no one listens on (yet).
-func freeAddress(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
