@@ -26,7 +26,7 @@ build: ## Build the ark binary into _output/bin/ark.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ark ./cmd/ark
 
 .PHONY: test
-test: verify test-unit test-integration ## Run the whole test suite: verify, unit, then integration and end-to-end tests on a local control plane and real object stores.
+test: verify test-unit test-integration test-faults ## Run the whole test suite: verify, unit, integration and end-to-end tests on a local control plane and real object stores, then the fault-injection suite.
 
 .PHONY: test-unit
 test-unit: ## Run the unit tests (no servers needed).
@@ -42,7 +42,11 @@ object-stores: ## Build/install the object-store test servers (MinIO, fake-gcs-s
 
 .PHONY: test-integration
 test-integration: build kube-tools object-stores ## Run the integration and end-to-end tests (builds and starts kube-apiserver, etcd and the object-store servers on loopback; cached in _output/).
-	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 ./...
+	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 -skip '^TestFault' ./...
+
+.PHONY: test-faults
+test-faults: build kube-tools object-stores ## Run the fault-injection suite (ark server SIGKILLed mid-backup and mid-restore, object store stopped or unreachable, junk in the bucket) and print its table.
+	go test -count=1 -tags integration -timeout $(INTEGRATION_TIMEOUT) -p 1 -v -run '^TestFault' ./pkg/test/e2e/ 2>&1 | grep -v '^=== \(RUN\|PAUSE\|CONT\)'
 
 .PHONY: bench
 bench: build kube-tools object-stores ## Run the benchmarks: ark server (as its ServiceAccount, default flags) backing up and restoring 5,000 objects against a raw client, the engines on 10,000, object-store throughput.

@@ -10,6 +10,7 @@
 #   hack/local-cluster.sh status   show the state of each component
 #   hack/local-cluster.sh down     stop everything and remove the state
 #   hack/local-cluster.sh build    only build the binaries if stale (~10 min cold)
+#   hack/local-cluster.sh restart-apiserver  stop kube-apiserver and start it again (a test fault)
 #
 #   eval "$(hack/local-cluster.sh up)"; kubectl get ns; hack/local-cluster.sh down
 #
@@ -414,8 +415,22 @@ cmd_status() {
   return "${rc}"
 }
 
+# restart_apiserver: stops kube-apiserver (SIGTERM) and starts it again with
+# the same command line (same port, same etcd), then waits until it is ready:
+# a fault for tests (every watch breaks, requests fail meanwhile).
+cmd_restart_apiserver() {
+  local pid args=()
+  pid=$(component_pid kube-apiserver) || die "kube-apiserver is not running"
+  mapfile -d '' args < "/proc/${pid}/cmdline"
+  [[ ${#args[@]} -gt 0 ]] || die "cannot read the command line of kube-apiserver (pid ${pid})"
+  stop kube-apiserver
+  start kube-apiserver "${args[@]}"
+  wait_for kube-apiserver 120 apiserver_ready
+}
+
 case "${1:-}" in
   up) cmd_up ;;
+  restart-apiserver) cmd_restart_apiserver ;;
   down) cmd_down "${2:-}" ;;
   env) print_env ;;
   status) cmd_status ;;
@@ -424,7 +439,7 @@ case "${1:-}" in
     kube::tools::ensure "${REPO_ROOT}"
     ;;
   *)
-    echo "usage: $0 up|down|env|status|build" >&2
+    echo "usage: $0 up|down|env|status|build|restart-apiserver" >&2
     exit 2
     ;;
 esac

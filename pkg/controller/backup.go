@@ -35,10 +35,10 @@ type Backupper interface {
 }
 
 // ResourceResolver says whether a resource name (plural, resource.group or
-// short name) is served by the cluster.
+// short name) is served by the cluster, and lists the names for suggestions.
 type ResourceResolver interface {
 	Refresh(ctx context.Context) error
-	ResolveResource(name string) error
+	validation.Resources
 }
 
 // BackupUploader is what the backup controller needs of the bucket
@@ -49,10 +49,15 @@ type BackupUploader interface {
 	PutBackupLog(ctx context.Context, name string, log io.Reader) error
 	PutBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
+	BackupExists(ctx context.Context, name string) (bool, error)
 }
 
 // errUploadStopped tells the engine that the upload gave up reading the tarball.
 var errUploadStopped = errors.New("the upload stopped reading the tarball")
+
+// BucketRetryInterval is how often a backup or restore that waits for an
+// unreachable bucket tries again (it stays New meanwhile).
+const BucketRetryInterval = 15 * time.Second
 
 // progressInterval is how often a running backup's progress is written to its status.
 const progressInterval = 2 * time.Second
@@ -203,6 +208,13 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		return 0, ignoreConflict(err)
 	}
 
+	// The bucket must answer before the backup is claimed: one taken while the
+	// bucket is unreachable would fail for want of a retry. It waits, New.
+	if _, err := c.store.BackupExists(ctx, b.Name); err != nil {
+		logger.Error(err, "The bucket does not answer; the backup waits for it", "retryIn", BucketRetryInterval)
+		return BucketRetryInterval, nil
+	}
+
 	// Claim the backup: the update carries the resourceVersion we read, so if
 	// another server claimed it first this one gets a conflict and backs off.
 	start := metav1.NewTime(c.clock.Now())
@@ -284,28 +296,16 @@ func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []stri
 	if c.restoreOnlyMode {
 		return []string{"the server is in restore-only mode (Config restoreOnlyMode: true): it takes no backups"}
 	}
-	errs := validation.BackupSpec(&b.Spec)
-	names := append(append([]string{}, b.Spec.IncludedResources...), b.Spec.ExcludedResources...)
-	needLookup := false
-	for _, n := range names {
+	for _, n := range append(append([]string{}, b.Spec.IncludedResources...), b.Spec.ExcludedResources...) {
 		if n != "*" {
-			needLookup = true
+			// A CRD created a moment ago must be known.
+			if err := c.resolver.Refresh(ctx); err != nil {
+				klog.FromContext(ctx).Error(err, "Refreshing discovery; checking resources with what is known")
+			}
+			break
 		}
 	}
-	if needLookup {
-		if err := c.resolver.Refresh(ctx); err != nil {
-			klog.FromContext(ctx).Error(err, "Refreshing discovery; checking resources with what is known")
-		}
-		for _, n := range names {
-			if n == "*" {
-				continue
-			}
-			if err := c.resolver.ResolveResource(n); err != nil {
-				errs = append(errs, fmt.Sprintf("resource %q is not served by the cluster: %v", n, err))
-			}
-		}
-	}
-	return errs
+	return validation.BackupSpec(&b.Spec, c.resolver)
 }
 
 // run takes the backup and uploads it; it returns the backup with its final

@@ -57,6 +57,13 @@ func (f fakeResolver) ResolveResource(name string) error {
 	}
 	return errors.New("resource not found")
 }
+func (f fakeResolver) ResourceNames() []string {
+	var out []string
+	for n := range f.known {
+		out = append(out, n)
+	}
+	return out
+}
 
 // failingUploader breaks the tarball's upload after failAfter bytes.
 type failingUploader struct {
@@ -351,4 +358,32 @@ func newTestStore(t *testing.T) *persistence.BackupStore {
 		t.Fatal(err)
 	}
 	return store
+}
+
+// unreachableStore is a bucket that does not answer. Only BackupExists is
+// implemented: a backup waiting for the bucket must call nothing else.
+type unreachableStore struct{ BackupUploader }
+
+func (unreachableStore) BackupExists(context.Context, string) (bool, error) {
+	return false, errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
+}
+
+// A backup created while the bucket does not answer waits, New, and is tried
+// again: it is never Failed for want of a retry.
+func TestBackupWaitsForAnUnreachableBucket(t *testing.T) {
+	ctx := context.Background()
+	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b"}}
+	client := fake.NewSimpleClientset(b)
+	informers := arkinformers.NewSharedInformerFactory(client, 0)
+	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
+	backupper := &fakeBackupper{}
+	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), backupper, fakeResolver{}, unreachableStore{}, clocktesting.NewFakeClock(time.Now()), false)
+	after, err := c.Sync(ctx, "ns/b")
+	if err != nil || after != BucketRetryInterval {
+		t.Fatalf("Sync = %s, %v; want a retry after %s", after, err, BucketRetryInterval)
+	}
+	got, _ := client.ArkV1().Backups("ns").Get(ctx, "b", metav1.GetOptions{})
+	if got.Status.Phase != "" {
+		t.Errorf("phase = %q, want the backup left New", got.Status.Phase)
+	}
 }

@@ -227,6 +227,12 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 		logger.Info("Skipping a backup whose metadata in the bucket is unreadable", "error", err.Error())
 		return false, nil
 	}
+	// A folder whose metadata names another backup is a copy or junk: its
+	// tarball is not what the metadata describes.
+	if m.Name != "" && m.Name != name {
+		logger.Info("Skipping a folder whose metadata names another backup", "metadataName", m.Name)
+		return false, nil
+	}
 	switch m.Status.Phase {
 	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:
 	default:
@@ -300,6 +306,9 @@ func (c *BackupSyncController) finishImport(ctx context.Context, b *arkv1.Backup
 	m := &arkv1.Backup{}
 	if err := json.Unmarshal(data, m); err != nil {
 		return err
+	}
+	if m.Name != "" && m.Name != b.Name {
+		return fmt.Errorf("its metadata in the bucket names another backup, %q", m.Name)
 	}
 	switch m.Status.Phase {
 	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:

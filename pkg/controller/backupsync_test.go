@@ -2,7 +2,10 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -44,7 +47,7 @@ func bucketBackup(name string, phase arkv1.BackupPhase) *arkv1.Backup {
 }
 
 func TestBackupSyncImports(t *testing.T) {
-	store, _ := newTestBucket(t)
+	store, bucketDir := newTestBucket(t)
 	for _, b := range []*arkv1.Backup{
 		bucketBackup("completed", arkv1.BackupPhaseCompleted),
 		bucketBackup("partial", arkv1.BackupPhasePartiallyFailed),
@@ -54,6 +57,12 @@ func TestBackupSyncImports(t *testing.T) {
 		bucketBackup("already", arkv1.BackupPhaseCompleted),
 	} {
 		putBackup(t, store, b)
+	}
+	// A folder whose metadata names another backup (a copy, junk) is not imported.
+	putBackup(t, store, bucketBackup("copy", arkv1.BackupPhaseCompleted))
+	meta, _ := json.Marshal(bucketBackup("original", arkv1.BackupPhaseCompleted))
+	if err := os.WriteFile(filepath.Join(bucketDir, "copy", persistence.MetadataFile), meta, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	existing := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "already"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
 	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), existing)

@@ -35,6 +35,7 @@ type Restorer interface {
 
 // RestoreStore is what the restore controller needs of the bucket.
 type RestoreStore interface {
+	BackupExists(ctx context.Context, name string) (bool, error)
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
 	PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error
@@ -111,6 +112,13 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	logger := klog.FromContext(ctx).WithValues("restore", klog.KObj(r), "backup", r.Spec.BackupName)
 	ctx = klog.NewContext(ctx, logger)
 
+	// The bucket must answer before the restore is validated (its backup may
+	// be only there) and claimed: it waits, New, rather than fail for want of
+	// a retry.
+	if _, err := c.store.BackupExists(ctx, r.Spec.BackupName); err != nil {
+		logger.Error(err, "The bucket does not answer; the restore waits for it", "retryIn", BucketRetryInterval)
+		return BucketRetryInterval, nil
+	}
 	backup, errs := c.validate(ctx, r)
 	if len(errs) > 0 {
 		logger.Info("Restore failed validation", "errors", errs)
@@ -150,6 +158,9 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	switch final.Phase {
 	case arkv1.RestorePhaseCompleted:
 		c.event(claimed, false, "Completed", "Restore completed with %d warnings", final.Warnings)
+	case arkv1.RestorePhaseFailedValidation:
+		c.metrics.RestoreFailedValidation()
+		c.event(claimed, true, "FailedValidation", "The restore is invalid: %s", strings.Join(final.ValidationErrors, "; "))
 	case arkv1.RestorePhasePartiallyFailed:
 		c.event(claimed, true, "PartiallyFailed", "Restore finished with %d errors and %d warnings: see `ark restore describe %s`", final.Errors, final.Warnings, name)
 	default:
@@ -161,7 +172,7 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 // validate checks the spec and finds the backup: in the cluster, or else in
 // the bucket (a cluster that has not synced it yet, as in a migration).
 func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, []string) {
-	errs := validation.RestoreSpec(&r.Spec)
+	errs := validation.RestoreSpec(&r.Spec, nil)
 	if r.Spec.BackupName == "" {
 		return nil, errs
 	}
@@ -190,6 +201,9 @@ func (c *RestoreController) backupFromBucket(ctx context.Context, name string) (
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %q from the bucket: %w", name, err)
+	}
+	if backup.Name != "" && backup.Name != name {
+		return nil, fmt.Errorf("the bucket's folder %q holds the metadata of another backup (%q): it is not a backup to restore", name, backup.Name)
 	}
 	return backup, nil
 }
@@ -241,7 +255,12 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 			status.Warnings++
 		}
 	}
+	var invalid *restore.InvalidError
 	switch {
+	case errors.As(runErr, &invalid):
+		// Known only once the backup was read: nothing was restored.
+		status.ValidationErrors = invalid.Errors
+		return finish(arkv1.RestorePhaseFailedValidation, "")
 	case runErr != nil:
 		return finish(arkv1.RestorePhaseFailed, runErr.Error())
 	case status.Errors > 0:

@@ -57,6 +57,7 @@ func TestRestoreController(t *testing.T) {
 		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: restore.Results{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
 		{name: "corrupted tarball", inCluster: &completed, inBucket: &completed, tamper: "tarbalL", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "replaced tarball", inCluster: &completed, inBucket: &completed, tamper: "another tarball", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
+		{name: "unknown resource found by the engine", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: &restore.InvalidError{Errors: []string{`excluded resource "secrts" is not served by the cluster (did you mean secrets?)`}}}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "did you mean secrets?"},
 		{name: "engine failure", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: errors.New("corrupt tarball")}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "corrupt tarball"},
 	}
 	for _, tt := range tests {

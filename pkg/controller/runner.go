@@ -6,6 +6,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -143,7 +144,7 @@ func (r *Runner) processNext(ctx context.Context) bool {
 	}
 	defer r.queue.Done(key)
 	logger := klog.FromContext(ctx).WithValues("key", key)
-	after, err := r.syncer.Sync(klog.NewContext(ctx, logger), key)
+	after, err := r.sync(klog.NewContext(ctx, logger), key)
 	switch {
 	case err != nil && r.queue.NumRequeues(key) < r.maxRetry:
 		logger.Error(err, "Sync failed; retrying")
@@ -158,4 +159,18 @@ func (r *Runner) processNext(ctx context.Context) bool {
 		}
 	}
 	return true
+}
+
+// sync calls the syncer and turns a panic into an error, so that one object
+// the code did not expect is logged with its key and retried with backoff
+// while every other key keeps being served (a panic would stop the server for
+// all of them, and again after every restart).
+func (r *Runner) sync(ctx context.Context, key string) (after time.Duration, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			klog.FromContext(ctx).Error(nil, "Sync panicked", "panic", p, "stack", string(debug.Stack()))
+			after, err = 0, fmt.Errorf("%s: sync of %q panicked: %v", r.name, key, p)
+		}
+	}()
+	return r.syncer.Sync(ctx, key)
 }

@@ -63,3 +63,44 @@ func TestRunnerRetriesAndRequeues(t *testing.T) {
 		})
 	}
 }
+
+// A panic in Sync is one failed sync of that key: the other keys are served,
+// and the panicking key is retried with backoff until it succeeds.
+func TestRunnerRecoversPanics(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]int{}
+	done := make(chan struct{})
+	r := NewRunner("test", SyncFunc(func(ctx context.Context, key string) (time.Duration, error) {
+		mu.Lock()
+		calls[key]++
+		n := calls[key]
+		mu.Unlock()
+		if key == "ns/bad" && n <= 2 {
+			var m map[string]int
+			m["boom"] = 1 // nil map write: a runtime panic
+		}
+		if key == "ns/bad" {
+			close(done)
+		}
+		return 0, nil
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error)
+	go func() { stopped <- r.Run(ctx, 1) }()
+	r.EnqueueKey("ns/bad")
+	r.EnqueueKey("ns/good")
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the panicking key was not retried until it succeeded")
+	}
+	cancel()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls["ns/bad"] != 3 || calls["ns/good"] != 1 {
+		t.Errorf("calls = %v, want ns/bad 3 (two panics, one success) and ns/good 1", calls)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
+	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -157,7 +158,7 @@ func (c *ScheduleController) validate(s *arkv1.Schedule) []string {
 	if c.restoreOnlyMode {
 		return []string{restoreOnlyScheduleError}
 	}
-	return validation.Schedule(&s.Spec)
+	return validation.Schedule(&s.Spec, nil)
 }
 
 // dueTick returns the tick whose backup is due at now, if any: the
@@ -215,7 +216,7 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 	for k, v := range s.Labels {
 		b.Labels[k] = v
 	}
-	b.Labels[arkv1.ScheduleNameLabel] = s.Name
+	b.Labels[arkv1.ScheduleNameLabel] = label.ValidValue(s.Name)
 	_, err := c.client.Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):

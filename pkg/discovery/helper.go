@@ -212,6 +212,23 @@ func (h *Helper) Resources() []Resource {
 	return append([]Resource(nil), h.resources...)
 }
 
+// ResourceNames returns the names the resources answer to (plural,
+// resource.group, singular and short names, lowercase), for suggesting what a
+// mistyped name may have meant.
+func (h *Helper) ResourceNames() []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []string
+	for _, r := range h.resources {
+		out = append(out, r.GVR.Resource, r.GroupResource().String())
+		if r.API.SingularName != "" {
+			out = append(out, r.API.SingularName)
+		}
+		out = append(out, r.API.ShortNames...)
+	}
+	return out
+}
+
 // FailedGroups returns the group versions whose resources could not be read
 // by the last Refresh, with the reason. Empty when discovery was complete.
 func (h *Helper) FailedGroups() map[schema.GroupVersion]error {

@@ -63,6 +63,7 @@ func NewIdentity() string {
 //     only after lead returned, so no two servers ever run at once.
 //   - lease lost: ErrLostLease (joined with lead's error, if any).
 //   - lead returned by itself: its error; the lease is released.
+//   - ctx done before this process ever led: nil (a standby stopped cleanly).
 func Run(ctx context.Context, cfg Config, lead func(ctx context.Context) error) error {
 	if cfg.Client == nil || cfg.Namespace == "" {
 		return errors.New("leaderelection: client and namespace are required")
@@ -150,7 +151,9 @@ func Run(ctx context.Context, cfg Config, lead func(ctx context.Context) error) 
 	case <-started:
 		<-leadDone
 	default:
-		return ctx.Err() // never led; stopped while waiting
+		// Never led; asked to stop while standing by: a clean stop (a standby
+		// replica SIGTERMed by its Deployment exits 0).
+		return nil
 	}
 	if lost {
 		logger.Info("Lost the leader lease; stopping")

@@ -170,6 +170,23 @@ func (a *archive) lookup(resource, namespace, name string) *archiveItem {
 }
 
 // resources returns the resource directories holding items, sorted.
+// namespaces returns the namespaces the backup holds: those of its
+// namespaced items and its Namespace objects.
+func (a *archive) namespaces() map[string]bool {
+	out := map[string]bool{}
+	for resource, items := range a.byResource {
+		for _, it := range items {
+			if it.namespace != "" {
+				out[it.namespace] = true
+			}
+			if resource == "namespaces" && it.namespace == "" {
+				out[it.name] = true
+			}
+		}
+	}
+	return out
+}
+
 func (a *archive) resources() []string {
 	out := make([]string, 0, len(a.byResource))
 	for r := range a.byResource {

@@ -248,6 +248,9 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 	if err := s.discovery.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("discovering the cluster's resources: %w", err)
 	}
+	if err := s.checkFilters(); err != nil {
+		return nil, err
+	}
 
 	s.serviceAccountsDone.Store(arc.byResource["serviceaccounts"] == nil)
 	for _, dir := range s.plan() {

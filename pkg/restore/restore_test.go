@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 )
@@ -515,6 +517,55 @@ func TestRestoreFilters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A resource name that neither the cluster nor the backup knows makes the
+// restore invalid before anything is created (an exclude with a typo would
+// otherwise restore what the operator meant to keep out); a custom resource
+// known only from the backup is fine; namespace filters and mapping sources
+// that are not in the backup are warnings.
+func TestRestoreFilterTyposAndUnknownNamespaces(t *testing.T) {
+	entries := func(t *testing.T) []tarEntry {
+		return []tarEntry{
+			item(t, "namespaces", obj("v1", "Namespace", "", "ns1", nil)),
+			item(t, "configmaps", cm("ns1", "c1")),
+			item(t, "secrets", obj("v1", "Secret", "ns1", "s1", nil)),
+			item(t, "customresourcedefinitions.apiextensions.k8s.io", crdObject("example.com", "widgets", "Widget")),
+			item(t, "widgets.example.com", obj("example.com/v1", "Widget", "ns1", "w", nil)),
+		}
+	}
+	t.Run("typo in an exclude", func(t *testing.T) {
+		env := newTestEnv(t, Options{})
+		r := newRestore("r1", func(s *arkv1.RestoreSpec) { s.ExcludedResources = []string{"secrts"} })
+		var log bytes.Buffer
+		res, err := env.restorer.Restore(quietContext(), r, nil, bytes.NewReader(makeTarball(t, entries(t)...)), &log, nil)
+		var invalid *InvalidError
+		if !errors.As(err, &invalid) || !strings.Contains(err.Error(), `excluded resource "secrts"`) || !strings.Contains(err.Error(), "did you mean secrets") {
+			t.Fatalf("err = %v, want an InvalidError naming secrts and suggesting secrets", err)
+		}
+		if res.Restored != 0 || env.exists(schema.GroupVersionResource{Version: "v1", Resource: "secrets"}, "ns1", "s1") {
+			t.Errorf("an invalid restore created objects: %+v", res)
+		}
+	})
+	t.Run("custom resource only in the backup, unknown namespaces", func(t *testing.T) {
+		env := newTestEnv(t, Options{})
+		r := newRestore("r1", func(s *arkv1.RestoreSpec) {
+			s.IncludedResources = []string{"widgets", "namespaces", "customresourcedefinitions"}
+			s.IncludedNamespaces = []string{"ns1", "ns-typo"}
+			s.ExcludedNamespaces = []string{"elsewhere"}
+			s.NamespaceMapping = map[string]string{"ns1": "ns1-copy", "nope": "x"}
+		})
+		res, log := env.run(t, r, nil, makeTarball(t, entries(t)...))
+		warnings := strings.Join(res.Results.Warnings[""], "\n")
+		for _, want := range []string{`included namespace "ns-typo" is not in the backup`, `excluded namespace "elsewhere" is not in the backup`, `namespace mapping source "nope" is not in the backup`} {
+			if !strings.Contains(warnings, want) {
+				t.Errorf("warnings lack %q:\n%s\n%s", want, warnings, log)
+			}
+		}
+		if strings.Contains(warnings, `"ns1"`) {
+			t.Errorf("a namespace in the backup was warned about:\n%s", warnings)
+		}
+	})
 }
 
 func TestRestoreItemErrors(t *testing.T) {

@@ -75,11 +75,13 @@ func labelSelector(s *metav1.LabelSelector) []string {
 	return nil
 }
 
-// BackupSpec checks a backup's (or a schedule template's) spec.
-func BackupSpec(spec *arkv1.BackupSpec) []string {
+// BackupSpec checks a backup's (or a schedule template's) spec; with res, the
+// resource names of its filters must resolve (see ResourceFilters).
+func BackupSpec(spec *arkv1.BackupSpec, res Resources) []string {
 	var errs []string
 	errs = append(errs, IncludesExcludes("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)...)
 	errs = append(errs, IncludesExcludes("resource", spec.IncludedResources, spec.ExcludedResources)...)
+	errs = append(errs, ResourceFilters(res, spec.IncludedResources, spec.ExcludedResources)...)
 	errs = append(errs, namespaceNames("included namespace", spec.IncludedNamespaces)...)
 	errs = append(errs, namespaceNames("excluded namespace", spec.ExcludedNamespaces)...)
 	errs = append(errs, labelSelector(spec.LabelSelector)...)
@@ -109,14 +111,17 @@ func BackupSpec(spec *arkv1.BackupSpec) []string {
 	return errs
 }
 
-// RestoreSpec checks a restore's spec (not whether its backup exists).
-func RestoreSpec(spec *arkv1.RestoreSpec) []string {
+// RestoreSpec checks a restore's spec (not whether its backup exists); with
+// res, the resource names of its filters must resolve (see ResourceFilters:
+// the restore engine passes discovery plus the backup's own resources).
+func RestoreSpec(spec *arkv1.RestoreSpec, res Resources) []string {
 	var errs []string
 	if spec.BackupName == "" {
 		errs = append(errs, "backupName is required")
 	}
 	errs = append(errs, IncludesExcludes("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)...)
 	errs = append(errs, IncludesExcludes("resource", spec.IncludedResources, spec.ExcludedResources)...)
+	errs = append(errs, ResourceFilters(res, spec.IncludedResources, spec.ExcludedResources)...)
 	errs = append(errs, labelSelector(spec.LabelSelector)...)
 	errs = append(errs, NamespaceMapping(spec.NamespaceMapping)...)
 	return errs
@@ -148,15 +153,16 @@ func NamespaceMapping(m map[string]string) []string {
 	return errs
 }
 
-// Schedule checks a schedule's cron expression and template.
-func Schedule(spec *arkv1.ScheduleSpec) []string {
+// Schedule checks a schedule's cron expression and template (with res, as
+// BackupSpec does).
+func Schedule(spec *arkv1.ScheduleSpec, res Resources) []string {
 	var errs []string
 	if spec.Schedule == "" {
 		errs = append(errs, "schedule is required: a cron expression such as \"0 7 * * *\"")
 	} else if _, err := CronParser.Parse(spec.Schedule); err != nil {
 		errs = append(errs, fmt.Sprintf("invalid schedule %q: %v", spec.Schedule, err))
 	}
-	return append(errs, BackupSpec(&spec.Template)...)
+	return append(errs, BackupSpec(&spec.Template, res)...)
 }
 
 func oneOf(name string, allowed []string) bool {

@@ -57,7 +57,7 @@ func TestBackupSpec(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantErrs(t, BackupSpec(&tt.spec), tt.want...) })
+		t.Run(tt.name, func(t *testing.T) { wantErrs(t, BackupSpec(&tt.spec, nil), tt.want...) })
 	}
 }
 
@@ -74,7 +74,7 @@ func TestRestoreSpec(t *testing.T) {
 		{name: "conflicting namespaces", spec: arkv1.RestoreSpec{BackupName: "b", IncludedNamespaces: []string{"a"}, ExcludedNamespaces: []string{"a"}}, want: []string{`namespace "a" is both included and excluded`}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantErrs(t, RestoreSpec(&tt.spec), tt.want...) })
+		t.Run(tt.name, func(t *testing.T) { wantErrs(t, RestoreSpec(&tt.spec, nil), tt.want...) })
 	}
 }
 
@@ -92,7 +92,7 @@ func TestSchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			wantErrs(t, Schedule(&arkv1.ScheduleSpec{Schedule: tt.schedule}), tt.want...)
+			wantErrs(t, Schedule(&arkv1.ScheduleSpec{Schedule: tt.schedule}, nil), tt.want...)
 		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -36,6 +37,7 @@ import (
 	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
+	"github.com/heptio/ark/pkg/tolerant"
 	"github.com/heptio/ark/pkg/volume"
 )
 
@@ -155,7 +157,14 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	ctx, stopOnConfigChange := context.WithCancelCause(ctx)
 	defer stopOnConfigChange(nil)
 
+	// Events on schedules and backups, shown by kubectl describe.
+	eventBroadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	eventBroadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events(f.Namespace())})
+	defer eventBroadcaster.Shutdown()
+	events := eventBroadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"})
+
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(arkClient, 0, arkinformers.WithNamespace(f.Namespace()))
+	registerTolerantInformers(ctx, informers, dynamicClient, f.Namespace(), events)
 	v1 := informers.Ark().V1()
 	if _, err := v1.Configs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		UpdateFunc: func(old, cur any) {
@@ -192,12 +201,6 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	if err != nil {
 		return err
 	}
-
-	// Events on schedules and backups, shown by kubectl describe.
-	eventBroadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	eventBroadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events(f.Namespace())})
-	defer eventBroadcaster.Shutdown()
-	events := eventBroadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"})
 
 	serverMetrics := metrics.New()
 	report := []controller.Option{controller.WithMetrics(serverMetrics), controller.WithEventRecorder(events)}
@@ -411,6 +414,7 @@ func (r resolver) ResolveResource(name string) error {
 	_, _, err := r.h.ResolveResource(name)
 	return err
 }
+func (r resolver) ResourceNames() []string { return r.h.ResourceNames() }
 
 // serveHTTP runs the server's HTTP listener until ctx is done; the returned
 // channel closes once it has stopped.
@@ -436,4 +440,39 @@ func (o *Options) serveHTTP(ctx context.Context, handler http.Handler) <-chan st
 		}
 	}()
 	return done
+}
+
+// registerTolerantInformers makes the factory's informers of every ark kind
+// decode item by item (package tolerant): an object that cannot be decoded
+// is logged, gets a Warning Event, and is left out of the caches, while every
+// other object is served. The generated listers read these informers.
+func registerTolerantInformers(ctx context.Context, factory arkinformers.SharedInformerFactory, client dynamic.Interface, namespace string, events record.EventRecorder) {
+	logger := klog.FromContext(ctx)
+	report := func(b tolerant.BadObject) {
+		logger.Error(b.Err, "Skipping an object that cannot be decoded; fix or delete it", "kind", b.Ref.Kind,
+			"object", klog.KRef(b.Ref.Namespace, b.Ref.Name), "resourceVersion", b.Ref.ResourceVersion)
+		ref := b.Ref
+		events.Eventf(&ref, corev1.EventTypeWarning, "Undecodable", "The ark server cannot read this %s and ignores it: %v. Fix it (kubectl edit) or delete it.", b.Ref.Kind, b.Err)
+	}
+	register := func(example runtime.Object, newInformer func() cache.SharedIndexInformer) {
+		factory.InformerFor(example, func(arkclient.Interface, time.Duration) cache.SharedIndexInformer { return newInformer() })
+	}
+	register(&arkv1.Backup{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.Backup](client, tolerant.Resource("Backup"), namespace, 0, report)
+	})
+	register(&arkv1.Restore{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.Restore](client, tolerant.Resource("Restore"), namespace, 0, report)
+	})
+	register(&arkv1.Schedule{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.Schedule](client, tolerant.Resource("Schedule"), namespace, 0, report)
+	})
+	register(&arkv1.Config{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.Config](client, tolerant.Resource("Config"), namespace, 0, report)
+	})
+	register(&arkv1.DownloadRequest{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.DownloadRequest](client, tolerant.Resource("DownloadRequest"), namespace, 0, report)
+	})
+	register(&arkv1.DeleteBackupRequest{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.DeleteBackupRequest](client, tolerant.Resource("DeleteBackupRequest"), namespace, 0, report)
+	})
 }

@@ -182,6 +182,16 @@ func (c *Cluster) Stop() error {
 	return c.stopErr
 }
 
+// RestartAPIServer stops kube-apiserver and starts it again on the same port
+// and etcd, and waits until it is ready: every watch breaks and requests fail
+// meanwhile (a fault for tests).
+func (c *Cluster) RestartAPIServer(ctx context.Context) error {
+	if _, err := c.script(ctx, "restart-apiserver"); err != nil {
+		return fmt.Errorf("restarting kube-apiserver: %w", err)
+	}
+	return nil
+}
+
 // Kubeconfig returns the path of a kubeconfig for the cluster (admin token).
 func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 

@@ -37,10 +37,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	repoRoot = root
-	os.Exit(cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
+	code := cluster.Main(m, func(ctx context.Context, c *cluster.Cluster) (func(), error) {
 		testCluster = c
 		return nil, c.ApplyCRDs(ctx, filepath.Join(repoRoot, "config", "crd"))
-	}))
+	})
+	printFaultTable(os.Stdout)
+	os.Exit(code)
 }
 
 // arkEnv is one ark server, in its own namespace with its own bucket. The
@@ -64,11 +66,14 @@ type arkEnv struct {
 	// server's namespace, and with it the lease and the ServiceAccount), so
 	// stopping it does not fail the test.
 	exitExpected bool
+	noWait       bool // startServer does not wait until the server serves
 }
 
 type envOptions struct {
-	config func(*arkv1.Config) // changes the default filesystem Config
-	args   []string            // extra server flags, only for a test about a flag
+	config      func(*arkv1.Config) // changes the default filesystem Config
+	args        []string            // extra server flags, only for a test about a flag
+	beforeStart func(*arkEnv)       // runs once the namespace and Config exist, before the server starts
+	noWait      bool                // start the server without waiting until it is ready (a fault at start-up)
 }
 
 // startArk creates a namespace, a Config whose bucket is a temp directory, and
@@ -97,9 +102,13 @@ func startArk(t testing.TB, c *cluster.Cluster, opts envOptions) *arkEnv {
 	if _, err := e.ark.ArkV1().Configs(e.namespace).Create(ctx, cfg, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	e.server = arkserver.New(t, c, arkserver.Options{Namespace: e.namespace, Args: opts.args})
+	e.server = arkserver.New(t, c, arkserver.Options{Namespace: e.namespace, Args: opts.args, NoWait: opts.noWait})
+	e.noWait = opts.noWait
 	e.httpAddr = e.server.Address()
 	e.exitErr = e.server.ExitErr
+	if opts.beforeStart != nil {
+		opts.beforeStart(e)
+	}
 	e.startServer()
 	return e
 }
@@ -122,7 +131,9 @@ func (e *arkEnv) startServer() {
 			}
 		}
 	}
-	e.waitServing()
+	if !e.noWait {
+		e.waitServing()
+	}
 }
 
 // kill SIGKILLs the server process (a crash) and waits until it is gone.

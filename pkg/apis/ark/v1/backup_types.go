@@ -9,20 +9,26 @@ type BackupSpec struct {
 	// IncludedNamespaces lists the namespaces to back up. Empty, or the single
 	// entry "*", means all namespaces.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
 
 	// ExcludedNamespaces lists namespaces to leave out, applied after IncludedNamespaces.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
 
 	// IncludedResources lists the resources to back up, as plural names
 	// ("deployments"), group-qualified names ("deployments.apps") or short names
 	// ("deploy"). Empty, or the single entry "*", means all resources.
 	// +optional
+	// +kubebuilder:validation:items:MinLength=1
 	IncludedResources []string `json:"includedResources,omitempty"`
 
 	// ExcludedResources lists resources to leave out, in the same forms as IncludedResources.
 	// +optional
+	// +kubebuilder:validation:items:MinLength=1
 	ExcludedResources []string `json:"excludedResources,omitempty"`
 
 	// LabelSelector, when set, keeps only the objects whose labels match it.
@@ -38,6 +44,10 @@ type BackupSpec struct {
 	// TTL is how long the backup is kept before the garbage collector deletes it,
 	// its files and its snapshots. Unset or zero means 720h (30 days).
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="must be a duration such as 720h, 90m or 30s (units h, m, s, ms, us, ns; no days), at most 2562047h"
 	TTL metav1.Duration `json:"ttl,omitempty"`
 
 	// IncludeClusterResources says whether cluster-scoped resources are backed up.
@@ -62,14 +72,19 @@ type BackupHooks struct {
 // BackupResourceHookSpec selects pods and names the hooks to run in them.
 type BackupResourceHookSpec struct {
 	// Name identifies this hook specification in logs and errors.
+	// +kubebuilder:validation:MinLength=1
 	Name string `json:"name"`
 
 	// IncludedNamespaces lists the namespaces whose pods run the hooks. Empty means all.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
 
 	// ExcludedNamespaces lists namespaces whose pods never run the hooks.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
 
 	// LabelSelector selects the pods that run the hooks. Unset means every pod
@@ -121,6 +136,10 @@ type ExecHook struct {
 
 	// Timeout is how long the command may run. Unset or zero means 30s.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="must be a duration such as 720h, 90m or 30s (units h, m, s, ms, us, ns; no days), at most 2562047h"
 	Timeout metav1.Duration `json:"timeout,omitempty"`
 }
 
@@ -158,9 +177,11 @@ func (p BackupPhase) IsFinal() bool {
 type BackupProgress struct {
 	// TotalItems is the number of items the backup expects to write, as far as it knows yet.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	TotalItems int `json:"totalItems,omitempty"`
 	// ItemsBackedUp is the number of items written so far.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	ItemsBackedUp int `json:"itemsBackedUp,omitempty"`
 }
 
@@ -183,6 +204,7 @@ type VolumeBackupInfo struct {
 type BackupStatus struct {
 	// Version of the backup format written into the bucket.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Version int `json:"version,omitempty"`
 
 	// Phase is where the backup is in its life.
@@ -226,10 +248,12 @@ type BackupStatus struct {
 
 	// Warnings counts the warnings the backup logged.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Warnings int `json:"warnings,omitempty"`
 
 	// Errors counts the item errors the backup logged.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Errors int `json:"errors,omitempty"`
 
 	// VolumeBackups maps each snapshotted persistent volume's name to its snapshot.

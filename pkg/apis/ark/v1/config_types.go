@@ -21,6 +21,7 @@ type CloudProviderConfig struct {
 }
 
 // ObjectStorageProviderConfig names the object store that holds the backups.
+// +kubebuilder:validation:XValidation:rule="self.name in ['aws', 'gcp', 'azure', 'filesystem']",message="name must be one of aws, gcp, azure, filesystem"
 type ObjectStorageProviderConfig struct {
 	CloudProviderConfig `json:",inline"`
 
@@ -49,6 +50,7 @@ type Config struct {
 	// PersistentVolumeProvider takes and restores disk snapshots. Unset means
 	// volumes are not snapshotted (a backup then records a warning per volume).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.name in ['aws', 'gcp', 'azure', 'csi']",message="name must be one of aws, gcp, azure, csi"
 	PersistentVolumeProvider *CloudProviderConfig `json:"persistentVolumeProvider,omitempty"`
 
 	// BackupStorageProvider is the object store that holds the backups.
@@ -57,21 +59,34 @@ type Config struct {
 	// BackupSyncPeriod is how often the bucket is compared with the cluster's
 	// Backup objects. Unset or zero means 60m.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="must be a duration such as 720h, 90m or 30s (units h, m, s, ms, us, ns; no days), at most 2562047h"
 	BackupSyncPeriod metav1.Duration `json:"backupSyncPeriod,omitempty"`
 
 	// GCSyncPeriod is how often expired backups are looked for. Unset or zero means 60m.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="must be a duration such as 720h, 90m or 30s (units h, m, s, ms, us, ns; no days), at most 2562047h"
 	GCSyncPeriod metav1.Duration `json:"gcSyncPeriod,omitempty"`
 
 	// ScheduleSyncPeriod is how often schedules are checked even without a change.
 	// Unset or zero means 1m.
 	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('0s')",message="must be a duration such as 720h, 90m or 30s (units h, m, s, ms, us, ns; no days), at most 2562047h"
 	ScheduleSyncPeriod metav1.Duration `json:"scheduleSyncPeriod,omitempty"`
 
 	// ResourcePriorities lists the resources a restore creates first, in order.
 	// Unset means customresourcedefinitions, namespaces, persistentvolumes,
 	// persistentvolumeclaims, secrets, configmaps, serviceaccounts, limitranges.
 	// +optional
+	// +kubebuilder:validation:items:MinLength=1
 	ResourcePriorities []string `json:"resourcePriorities,omitempty"`
 
 	// RestoreOnlyMode runs only the restore, sync and download controllers: no

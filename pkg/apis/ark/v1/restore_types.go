@@ -5,7 +5,8 @@ import (
 )
 
 // RestoreNameLabel is the label put on every object a restore creates; its value
-// is the restore's name.
+// is the restore's name made a valid label value by label.ValidValue (over 63
+// characters: a prefix and a hash).
 const RestoreNameLabel = "ark.heptio.com/restore-name"
 
 // RestoreSpec says what a restore recreates, and from which backup.
@@ -17,23 +18,31 @@ type RestoreSpec struct {
 	// IncludedNamespaces lists the namespaces of the backup to restore. Empty, or
 	// the single entry "*", means all of them.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
 
 	// ExcludedNamespaces lists namespaces of the backup not to restore.
 	// +optional
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$`
 	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
 
 	// IncludedResources lists the resources to restore (plural, group-qualified
 	// or short names). Empty, or the single entry "*", means all of them.
 	// +optional
+	// +kubebuilder:validation:items:MinLength=1
 	IncludedResources []string `json:"includedResources,omitempty"`
 
 	// ExcludedResources lists resources not to restore.
 	// +optional
+	// +kubebuilder:validation:items:MinLength=1
 	ExcludedResources []string `json:"excludedResources,omitempty"`
 
 	// NamespaceMapping maps a namespace of the backup to the namespace its objects
-	// are restored into. Namespaces not in the map keep their names.
+	// are restored into. Namespaces not in the map keep their names. Sources and
+	// targets must be namespace names, and no two sources may map to one target:
+	// the server checks that (FailedValidation).
 	// +optional
 	NamespaceMapping map[string]string `json:"namespaceMapping,omitempty"`
 
@@ -79,9 +88,11 @@ func (p RestorePhase) IsFinal() bool {
 type RestoreProgress struct {
 	// TotalItems is the number of items the restore will try to create.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	TotalItems int `json:"totalItems,omitempty"`
 	// ItemsRestored is the number of items handled so far.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	ItemsRestored int `json:"itemsRestored,omitempty"`
 }
 
@@ -101,10 +112,12 @@ type RestoreStatus struct {
 
 	// Warnings counts the warnings, such as objects that already existed and were left untouched.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Warnings int `json:"warnings,omitempty"`
 
 	// Errors counts the items that could not be restored.
 	// +optional
+	// +kubebuilder:validation:Minimum=0
 	Errors int `json:"errors,omitempty"`
 
 	// Progress counts the items while the restore runs.

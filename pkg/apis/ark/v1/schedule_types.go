@@ -5,7 +5,8 @@ import (
 )
 
 // ScheduleNameLabel is the label put on every backup a schedule creates; its
-// value is the schedule's name.
+// value is the schedule's name made a valid label value by label.ValidValue
+// (over 63 characters: a prefix and a hash).
 const ScheduleNameLabel = "ark.heptio.com/schedule-name"
 
 // ScheduleSpec says when to back up, and what.
@@ -58,6 +59,7 @@ type ScheduleStatus struct {
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
 // +kubebuilder:printcolumn:name="Last Backup",type=date,JSONPath=`.status.lastBackup`
 // +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 238",message="a schedule name is at most 238 characters, so that <schedule>-<YYYYMMDDhhmmss> is a valid backup name"
 type Schedule struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -60,7 +60,7 @@ func (o *CreateOptions) Validate() error {
 	if err != nil {
 		return err
 	}
-	if errs := validation.BackupSpec(&spec); len(errs) > 0 {
+	if errs := validation.BackupSpec(&spec, nil); len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	if errs := metav1validation.ValidateLabels(o.Labels, field.NewPath("labels")); len(errs) > 0 {

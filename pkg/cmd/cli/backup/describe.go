@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/output"
@@ -20,12 +20,8 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		RunE: func(c *cobra.Command, args []string) error {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return err
-			}
 			for i, name := range args {
-				b, err := ark.ArkV1().Backups(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				b, err := client.Get[arkv1.Backup](c.Context(), f, "Backup", name)
 				if err != nil {
 					return fmt.Errorf("getting backup %q: %w", name, err)
 				}

@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
+	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -36,6 +40,7 @@ type CreateOptions struct {
 
 	cmd *cobra.Command
 	now func() time.Time
+	at  time.Time // when the default name was made
 }
 
 // NewCreateCommand returns `ark restore create BACKUP`.
@@ -77,6 +82,39 @@ func (o *CreateOptions) BindFlags(c *cobra.Command) {
 	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed.")
 }
 
+// maxNameAttempts bounds the names tried when default names collide.
+const maxNameAttempts = 100
+
+// DefaultName is the name of a restore of backup created at now when no name
+// is given: <backup>-<YYYYMMDDhhmmss>, then <backup>-<YYYYMMDDhhmmss>-<attempt>
+// for attempt 1, 2, ... when a restore of that name exists (two restores of one
+// backup in the same second). The backup part is shortened so that the name
+// stays a valid object name (253 characters).
+func DefaultName(backup string, now time.Time, attempt int) string {
+	suffix := "-" + now.UTC().Format(NameTimeFormat)
+	if attempt > 0 {
+		suffix += "-" + strconv.Itoa(attempt)
+	}
+	if max := utilvalidation.DNS1123SubdomainMaxLength - len(suffix); len(backup) > max {
+		backup = strings.TrimRight(backup[:max], "-.")
+	}
+	return backup + suffix
+}
+
+// createRestore creates r; with a default name, a name already taken (a
+// restore of the same backup in the same second) is not an error: the next
+// name from nameFor is tried.
+func createRestore(ctx context.Context, client arkv1client.RestoreInterface, r *arkv1.Restore, defaultName bool, nameFor func(attempt int) string) (*arkv1.Restore, error) {
+	for attempt := 1; ; attempt++ {
+		created, err := client.Create(ctx, r, metav1.CreateOptions{})
+		if !defaultName || !apierrors.IsAlreadyExists(err) || attempt >= maxNameAttempts {
+			return created, err
+		}
+		r = r.DeepCopy()
+		r.Name = nameFor(attempt)
+	}
+}
+
 // ParseNamespaceMappings reads "abc:def,123:456".
 func ParseNamespaceMappings(s string) (map[string]string, error) {
 	if strings.TrimSpace(s) == "" {
@@ -104,7 +142,8 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 	}
 	name := o.Name
 	if name == "" {
-		name = fmt.Sprintf("%s-%s", o.BackupName, o.now().UTC().Format(NameTimeFormat))
+		o.at = o.now()
+		name = DefaultName(o.BackupName, o.at, 0)
 	}
 	r := &arkv1.Restore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: o.Labels},
@@ -126,7 +165,7 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 		v := o.RestoreVolumes
 		r.Spec.RestorePVs = &v
 	}
-	if errs := validation.RestoreSpec(&r.Spec); len(errs) > 0 {
+	if errs := validation.RestoreSpec(&r.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
 	return r, nil
@@ -138,9 +177,13 @@ func (o *CreateOptions) Run(ctx context.Context, c *cobra.Command, f client.Fact
 	if err != nil {
 		return err
 	}
-	if _, err := ark.ArkV1().Restores(r.Namespace).Create(ctx, r, metav1.CreateOptions{}); err != nil {
+	created, err := createRestore(ctx, ark.ArkV1().Restores(r.Namespace), r, o.Name == "", func(attempt int) string {
+		return DefaultName(o.BackupName, o.at, attempt)
+	})
+	if err != nil {
 		return fmt.Errorf("creating restore %q: %w", r.Name, err)
 	}
+	r = created
 	out := c.OutOrStdout()
 	fmt.Fprintf(out, "Restore request %q submitted successfully.\n", r.Name)
 	if !o.Wait {

@@ -1,12 +1,18 @@
 package restore
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 )
 
 func TestParseNamespaceMappings(t *testing.T) {
@@ -78,5 +84,50 @@ func TestRestoreObject(t *testing.T) {
 				t.Errorf("restorePVs = %v, want %v", r.Spec.RestorePVs, tt.wantPVs)
 			}
 		})
+	}
+}
+
+func TestDefaultName(t *testing.T) {
+	at := time.Date(2026, 11, 30, 10, 15, 0, 0, time.UTC)
+	long := strings.Repeat("b", 250)
+	tests := []struct {
+		backup  string
+		attempt int
+		want    string
+	}{
+		{"daily", 0, "daily-20261130101500"},
+		{"daily", 2, "daily-20261130101500-2"},
+		{long, 0, strings.Repeat("b", 238) + "-20261130101500"},
+		{strings.Repeat("b", 237) + "-x", 0, strings.Repeat("b", 237) + "-20261130101500"},
+	}
+	for _, tt := range tests {
+		if got := DefaultName(tt.backup, at, tt.attempt); got != tt.want || len(got) > 253 {
+			t.Errorf("DefaultName(%.20q..., %d) = %q, want %q", tt.backup, tt.attempt, got, tt.want)
+		}
+	}
+}
+
+// Two restores of one backup in the same second get distinct names; a name
+// given with --name that is taken stays an error.
+func TestCreateRestoreDefaultNamesNeverCollide(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewSimpleClientset().ArkV1().Restores("heptio-ark")
+	at := time.Date(2026, 11, 30, 10, 15, 0, 0, time.UTC)
+	nameFor := func(attempt int) string { return DefaultName("b", at, attempt) }
+	var names []string
+	for i := 0; i < 3; i++ {
+		r := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: nameFor(0)}, Spec: arkv1.RestoreSpec{BackupName: "b"}}
+		created, err := createRestore(ctx, client, r, true, nameFor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, created.Name)
+	}
+	if want := []string{"b-20261130101500", "b-20261130101500-1", "b-20261130101500-2"}; !reflect.DeepEqual(names, want) {
+		t.Errorf("names = %v, want %v", names, want)
+	}
+	r := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "b-20261130101500"}, Spec: arkv1.RestoreSpec{BackupName: "b"}}
+	if _, err := createRestore(ctx, client, r, false, nameFor); !apierrors.IsAlreadyExists(err) {
+		t.Errorf("an explicit name that is taken: err = %v, want AlreadyExists", err)
 	}
 }

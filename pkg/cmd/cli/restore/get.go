@@ -22,23 +22,11 @@ import (
 func NewGetCommand(f client.Factory) *cobra.Command {
 	return output.GetCommand[arkv1.Restore]{
 		Plural: "restores",
-		List: func(ctx context.Context, selector string) ([]arkv1.Restore, error) {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return nil, err
-			}
-			list, err := ark.ArkV1().Restores(f.Namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
-			if err != nil {
-				return nil, err
-			}
-			return list.Items, nil
+		List: func(ctx context.Context, selector string) ([]arkv1.Restore, []error, error) {
+			return client.List[arkv1.Restore](ctx, f, "Restore", selector)
 		},
 		Get: func(ctx context.Context, name string) (*arkv1.Restore, error) {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return nil, err
-			}
-			return ark.ArkV1().Restores(f.Namespace()).Get(ctx, name, metav1.GetOptions{})
+			return client.Get[arkv1.Restore](ctx, f, "Restore", name)
 		},
 		Print: func(w io.Writer, items []arkv1.Restore, format string, _ time.Time) error {
 			return output.Restores(w, &arkv1.RestoreList{Items: items}, format)
@@ -61,7 +49,7 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 			}
 			out := c.OutOrStdout()
 			for i, name := range args {
-				r, err := ark.ArkV1().Restores(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				r, err := client.Get[arkv1.Restore](c.Context(), f, "Restore", name)
 				if err != nil {
 					return fmt.Errorf("getting restore %q: %w", name, err)
 				}

@@ -50,7 +50,7 @@ func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
 		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec},
 	}
-	if errs := validation.Schedule(&s.Spec); len(errs) > 0 {
+	if errs := validation.Schedule(&s.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
 	}
 	return s, nil
@@ -90,23 +90,11 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 func newGetCommand(f client.Factory) *cobra.Command {
 	return output.GetCommand[arkv1.Schedule]{
 		Plural: "schedules",
-		List: func(ctx context.Context, selector string) ([]arkv1.Schedule, error) {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return nil, err
-			}
-			list, err := ark.ArkV1().Schedules(f.Namespace()).List(ctx, metav1.ListOptions{LabelSelector: selector})
-			if err != nil {
-				return nil, err
-			}
-			return list.Items, nil
+		List: func(ctx context.Context, selector string) ([]arkv1.Schedule, []error, error) {
+			return client.List[arkv1.Schedule](ctx, f, "Schedule", selector)
 		},
 		Get: func(ctx context.Context, name string) (*arkv1.Schedule, error) {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return nil, err
-			}
-			return ark.ArkV1().Schedules(f.Namespace()).Get(ctx, name, metav1.GetOptions{})
+			return client.Get[arkv1.Schedule](ctx, f, "Schedule", name)
 		},
 		Print: func(w io.Writer, items []arkv1.Schedule, format string, now time.Time) error {
 			return output.Schedules(w, &arkv1.ScheduleList{Items: items}, format, now)
@@ -121,12 +109,8 @@ func newDescribeCommand(f client.Factory) *cobra.Command {
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
 		RunE: func(c *cobra.Command, args []string) error {
-			ark, err := f.ArkClient()
-			if err != nil {
-				return err
-			}
 			for i, name := range args {
-				s, err := ark.ArkV1().Schedules(f.Namespace()).Get(c.Context(), name, metav1.GetOptions{})
+				s, err := client.Get[arkv1.Schedule](c.Context(), f, "Schedule", name)
 				if err != nil {
 					return fmt.Errorf("getting schedule %q: %w", name, err)
 				}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/tolerant"
 )
 
 // Kind is what a command's arguments name.
@@ -29,7 +30,9 @@ func Names(f client.Factory, kind Kind, single bool) func(*cobra.Command, []stri
 		if single && len(args) > 0 {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		ark, err := f.ArkClient()
+		// Names only, from the objects' metadata: an object whose spec cannot
+		// be decoded still completes.
+		dyn, err := f.DynamicClient()
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
@@ -37,33 +40,14 @@ func Names(f client.Factory, kind Kind, single bool) func(*cobra.Command, []stri
 		if ctx == nil {
 			ctx = context.Background()
 		}
+		kindName := map[Kind]string{Backups: "Backup", Restores: "Restore", Schedules: "Schedule"}[kind]
+		list, err := dyn.Resource(tolerant.Resource(kindName)).Namespace(f.Namespace()).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
 		var names []string
-		v1 := ark.ArkV1()
-		switch kind {
-		case Backups:
-			list, err := v1.Backups(f.Namespace()).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveError
-			}
-			for _, b := range list.Items {
-				names = append(names, b.Name)
-			}
-		case Restores:
-			list, err := v1.Restores(f.Namespace()).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveError
-			}
-			for _, r := range list.Items {
-				names = append(names, r.Name)
-			}
-		case Schedules:
-			list, err := v1.Schedules(f.Namespace()).List(ctx, metav1.ListOptions{})
-			if err != nil {
-				return nil, cobra.ShellCompDirectiveError
-			}
-			for _, s := range list.Items {
-				names = append(names, s.Name)
-			}
+		for _, item := range list.Items {
+			names = append(names, item.GetName())
 		}
 		return filter(names, prefix, args), cobra.ShellCompDirectiveNoFileComp
 	}

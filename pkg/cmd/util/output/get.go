@@ -13,8 +13,9 @@ import (
 type GetCommand[T any] struct {
 	// Plural names the kind in help and errors: "backups".
 	Plural string
-	// List lists the objects matching a label selector.
-	List func(ctx context.Context, selector string) ([]T, error)
+	// List lists the objects matching a label selector; those that cannot be
+	// read come apart, in bad, and are shown as warnings.
+	List func(ctx context.Context, selector string) (items []T, bad []error, err error)
 	// Get reads one object by name.
 	Get func(ctx context.Context, name string) (*T, error)
 	// Print writes the objects in a format (table, yaml, json) at a time.
@@ -36,8 +37,12 @@ func (g GetCommand[T]) Command(complete func(*cobra.Command, []string, string) (
 			}
 			var items []T
 			if len(args) == 0 {
-				if items, err = g.List(c.Context(), selector); err != nil {
+				var bad []error
+				if items, bad, err = g.List(c.Context(), selector); err != nil {
 					return fmt.Errorf("listing %s: %w", g.Plural, err)
+				}
+				for _, b := range bad {
+					fmt.Fprintf(c.ErrOrStderr(), "Warning: %v\n", b)
 				}
 			}
 			for _, name := range args {

@@ -14,11 +14,14 @@ func TestGetCommand(t *testing.T) {
 	items := map[string]string{"a": "first", "b": "second"}
 	g := GetCommand[string]{
 		Plural: "things",
-		List: func(_ context.Context, selector string) ([]string, error) {
-			if selector == "broken" {
-				return nil, errors.New("server down")
+		List: func(_ context.Context, selector string) ([]string, []error, error) {
+			switch selector {
+			case "broken":
+				return nil, nil, errors.New("server down")
+			case "one-bad":
+				return []string{"first"}, []error{errors.New("Backup ns/x cannot be read")}, nil
 			}
-			return []string{"first", "second"}, nil
+			return []string{"first", "second"}, nil, nil
 		},
 		Get: func(_ context.Context, name string) (*string, error) {
 			v, ok := items[name]
@@ -41,6 +44,7 @@ func TestGetCommand(t *testing.T) {
 		{args: []string{"b", "a", "-o", "yaml"}, want: "yaml:second,first"},
 		{args: []string{"zzz"}, wantErr: `getting "zzz": not found`},
 		{args: []string{"-l", "broken"}, wantErr: "listing things: server down"},
+		{args: []string{"-l", "one-bad"}, want: "Warning: Backup ns/x cannot be read\ntable:first"},
 		{args: []string{"-o", "xml"}, wantErr: "invalid --output"},
 	}
 	for _, tt := range tests {
