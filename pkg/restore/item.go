@@ -263,10 +263,14 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	target := s.mapNamespace(it.namespace)
 	obj.SetNamespace(target)
 	cleanObject(gr, obj)
+	mappedRefs := s.mapNamespaceRefs(gr, obj)
 	extra, skip, warnSkip, err := s.transform(ctx, gr, obj)
 	if err != nil {
 		s.failed(ref, "%v", err)
 		return
+	}
+	if mappedRefs > 0 {
+		extra = append(extra, "mappedNamespaceRefs", mappedRefs)
 	}
 	if skip != "" {
 		if warnSkip {
