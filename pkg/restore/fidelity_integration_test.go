@@ -10,11 +10,15 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
-
+	"k8s.io/apimachinery/pkg/util/wait"
 	clientdiscovery "k8s.io/client-go/discovery"
+	"k8s.io/utils/ptr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
@@ -123,5 +127,82 @@ func TestIntegrationRestoreMapsRoleBindingSubjects(t *testing.T) {
 	src := must[*rbacv1.RoleBinding](t)(kube.RbacV1().RoleBindings("rb-src").Get(ctx, "worker-reads", metav1.GetOptions{}))
 	if src.Subjects[0].Namespace != "rb-src" {
 		t.Errorf("source binding changed: %+v", src.Subjects)
+	}
+}
+
+// Issue 16, input 2: a Pod's cluster-scoped prerequisite (its PriorityClass)
+// is restored before it, and so are its namespaced ones (a ResourceQuota
+// covering pods, a LimitRange, its ServiceAccount, a RuntimeClass), all of
+// which admission checks when the Pod is created.
+func TestIntegrationRestoreOrderPrerequisites(t *testing.T) {
+	ctx := context.Background()
+	kube := testCluster.Client()
+	fixedNamespace(t, "pc-src", true)
+	deletePC := func() {
+		err := kube.SchedulingV1().PriorityClasses().Delete(ctx, "high", metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		err = kube.NodeV1().RuntimeClasses().Delete(ctx, "pc-sandbox", metav1.DeleteOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	deletePC()
+	t.Cleanup(deletePC)
+	must[*schedulingv1.PriorityClass](t)(kube.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "high"}, Value: 1000}, metav1.CreateOptions{}))
+	must[*nodev1.RuntimeClass](t)(kube.NodeV1().RuntimeClasses().Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: "pc-sandbox"}, Handler: "runc"}, metav1.CreateOptions{}))
+	must[*corev1.ServiceAccount](t)(kube.CoreV1().ServiceAccounts("pc-src").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "runner"}}, metav1.CreateOptions{}))
+	must[*corev1.ResourceQuota](t)(kube.CoreV1().ResourceQuotas("pc-src").Create(ctx, &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "pods"},
+		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/pods": resource.MustParse("10"), "limits.memory": resource.MustParse("1Gi")}},
+	}, metav1.CreateOptions{}))
+	must[*corev1.LimitRange](t)(kube.CoreV1().LimitRanges("pc-src").Create(ctx, &corev1.LimitRange{
+		ObjectMeta: metav1.ObjectMeta{Name: "mem"},
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{Type: corev1.LimitTypeContainer,
+			Default: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}}},
+	}, metav1.CreateOptions{}))
+	// The quota covers limits.memory: admission rejects a pod without a limit
+	// unless the LimitRange gave it one, and any pod until the quota has a status.
+	waitQuota := func() {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			q, err := kube.CoreV1().ResourceQuotas("pc-src").Get(ctx, "pods", metav1.GetOptions{})
+			return err == nil && len(q.Status.Hard) > 0, nil
+		})
+		if err != nil {
+			t.Fatal("quota without status:", err)
+		}
+	}
+	waitQuota()
+	pod := must[*corev1.Pod](t)(kube.CoreV1().Pods("pc-src").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec: corev1.PodSpec{PriorityClassName: "high", ServiceAccountName: "runner", RuntimeClassName: ptr.To("pc-sandbox"),
+			Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
+	}, metav1.CreateOptions{}))
+	if pod.Spec.Priority == nil || *pod.Spec.Priority != 1000 {
+		t.Fatalf("source pod priority %v", pod.Spec.Priority)
+	}
+	contents := backupWithEngine(t, arkv1.BackupSpec{IncludedNamespaces: []string{"pc-src"}, IncludeClusterResources: ptr.To(true)})
+
+	// Delete both.
+	if err := testCluster.DeleteNamespaceAndWait(ctx, "pc-src", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	deletePC()
+
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), newRestore("pc", nil), contents)
+	if res.Results.ErrorCount() != 0 {
+		t.Fatalf("errors (the restore would be PartiallyFailed): %v\n%s", res.Results.Errors, log)
+	}
+	got := must[*corev1.Pod](t)(kube.CoreV1().Pods("pc-src").Get(ctx, "app", metav1.GetOptions{}))
+	if got.Spec.Priority == nil || *got.Spec.Priority != 1000 || got.Spec.PriorityClassName != "high" {
+		t.Errorf("restored pod: priority %v class %q, want 1000 high", got.Spec.Priority, got.Spec.PriorityClassName)
+	}
+	if got.Spec.ServiceAccountName != "runner" || got.Spec.Containers[0].Resources.Limits.Memory().String() != "64Mi" {
+		t.Errorf("restored pod: service account %q, limits %v", got.Spec.ServiceAccountName, got.Spec.Containers[0].Resources.Limits)
+	}
+	pc := must[*schedulingv1.PriorityClass](t)(kube.SchedulingV1().PriorityClasses().Get(ctx, "high", metav1.GetOptions{}))
+	if pc.Value != 1000 {
+		t.Errorf("priority class value %d", pc.Value)
 	}
 }

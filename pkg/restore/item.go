@@ -321,11 +321,15 @@ func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) {
 	return obj, nil
 }
 
-// noteRestored remembers PVs and CRDs now in the cluster.
+// noteRestored remembers PVs, quotas and CRDs now in the cluster.
 func (s *run) noteRestored(gr schema.GroupResource, ref ItemRef, obj *unstructured.Unstructured) {
 	switch gr.String() {
 	case "persistentvolumes":
 		s.pvs.Store(obj.GetName(), true)
+	case "resourcequotas":
+		s.quotaMu.Lock()
+		s.quotas = append(s.quotas, ref)
+		s.quotaMu.Unlock()
 	case crdResource:
 		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
 		plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")

@@ -164,6 +164,9 @@ type run struct {
 	// crds are the CRDs restored or found existing, to wait for.
 	crdMu sync.Mutex
 	crds  []restoredCRD
+	// quotas are the ResourceQuotas restored, to wait for.
+	quotaMu sync.Mutex
+	quotas  []ItemRef
 
 	processed    atomic.Int64
 	progressMu   sync.Mutex
@@ -258,6 +261,8 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		switch dir {
 		case crdResource:
 			s.waitForCRDs(ctx)
+		case "resourcequotas":
+			s.waitForQuotas(ctx)
 		case "serviceaccounts":
 			s.serviceAccountsDone.Store(true)
 			s.restoreDeferred(ctx)

@@ -100,14 +100,14 @@ func TestRestoreOrder(t *testing.T) {
 	}{
 		{
 			name: "default priorities",
-			want: []string{"customresourcedefinitions", "namespaces", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
+			want: []string{"customresourcedefinitions", "namespaces", "limitranges", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
+				"serviceaccounts", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
 		},
 		{
 			name:    "default priorities, one worker",
 			workers: 1,
-			want: []string{"customresourcedefinitions", "namespaces", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "limitranges", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
+			want: []string{"customresourcedefinitions", "namespaces", "limitranges", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
+				"serviceaccounts", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
 		},
 		{
 			// CRDs first although not named; short and qualified names resolve.
