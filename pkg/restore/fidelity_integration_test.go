@@ -5,6 +5,8 @@ package restore
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,4 +207,109 @@ func TestIntegrationRestoreOrderPrerequisites(t *testing.T) {
 	if pc.Value != 1000 {
 		t.Errorf("priority class value %d", pc.Value)
 	}
+}
+
+// Issue 16, item 3: the objects the cluster makes in every namespace (the
+// default ServiceAccount, kube-root-ca.crt) get what the user set on them
+// merged in, and the results say so; none is an "already exists" warning.
+func TestIntegrationRestoreMergesClusterMadeObjects(t *testing.T) {
+	ctx := context.Background()
+	kube := testCluster.Client()
+	src := testCluster.NewNamespace(t)
+	waitObj := func(what string, get func() error) {
+		t.Helper()
+		if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) { return get() == nil, nil }); err != nil {
+			t.Fatalf("%s never appeared: %v", what, err)
+		}
+	}
+	waitObj("default service account", func() error {
+		_, err := kube.CoreV1().ServiceAccounts(src).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+	waitObj("kube-root-ca.crt", func() error {
+		_, err := kube.CoreV1().ConfigMaps(src).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err
+	})
+	sa := must[*corev1.ServiceAccount](t)(kube.CoreV1().ServiceAccounts(src).Get(ctx, "default", metav1.GetOptions{}))
+	sa.Labels = map[string]string{"team": "payments"}
+	sa.Annotations = map[string]string{"example.com/owner": "alice"}
+	sa.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "registry-creds"}}
+	must[*corev1.ServiceAccount](t)(kube.CoreV1().ServiceAccounts(src).Update(ctx, sa, metav1.UpdateOptions{}))
+	ca := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(src).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{}))
+	clusterCA := ca.Data["ca.crt"]
+	ca.Labels = map[string]string{"team": "payments"}
+	must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(src).Update(ctx, ca, metav1.UpdateOptions{}))
+	contents := backupWithEngine(t, arkv1.BackupSpec{IncludedNamespaces: []string{src}})
+
+	check := func(ns string) {
+		t.Helper()
+		waitObj("merged default service account", func() error {
+			got, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+			if err == nil && (got.Labels["team"] != "payments" || got.Annotations["example.com/owner"] != "alice" ||
+				len(got.ImagePullSecrets) != 1 || got.ImagePullSecrets[0].Name != "registry-creds") {
+				err = fmt.Errorf("default service account %+v", got)
+			}
+			return err
+		})
+		waitObj("root CA config map with the label and the cluster's CA", func() error {
+			got, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			if err == nil && (got.Labels["team"] != "payments" || got.Data["ca.crt"] != clusterCA) {
+				err = fmt.Errorf("kube-root-ca.crt %+v", got)
+			}
+			return err
+		})
+	}
+	noExistingWarnings := func(res *Result, log string) {
+		t.Helper()
+		if res.Results.ErrorCount() != 0 {
+			t.Fatalf("errors %v\n%s", res.Results.Errors, log)
+		}
+		for ns, ws := range res.Results.Warnings {
+			for _, w := range ws {
+				if strings.Contains(w, "default") || strings.Contains(w, "kube-root-ca.crt") {
+					t.Errorf("warning in %q: %s", ns, w)
+				}
+			}
+		}
+	}
+
+	// Into an existing namespace: the cluster made both; the user's content
+	// is merged, and listed.
+	dst := testCluster.NewNamespace(t)
+	waitObj("default service account in the target", func() error {
+		_, err := kube.CoreV1().ServiceAccounts(dst).Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+	waitObj("kube-root-ca.crt in the target", func() error {
+		_, err := kube.CoreV1().ConfigMaps(dst).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err
+	})
+	restore := newRestore("merge", func(s *arkv1.RestoreSpec) { s.NamespaceMapping = map[string]string{src: dst} })
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), restore, contents)
+	noExistingWarnings(res, log)
+	check(dst)
+	updated := strings.Join(res.Results.Updated[dst], "\n")
+	for _, want := range []string{
+		"serviceaccounts " + dst + "/default: made by the cluster; merged from the backup: label team, annotation example.com/owner, imagePullSecret registry-creds",
+		"configmaps " + dst + "/kube-root-ca.crt: made by the cluster; merged from the backup: label team",
+	} {
+		if !strings.Contains(updated, want) {
+			t.Errorf("results' updated lack %q:\n%s", want, updated)
+		}
+	}
+	// Again: nothing left to merge, so both are unchanged, not warnings.
+	res, log = runRealRestore(t, newRealRestorer(t, Options{}), newRestore("merge-again", func(s *arkv1.RestoreSpec) { s.NamespaceMapping = map[string]string{src: dst} }), contents)
+	noExistingWarnings(res, log)
+	if res.Updated != 0 || res.Unchanged < 2 {
+		t.Errorf("second restore: updated %d unchanged %d, want 0 and >= 2: %v", res.Updated, res.Unchanged, res.Results.Updated)
+	}
+
+	// Into a namespace the restore creates: whether the cluster or the
+	// restore makes them first, they end up with the user's content.
+	if err := testCluster.DeleteNamespaceAndWait(ctx, src, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	res, log = runRealRestore(t, newRealRestorer(t, Options{}), newRestore("merge-new", nil), contents)
+	noExistingWarnings(res, log)
+	check(src)
 }
