@@ -87,8 +87,8 @@ func (s *run) unchanged(ref ItemRef) {
 }
 
 // applyExisting compares an existing object with its backed-up state by a
-// dry-run server-side apply of the backup (without the restore label, which
-// alone is no difference): equal is unchanged. Otherwise, with policy
+// dry-run server-side apply of the backup (with the live restore label, if
+// any: the label alone is no difference): equal is unchanged. Otherwise, with policy
 // update, the backup is applied for real with field manager "ark" and
 // Force, which takes over only the fields the applied object holds: fields
 // the backup lacks (set by controllers or other managers since) stay as they
@@ -100,9 +100,16 @@ func (s *run) applyExisting(ctx context.Context, gvr schema.GroupVersionResource
 		s.failed(ref, "it exists, but reading it failed: %v", err)
 		return
 	}
+	// The comparison carries the live restore label (the label alone is no
+	// difference): absent if live has none, and kept if an earlier apply by
+	// ark set it, which omitting it would remove.
 	bare := obj.DeepCopy()
 	if l := bare.GetLabels(); l != nil {
-		delete(l, arkv1.RestoreNameLabel)
+		if v, ok := live.GetLabels()[arkv1.RestoreNameLabel]; ok {
+			l[arkv1.RestoreNameLabel] = v
+		} else {
+			delete(l, arkv1.RestoreNameLabel)
+		}
 		bare.SetLabels(l)
 	}
 	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -312,4 +313,91 @@ func TestIntegrationRestoreMergesClusterMadeObjects(t *testing.T) {
 	res, log = runRealRestore(t, newRealRestorer(t, Options{}), newRestore("merge-new", nil), contents)
 	noExistingWarnings(res, log)
 	check(src)
+}
+
+// Issue 16, item 4: existingResourcePolicy update brings existing objects to
+// their backed-up state by server-side apply, listing each; fields the
+// backup does not hold (set by others since) stay; objects equal to the
+// backup are unchanged. Policy none leaves a changed object untouched, with
+// a warning.
+func TestIntegrationRestoreExistingResourcePolicy(t *testing.T) {
+	ctx := context.Background()
+	kube := testCluster.Client()
+	ns := testCluster.NewNamespace(t)
+	must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "settings", Labels: map[string]string{"app": "web"}},
+		Data:       map[string]string{"mode": "safe"},
+	}, metav1.CreateOptions{}))
+	must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "untouched"}, Data: map[string]string{"k": "v"},
+	}, metav1.CreateOptions{}))
+	createNginx(t, ns)
+	contents := backupWithEngine(t, arkv1.BackupSpec{IncludedNamespaces: []string{ns}})
+
+	// Drift: data changed, a label added by someone else, the deployment scaled.
+	cm := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}))
+	cm.Data["mode"] = "unsafe"
+	cm.Labels["added-later"] = "yes"
+	must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}))
+	d := must[*appsv1.Deployment](t)(kube.AppsV1().Deployments(ns).Get(ctx, "nginx-deployment", metav1.GetOptions{}))
+	d.Spec.Replicas = ptr.To[int32](5)
+	must[*appsv1.Deployment](t)(kube.AppsV1().Deployments(ns).Update(ctx, d, metav1.UpdateOptions{}))
+
+	// none: left as they are, the changed ones are warnings.
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), newRestore("policy-none", nil), contents)
+	if res.Results.ErrorCount() != 0 || res.Updated != 0 {
+		t.Fatalf("errors %v updated %v\n%s", res.Results.Errors, res.Results.Updated, log)
+	}
+	warnings := strings.Join(res.Results.Warnings[ns], "\n")
+	for _, want := range []string{"configmaps " + ns + "/settings: already exists", "deployments.apps " + ns + "/nginx-deployment: already exists"} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("policy none: warnings lack %q:\n%s", want, warnings)
+		}
+	}
+	if strings.Contains(warnings, "untouched:") || res.Unchanged == 0 {
+		t.Errorf("policy none: the object equal to its backup is not unchanged: unchanged %d, warnings\n%s", res.Unchanged, warnings)
+	}
+	if got := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})); got.Data["mode"] != "unsafe" {
+		t.Errorf("policy none overwrote: %v", got.Data)
+	}
+
+	// update: brought back, each listed; the label added since stays.
+	update := func(s *arkv1.RestoreSpec) { s.ExistingResourcePolicy = arkv1.ExistingResourcePolicyUpdate }
+	res, log = runRealRestore(t, newRealRestorer(t, Options{}), newRestore("policy-update", update), contents)
+	if res.Results.ErrorCount() != 0 || res.Results.WarningCount() != 0 {
+		t.Fatalf("errors %v warnings %v\n%s", res.Results.Errors, res.Results.Warnings, log)
+	}
+	if res.Updated != 2 {
+		t.Errorf("updated %d, want 2: %v", res.Updated, res.Results.Updated)
+	}
+	updated := strings.Join(res.Results.Updated[ns], "\n")
+	for _, want := range []string{"configmaps " + ns + "/settings: updated to its backed-up state (data", "deployments.apps " + ns + "/nginx-deployment: updated to its backed-up state (", "spec"} {
+		if !strings.Contains(updated, want) {
+			t.Errorf("updated lack %q:\n%s", want, updated)
+		}
+	}
+	got := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}))
+	if got.Data["mode"] != "safe" || got.Labels["added-later"] != "yes" || got.Labels[arkv1.RestoreNameLabel] != "policy-update" {
+		t.Errorf("settings after update: data %v labels %v", got.Data, got.Labels)
+	}
+	owned := false
+	for _, mf := range got.ManagedFields {
+		owned = owned || (mf.Manager == FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply)
+	}
+	if !owned {
+		t.Errorf("no apply by field manager %q: %+v", FieldManager, got.ManagedFields)
+	}
+	if d := must[*appsv1.Deployment](t)(kube.AppsV1().Deployments(ns).Get(ctx, "nginx-deployment", metav1.GetOptions{})); *d.Spec.Replicas != 2 {
+		t.Errorf("deployment replicas %d, want the backup's 2", *d.Spec.Replicas)
+	}
+	unchangedCM := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "untouched", metav1.GetOptions{}))
+	if _, ok := unchangedCM.Labels[arkv1.RestoreNameLabel]; ok {
+		t.Errorf("an object equal to its backup was written: %v", unchangedCM.Labels)
+	}
+
+	// Again: all equal now.
+	res, log = runRealRestore(t, newRealRestorer(t, Options{}), newRestore("policy-update-2", update), contents)
+	if res.Results.ErrorCount() != 0 || res.Results.WarningCount() != 0 || res.Updated != 0 || res.Unchanged == 0 {
+		t.Fatalf("second update: errors %v warnings %v updated %v unchanged %d\n%s", res.Results.Errors, res.Results.Warnings, res.Results.Updated, res.Unchanged, log)
+	}
 }
