@@ -401,3 +401,85 @@ func TestIntegrationRestoreExistingResourcePolicy(t *testing.T) {
 		t.Fatalf("second update: errors %v warnings %v updated %v unchanged %d\n%s", res.Results.Errors, res.Results.Warnings, res.Results.Updated, res.Unchanged, log)
 	}
 }
+
+// Issue 16, item 5: preserveNodePorts keeps a Service's node port when it is
+// free, and when it is taken restores the Service with a new one and a
+// warning.
+func TestIntegrationRestorePreserveNodePorts(t *testing.T) {
+	ctx := context.Background()
+	kube := testCluster.Client()
+	src := testCluster.NewNamespace(t)
+	svc := must[*corev1.Service](t)(kube.CoreV1().Services(src).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}, metav1.CreateOptions{}))
+	port := svc.Spec.Ports[0].NodePort
+	contents := backupWithEngine(t, arkv1.BackupSpec{IncludedNamespaces: []string{src}})
+	preserve := func(dst string) *arkv1.Restore {
+		return newRestore("np-"+dst, func(s *arkv1.RestoreSpec) {
+			s.NamespaceMapping = map[string]string{src: dst}
+			s.PreserveNodePorts = ptr.To(true)
+		})
+	}
+
+	// The source still holds the port: a new one, with a warning.
+	taken := targetNamespace(t, "np-taken")
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), preserve(taken), contents)
+	if res.Results.ErrorCount() != 0 {
+		t.Fatalf("errors %v\n%s", res.Results.Errors, log)
+	}
+	got := must[*corev1.Service](t)(kube.CoreV1().Services(taken).Get(ctx, "web", metav1.GetOptions{}))
+	if p := got.Spec.Ports[0].NodePort; p == 0 || p == port {
+		t.Errorf("node port %d while the source holds %d", p, port)
+	}
+	if w := strings.Join(res.Results.Warnings[taken], "\n"); !strings.Contains(w, fmt.Sprintf("services %s/web: node ports not kept, the cluster chose new ones (nodePort %d)", taken, port)) {
+		t.Errorf("warnings:\n%s", w)
+	}
+
+	// Free: kept.
+	if err := kube.CoreV1().Services(src).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	free := targetNamespace(t, "np-free")
+	res, log = runRealRestore(t, newRealRestorer(t, Options{}), preserve(free), contents)
+	if res.Results.ErrorCount() != 0 || res.Results.WarningCount() != 0 {
+		t.Fatalf("errors %v warnings %v\n%s", res.Results.Errors, res.Results.Warnings, log)
+	}
+	if p := must[*corev1.Service](t)(kube.CoreV1().Services(free).Get(ctx, "web", metav1.GetOptions{})).Spec.Ports[0].NodePort; p != port {
+		t.Errorf("node port %d, want the backup's %d", p, port)
+	}
+}
+
+// Issue 16, item 6: a backup written by Velero may hold Velero's own objects
+// (group velero.io, its CRDs installed): they are never restored; the rest is.
+func TestIntegrationRestoreSkipsVeleroObjects(t *testing.T) {
+	ctx := context.Background()
+	if err := testCluster.ApplyCRDs(ctx, "testdata/velero-crds"); err != nil {
+		t.Fatal(err)
+	}
+	src := testCluster.NewNamespace(t)
+	dst := targetNamespace(t, "velero-dst")
+	contents := makeTarball(t,
+		file("metadata/version", []byte("1.1.0\n")),
+		item(t, "backups.velero.io", obj("velero.io/v1", "Backup", src, "nightly", map[string]any{"spec": map[string]any{"includedNamespaces": []any{"*"}}})),
+		item(t, "schedules.velero.io", obj("velero.io/v1", "Schedule", src, "daily", map[string]any{"spec": map[string]any{"schedule": "0 1 * * *"}})),
+		item(t, "configmaps", cm(src, "app-config")),
+	)
+	res, log := runRealRestore(t, newRealRestorer(t, Options{}), newRestore("velero-own", func(s *arkv1.RestoreSpec) {
+		s.NamespaceMapping = map[string]string{src: dst}
+	}), contents)
+	if res.Results.ErrorCount() != 0 || res.Skipped != 2 {
+		t.Fatalf("errors %v skipped %d\n%s", res.Results.Errors, res.Skipped, log)
+	}
+	must[*corev1.ConfigMap](t)(testCluster.Client().CoreV1().ConfigMaps(dst).Get(ctx, "app-config", metav1.GetOptions{}))
+	for _, r := range []string{"backups", "schedules"} {
+		l, err := testCluster.Dynamic().Resource(schemaGVR("velero.io", "v1", r)).Namespace(dst).List(ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) != 0 {
+			t.Errorf("velero %s in %s: %v %v", r, dst, l, err)
+		}
+	}
+	if !strings.Contains(log, "Velero's own resources are not restored") {
+		t.Errorf("log lacks the reason:\n%s", log)
+	}
+}
