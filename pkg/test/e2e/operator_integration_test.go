@@ -31,6 +31,10 @@ func TestMetricsEventsAndHealth(t *testing.T) {
 	e := startArk(t, testCluster, envOptions{})
 	app := testCluster.NewNamespace(t)
 	createConfigMaps(t, testCluster, app, "one", "two")
+	waitFor(t, "kube-root-ca.crt from the root CA publisher", func() bool {
+		_, err := testCluster.Client().CoreV1().ConfigMaps(app).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil
+	})
 	e.mustRun("backup", "create", "observed", "--include-namespaces", app, "--wait")
 	if out, err := e.run("backup", "create", "invalid", "--include-resources", "no-such-things", "--wait"); err == nil {
 		t.Fatalf("an invalid backup completed:\n%s", out)
