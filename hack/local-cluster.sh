@@ -2,8 +2,9 @@
 # local-cluster.sh runs a throwaway Kubernetes control plane (etcd,
 # kube-apiserver, kube-controller-manager) on 127.0.0.1 for ark's tests.
 # There are no nodes: pods are never scheduled, but every API works and the
-# namespace, garbage-collector, deployment, replicaset and service-account
-# controllers run.
+# namespace, garbage-collector, deployment, replicaset, service-account,
+# resource-quota and root-CA publisher controllers run (the last two: what
+# admission and a new namespace depend on, which restores are tested against).
 #
 #   hack/local-cluster.sh up       start (idempotent); prints the env on stdout
 #   hack/local-cluster.sh env      print `export KUBECONFIG=...`
@@ -336,7 +337,7 @@ cmd_up() {
     --secure-port="${kcm_port}" \
     --cert-dir="${DIR}/pki/kcm" \
     --leader-elect=false \
-    --controllers=namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller \
+    --controllers=namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,resourcequota-controller,root-ca-certificate-publisher-controller \
     --service-account-private-key-file="${DIR}/pki/sa.key" \
     --root-ca-file="${DIR}/pki/ca.crt" \
     --profiling=false \

@@ -331,9 +331,21 @@ func TestIntegrationIncludeExclude(t *testing.T) {
 			}
 		}
 	}
+	for _, ns := range []string{a, b} {
+		// The root CA publisher makes kube-root-ca.crt shortly after the namespace.
+		err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			_, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			return err == nil, nil
+		})
+		if err != nil {
+			t.Fatalf("no kube-root-ca.crt in %s: %v", ns, err)
+		}
+	}
 	cm := func(ns, n string) string { return "configmaps/namespaces/" + ns + "/cm-" + n }
 	sec := func(ns, n string) string { return "secrets/namespaces/" + ns + "/s-" + n }
 	nsf := func(ns string) string { return "namespaces/cluster/" + ns }
+	// The ConfigMap the cluster's root CA publisher puts in every namespace.
+	rootCA := func(ns string) string { return "configmaps/namespaces/" + ns + "/kube-root-ca.crt" }
 	res := []string{"cm", "secrets"}
 
 	tests := []struct {
@@ -342,17 +354,17 @@ func TestIntegrationIncludeExclude(t *testing.T) {
 		want []string
 	}{
 		{"one namespace", arkv1.BackupSpec{IncludedNamespaces: []string{a}, IncludedResources: res},
-			[]string{cm(a, "x"), cm(a, "y"), sec(a, "x"), sec(a, "y"), nsf(a)}},
+			[]string{cm(a, "x"), cm(a, "y"), rootCA(a), sec(a, "x"), sec(a, "y"), nsf(a)}},
 		{"both, secrets excluded", arkv1.BackupSpec{IncludedNamespaces: []string{a, b}, ExcludedResources: []string{"secret"}, IncludedResources: res},
-			[]string{cm(a, "x"), cm(a, "y"), cm(b, "x"), cm(b, "y"), nsf(a), nsf(b)}},
+			[]string{cm(a, "x"), cm(a, "y"), rootCA(a), cm(b, "x"), cm(b, "y"), rootCA(b), nsf(a), nsf(b)}},
 		{"all but b", arkv1.BackupSpec{ExcludedNamespaces: []string{b}, IncludedResources: []string{"configmaps"}},
-			[]string{cm(a, "x"), cm(a, "y"), nsf(a)}},
+			[]string{cm(a, "x"), cm(a, "y"), rootCA(a), nsf(a)}},
 		{"label selector", arkv1.BackupSpec{IncludedNamespaces: []string{a, b}, IncludedResources: res, LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "x"}}},
 			[]string{cm(a, "x"), cm(b, "x"), sec(a, "x"), sec(b, "x"), nsf(a), nsf(b)}},
 		{"namespaces resource explicitly", arkv1.BackupSpec{IncludedNamespaces: []string{a, b}, IncludedResources: []string{"namespaces"}},
 			[]string{nsf(a), nsf(b)}},
 		{"namespaces excluded", arkv1.BackupSpec{IncludedNamespaces: []string{a}, IncludedResources: []string{"configmaps"}, ExcludedResources: []string{"namespaces"}},
-			[]string{cm(a, "x"), cm(a, "y")}},
+			[]string{cm(a, "x"), cm(a, "y"), rootCA(a)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

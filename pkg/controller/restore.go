@@ -244,7 +244,9 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 	if result != nil {
 		status.Warnings = result.Results.WarningCount()
 		status.Errors = result.Results.ErrorCount()
-		status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.Restored + result.Existing + result.Skipped + result.Failed}
+		status.Updated = result.Updated
+		status.Unchanged = result.Unchanged
+		status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.Restored + result.Existing + result.Updated + result.Unchanged + result.Skipped + result.Failed}
 		switch err := c.upload(ctx, r, backup.Name, result.Results, logFile, logErr); {
 		case errors.Is(err, persistence.ErrReadOnly):
 			// A Velero bucket is never written to: the results go to the server's log.

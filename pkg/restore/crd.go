@@ -116,3 +116,35 @@ func (s *run) waitForCRDs(ctx context.Context) {
 	}
 	s.log.info("CRDs established and served", "count", len(pending))
 }
+
+// waitForQuotas waits for the ResourceQuotas restored (or found existing) to
+// have a status: until the quota controller has computed a quota's usage,
+// the ResourceQuota admission plugin rejects every object the quota covers
+// ("status unknown for quota"). A quota that gets none within CRDTimeout is
+// a warning; the objects it covers may then fail.
+func (s *run) waitForQuotas(ctx context.Context) {
+	s.quotaMu.Lock()
+	quotas := s.quotas
+	s.quotaMu.Unlock()
+	if len(quotas) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.CRDTimeout)
+	defer cancel()
+	s.log.info("waiting for resource quotas to have a status", "count", len(quotas))
+	gvr := schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
+	for _, q := range quotas {
+		err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			o, err := s.client.Resource(gvr).Namespace(q.Namespace).Get(ctx, q.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, nil
+			}
+			hard, _, _ := unstructured.NestedMap(o.Object, "status", "hard")
+			return len(hard) > 0, nil
+		})
+		if err != nil {
+			s.col.warn(q.Namespace, "%s: the quota controller gave it no status within %s: objects it covers may be rejected", q, s.opts.CRDTimeout)
+			s.log.item(slog.LevelWarn, "resource quota without status", q, "error", err.Error())
+		}
+	}
+}

@@ -19,6 +19,9 @@ import (
 	"github.com/heptio/ark/pkg/label"
 )
 
+// veleroGroup is the API group of Velero's own kinds.
+const veleroGroup = "velero.io"
+
 // Resources never restored, with the reason.
 func neverRestored(gr schema.GroupResource) string {
 	switch {
@@ -28,6 +31,11 @@ func neverRestored(gr schema.GroupResource) string {
 		return "events are not restored"
 	case gr.Group == arkv1.SchemeGroupVersion.Group:
 		return "ark's own resources are not restored"
+	case gr.Group == veleroGroup:
+		// A Velero backup holds Velero's Backups, Restores, Schedules and
+		// so on when its namespace was backed up: they drive Velero, not
+		// ark, and would start work against the source's bucket.
+		return "Velero's own resources are not restored"
 	case gr.Group == "storage.k8s.io" && (gr.Resource == "volumeattachments" || gr.Resource == "csinodes"):
 		return "bound to the nodes of the cluster they were backed up from"
 	}
@@ -264,10 +272,14 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	target := s.mapNamespace(it.namespace)
 	obj.SetNamespace(target)
 	cleanObject(gr, obj)
+	mappedRefs := s.mapNamespaceRefs(gr, obj)
 	extra, skip, warnSkip, err := s.transform(ctx, gr, obj)
 	if err != nil {
 		s.failed(ref, "%v", err)
 		return
+	}
+	if mappedRefs > 0 {
+		extra = append(extra, "mappedNamespaceRefs", mappedRefs)
 	}
 	if skip != "" {
 		if warnSkip {
@@ -285,7 +297,11 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 			return
 		}
 	}
-	_, err = s.client.Resource(itemGVR).Namespace(target).Create(ctx, obj, metav1.CreateOptions{})
+	if gr.String() == "services" && s.preserveNodePorts() {
+		err = s.createService(ctx, itemGVR, ref, obj)
+	} else {
+		_, err = s.client.Resource(itemGVR).Namespace(target).Create(ctx, obj, metav1.CreateOptions{})
+	}
 	switch {
 	case err == nil:
 		s.noteRestored(gr, ref, obj)
@@ -296,7 +312,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		}
 	case apierrors.IsAlreadyExists(err):
 		s.noteRestored(gr, ref, obj)
-		s.existing(ref)
+		s.onExisting(ctx, itemGVR, ref, obj)
 	default:
 		s.failed(ref, "create: %v", err)
 	}
@@ -318,11 +334,15 @@ func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) {
 	return obj, nil
 }
 
-// noteRestored remembers PVs and CRDs now in the cluster.
+// noteRestored remembers PVs, quotas and CRDs now in the cluster.
 func (s *run) noteRestored(gr schema.GroupResource, ref ItemRef, obj *unstructured.Unstructured) {
 	switch gr.String() {
 	case "persistentvolumes":
 		s.pvs.Store(obj.GetName(), true)
+	case "resourcequotas":
+		s.quotaMu.Lock()
+		s.quotas = append(s.quotas, ref)
+		s.quotaMu.Unlock()
 	case crdResource:
 		group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
 		plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")
@@ -368,8 +388,7 @@ func (s *run) clusterItemWanted(gr schema.GroupResource, it *archiveItem, obj *u
 // is nowhere is restored, without its ownerReferences, with a warning: it
 // would be lost otherwise. PVs and PVCs are always restored: they hold data.
 // Endpoints of a Service with a selector and EndpointSlices managed by a
-// Kubernetes controller are skipped too; mirror pods belong to a kubelet; the
-// kube-root-ca.crt ConfigMaps hold the source cluster's CA.
+// Kubernetes controller are skipped too; mirror pods belong to a kubelet.
 func (s *run) skipReason(ctx context.Context, gr schema.GroupResource, it *archiveItem, obj *unstructured.Unstructured) (reason, warning string) {
 	switch gr.String() {
 	case "persistentvolumes", "persistentvolumeclaims":
@@ -385,10 +404,6 @@ func (s *run) skipReason(ctx context.Context, gr schema.GroupResource, it *archi
 		}
 	}
 	switch gr.String() {
-	case "configmaps":
-		if it.name == "kube-root-ca.crt" {
-			return "published in every namespace by the cluster's root CA publisher, with the cluster's own CA", ""
-		}
 	case "pods":
 		if _, ok := obj.GetAnnotations()["kubernetes.io/config.mirror"]; ok {
 			return "mirror pod of a static pod: its kubelet makes it", ""
@@ -455,14 +470,12 @@ func (s *run) transform(ctx context.Context, gr schema.GroupResource, obj *unstr
 			unstructured.RemoveNestedField(o, "spec", "clusterIP")
 			unstructured.RemoveNestedField(o, "spec", "clusterIPs")
 		}
-		unstructured.RemoveNestedField(o, "spec", "healthCheckNodePort")
-		if ports, ok, _ := unstructured.NestedSlice(o, "spec", "ports"); ok {
-			for _, p := range ports {
-				if m, ok := p.(map[string]any); ok {
-					delete(m, "nodePort")
-				}
-			}
-			_ = unstructured.SetNestedSlice(o, ports, "spec", "ports")
+		if !s.preserveNodePorts() {
+			dropNodePorts(obj)
+		}
+	case "configmaps":
+		if obj.GetName() == rootCAConfigMap {
+			s.prepareRootCA(ItemRef{Resource: gr.String(), Namespace: obj.GetNamespace(), Name: obj.GetName()}, obj)
 		}
 	case "persistentvolumes":
 		return s.transformPV(ctx, obj)
@@ -676,7 +689,7 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 	case apierrors.IsAlreadyExists(err):
 		e.fromItem = it
 		if it != nil {
-			s.existing(ref)
+			s.onExisting(ctx, gvr, ref, obj)
 		}
 	default:
 		e.err = err

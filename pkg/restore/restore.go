@@ -1,6 +1,8 @@
 // Package restore is ark's restore engine: it reads a backup tarball and
 // creates its objects in the cluster, in dependency order, with namespaces
-// mapped, server-set fields cleaned and never overwriting an existing object.
+// (and the fields that name them) mapped and server-set fields cleaned. An
+// existing object is left untouched unless the restore's
+// existingResourcePolicy is update.
 //
 // The engine is pure logic over narrow interfaces (discovery, a dynamic
 // client, a volume restorer, a CRD waiter); the restore controller gives it
@@ -164,6 +166,9 @@ type run struct {
 	// crds are the CRDs restored or found existing, to wait for.
 	crdMu sync.Mutex
 	crds  []restoredCRD
+	// quotas are the ResourceQuotas restored, to wait for.
+	quotaMu sync.Mutex
+	quotas  []ItemRef
 
 	processed    atomic.Int64
 	progressMu   sync.Mutex
@@ -220,6 +225,11 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		return nil, fmt.Errorf("invalid label selector: %w", err)
 	}
 	s.selector = sel
+	switch p := spec.ExistingResourcePolicy; p {
+	case "", arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate:
+	default:
+		return nil, fmt.Errorf("unsupported existingResourcePolicy %q: want %q or %q", p, arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate)
+	}
 	s.namespaceFilter = collections.NewIncludesExcludes(spec.IncludedNamespaces, spec.ExcludedNamespaces)
 	s.allNamespaces = s.namespaceFilter.IncludesAll()
 
@@ -261,6 +271,8 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		switch dir {
 		case crdResource:
 			s.waitForCRDs(ctx)
+		case "resourcequotas":
+			s.waitForQuotas(ctx)
 		case "serviceaccounts":
 			s.serviceAccountsDone.Store(true)
 			s.restoreDeferred(ctx)

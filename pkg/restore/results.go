@@ -6,14 +6,21 @@ import (
 	"sync"
 )
 
-// Results are a restore's warnings and errors by namespace: the key is the
-// namespace the item was restored into, "" for cluster-scoped items and for
-// the restore as a whole. It is what is uploaded as
-// restore-<name>-results.gz.
+// Results are a restore's warnings, errors and updates of existing objects
+// by namespace: the key is the namespace the item was restored into, "" for
+// cluster-scoped items and for the restore as a whole. It is what is
+// uploaded as restore-<name>-results.gz.
 type Results struct {
 	Warnings map[string][]string `json:"warnings"`
 	Errors   map[string][]string `json:"errors"`
+	// Updated lists the existing objects the restore changed: brought to
+	// their backed-up state (existingResourcePolicy update) or, for objects
+	// the cluster makes in every namespace, merged with what the user set.
+	Updated map[string][]string `json:"updated,omitempty"`
 }
+
+// UpdatedCount is the number of existing objects updated.
+func (r Results) UpdatedCount() int { return count(r.Updated) }
 
 // WarningCount is the number of warnings.
 func (r Results) WarningCount() int { return count(r.Warnings) }
@@ -53,9 +60,14 @@ type Result struct {
 	TotalItems int `json:"totalItems"`
 	// Restored items were created.
 	Restored int `json:"restored"`
-	// Existing items already existed and were left untouched (each is also a
-	// warning).
+	// Existing items already existed and were left untouched although they
+	// differ from the backup, or may (each is also a warning).
 	Existing int `json:"existing"`
+	// Updated items already existed and were changed to their backed-up
+	// state, or merged with it (each is listed in Results.Updated).
+	Updated int `json:"updated"`
+	// Unchanged items already existed, equal to their backed-up state.
+	Unchanged int `json:"unchanged"`
 	// Skipped items were left out on purpose: filters, resources never
 	// restored, objects a controller recreates.
 	Skipped int `json:"skipped"`
@@ -72,7 +84,7 @@ type collector struct {
 }
 
 func newCollector() *collector {
-	return &collector{res: Result{Results: Results{Warnings: map[string][]string{}, Errors: map[string][]string{}}}}
+	return &collector{res: Result{Results: Results{Warnings: map[string][]string{}, Errors: map[string][]string{}, Updated: map[string][]string{}}}}
 }
 
 func (c *collector) warn(ns, format string, args ...any) {
@@ -87,6 +99,13 @@ func (c *collector) error(ns, format string, args ...any) {
 	c.res.Results.Errors[ns] = append(c.res.Results.Errors[ns], fmt.Sprintf(format, args...))
 }
 
+func (c *collector) updated(ns, format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.res.Updated++
+	c.res.Results.Updated[ns] = append(c.res.Results.Updated[ns], fmt.Sprintf(format, args...))
+}
+
 func (c *collector) add(f func(r *Result)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -98,7 +117,7 @@ func (c *collector) result() *Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.res
-	for _, m := range []map[string][]string{r.Results.Warnings, r.Results.Errors} {
+	for _, m := range []map[string][]string{r.Results.Warnings, r.Results.Errors, r.Results.Updated} {
 		for _, l := range m {
 			sort.Strings(l)
 		}

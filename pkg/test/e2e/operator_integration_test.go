@@ -31,6 +31,10 @@ func TestMetricsEventsAndHealth(t *testing.T) {
 	e := startArk(t, testCluster, envOptions{})
 	app := testCluster.NewNamespace(t)
 	createConfigMaps(t, testCluster, app, "one", "two")
+	waitFor(t, "kube-root-ca.crt from the root CA publisher", func() bool {
+		_, err := testCluster.Client().CoreV1().ConfigMaps(app).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+		return err == nil
+	})
 	e.mustRun("backup", "create", "observed", "--include-namespaces", app, "--wait")
 	if out, err := e.run("backup", "create", "invalid", "--include-resources", "no-such-things", "--wait"); err == nil {
 		t.Fatalf("an invalid backup completed:\n%s", out)
@@ -59,8 +63,9 @@ func TestMetricsEventsAndHealth(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
-	// The namespace, its two ConfigMaps and its default ServiceAccount.
-	if !strings.Contains(metrics, `ark_backup_items_total{schedule=""} 4`) {
+	// The namespace, its two ConfigMaps, its default ServiceAccount and the
+	// kube-root-ca.crt ConfigMap the root CA publisher puts in it.
+	if !strings.Contains(metrics, `ark_backup_items_total{schedule=""} 5`) {
 		t.Errorf("items backed up:\n%s", grep(metrics, "ark_backup_items_total"))
 	}
 

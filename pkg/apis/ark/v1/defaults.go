@@ -19,15 +19,43 @@ const (
 
 // DefaultResourcePriorities is the order in which a restore creates resources
 // when Config.resourcePriorities is unset: what other objects need comes first.
+// Resources not named follow, sorted by name (admission webhooks and policies
+// last). The order follows the admission plugins the API server enables by
+// default, which reject or change an object whose prerequisite is missing:
+//   - NamespaceLifecycle: an object's namespace exists.
+//   - DefaultStorageClass, DefaultIngressClass: a claim or Ingress without a
+//     class gets the default one, if it exists then; classes come first.
+//   - Priority, RuntimeClass: a pod naming a missing PriorityClass or
+//     RuntimeClass is rejected.
+//   - ResourceQuota, LimitRanger: quotas and limits apply to what is created
+//     after them (the engine waits for a restored quota's status: until the
+//     quota controller sets it, admission rejects what the quota covers).
+//   - ServiceAccount: a pod naming a missing service account is rejected.
+//   - RBAC: a binding is rejected unless its role exists (or the creator may
+//     bind anything); roles come before bindings.
+//
+// Workloads and pods come after all of these.
 var DefaultResourcePriorities = []string{
 	"customresourcedefinitions",
 	"namespaces",
+	"storageclasses.storage.k8s.io",
+	"volumesnapshotclasses.snapshot.storage.k8s.io",
+	"volumesnapshotcontents.snapshot.storage.k8s.io",
+	"volumesnapshots.snapshot.storage.k8s.io",
+	"priorityclasses.scheduling.k8s.io",
+	"runtimeclasses.node.k8s.io",
+	"ingressclasses.networking.k8s.io",
+	"resourcequotas",
+	"limitranges",
 	"persistentvolumes",
 	"persistentvolumeclaims",
 	"secrets",
 	"configmaps",
 	"serviceaccounts",
-	"limitranges",
+	"clusterroles.rbac.authorization.k8s.io",
+	"roles.rbac.authorization.k8s.io",
+	"clusterrolebindings.rbac.authorization.k8s.io",
+	"rolebindings.rbac.authorization.k8s.io",
 }
 
 func durationOr(d, fallback time.Duration) time.Duration {

@@ -54,7 +54,33 @@ type RestoreSpec struct {
 	// Unset means true when the backup has snapshots.
 	// +optional
 	RestorePVs *bool `json:"restorePVs,omitempty"`
+
+	// ExistingResourcePolicy says what the restore does with an object of the
+	// backup that already exists in the cluster: "none" (the default) leaves
+	// it untouched, with a warning; "update" brings it to its backed-up state
+	// by server-side apply (field manager "ark", taking over only the fields
+	// the backup holds). Either way, an object equal to its backed-up state is
+	// counted as unchanged, not as a warning.
+	// +optional
+	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+
+	// PreserveNodePorts keeps the node ports of restored Services when they are
+	// free in the cluster (a port already allocated is left to the cluster to
+	// choose, with a warning). Unset or false: every node port is chosen anew.
+	// +optional
+	PreserveNodePorts *bool `json:"preserveNodePorts,omitempty"`
 }
+
+// ExistingResourcePolicy says what a restore does with objects that already exist.
+// +kubebuilder:validation:Enum=none;update
+type ExistingResourcePolicy string
+
+const (
+	// ExistingResourcePolicyNone leaves existing objects untouched (a warning each).
+	ExistingResourcePolicyNone ExistingResourcePolicy = "none"
+	// ExistingResourcePolicyUpdate brings existing objects to their backed-up state.
+	ExistingResourcePolicyUpdate ExistingResourcePolicy = "update"
+)
 
 // RestorePhase is where a restore is in its life.
 // +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed
@@ -119,6 +145,15 @@ type RestoreStatus struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	Errors int `json:"errors,omitempty"`
+
+	// Updated counts the existing objects brought to (or merged with) their
+	// backed-up state; the results list each.
+	// +optional
+	Updated int `json:"updated,omitempty"`
+
+	// Unchanged counts the existing objects already equal to their backed-up state.
+	// +optional
+	Unchanged int `json:"unchanged,omitempty"`
 
 	// Progress counts the items while the restore runs.
 	// +optional

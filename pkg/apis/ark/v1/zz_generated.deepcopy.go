@@ -788,6 +788,11 @@ func (in *RestoreSpec) DeepCopyInto(out *RestoreSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.PreserveNodePorts != nil {
+		in, out := &in.PreserveNodePorts, &out.PreserveNodePorts
+		*out = new(bool)
+		**out = **in
+	}
 	return
 }
 

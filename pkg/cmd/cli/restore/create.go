@@ -37,6 +37,9 @@ type CreateOptions struct {
 	Selector          string
 	Labels            map[string]string
 	Wait              bool
+	// ExistingResourcePolicy is spec.existingResourcePolicy: none or update.
+	ExistingResourcePolicy string
+	PreserveNodePorts      bool
 
 	cmd *cobra.Command
 	now func() time.Time
@@ -79,6 +82,8 @@ func (o *CreateOptions) BindFlags(c *cobra.Command) {
 	f.StringSliceVar(&o.ExcludeResources, "exclude-resources", nil, "Resources not to restore, formatted as resource.group.")
 	f.StringVarP(&o.Selector, "selector", "l", "", "Only restore resources matching this label selector.")
 	f.StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the restore object.")
+	f.StringVar(&o.ExistingResourcePolicy, "existing-resource-policy", string(arkv1.ExistingResourcePolicyNone), "What to do with objects that already exist: none (leave them, with a warning) or update (bring them to their backed-up state by server-side apply).")
+	f.BoolVar(&o.PreserveNodePorts, "preserve-nodeports", false, "Keep the node ports of restored Services when they are free (otherwise the cluster chooses new ones).")
 	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed.")
 }
 
@@ -160,6 +165,16 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 		if r.Spec.LabelSelector, err = metav1.ParseToLabelSelector(o.Selector); err != nil {
 			return nil, fmt.Errorf("invalid --selector %q: %w", o.Selector, err)
 		}
+	}
+	switch p := arkv1.ExistingResourcePolicy(o.ExistingResourcePolicy); p {
+	case "", arkv1.ExistingResourcePolicyNone:
+	case arkv1.ExistingResourcePolicyUpdate:
+		r.Spec.ExistingResourcePolicy = p
+	default:
+		return nil, fmt.Errorf("invalid --existing-resource-policy %q: want %s or %s", p, arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate)
+	}
+	if o.PreserveNodePorts {
+		r.Spec.PreserveNodePorts = &o.PreserveNodePorts
 	}
 	if o.cmd != nil && o.cmd.Flags().Changed("restore-volumes") {
 		v := o.RestoreVolumes

@@ -52,12 +52,26 @@ func TestRestoreObject(t *testing.T) {
 		wantName string
 		wantPVs  *bool
 		wantErr  string
+		check    func(t *testing.T, s arkv1.RestoreSpec)
 	}{
 		{name: "default name", wantName: "nginx-backup-20170727200524"},
 		{name: "custom name", args: []string{"--name", "mine"}, wantName: "mine"},
 		{name: "volumes off", args: []string{"--restore-volumes=false"}, wantName: "nginx-backup-20170727200524", wantPVs: new(bool)},
 		{name: "two to one", args: []string{"--namespace-mappings", "a:x,b:x"}, wantErr: "both map to x"},
 		{name: "bad selector", args: []string{"--selector", "a in (b"}, wantErr: "invalid --selector"},
+		{name: "update existing", args: []string{"--existing-resource-policy", "update", "--preserve-nodeports"}, wantName: "nginx-backup-20170727200524",
+			check: func(t *testing.T, s arkv1.RestoreSpec) {
+				if s.ExistingResourcePolicy != arkv1.ExistingResourcePolicyUpdate || s.PreserveNodePorts == nil || !*s.PreserveNodePorts {
+					t.Errorf("spec %+v", s)
+				}
+			}},
+		{name: "default policy left unset", wantName: "nginx-backup-20170727200524",
+			check: func(t *testing.T, s arkv1.RestoreSpec) {
+				if s.ExistingResourcePolicy != "" || s.PreserveNodePorts != nil {
+					t.Errorf("spec %+v", s)
+				}
+			}},
+		{name: "bad policy", args: []string{"--existing-resource-policy", "overwrite"}, wantErr: "invalid --existing-resource-policy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +96,9 @@ func TestRestoreObject(t *testing.T) {
 			}
 			if !reflect.DeepEqual(r.Spec.RestorePVs, tt.wantPVs) {
 				t.Errorf("restorePVs = %v, want %v", r.Spec.RestorePVs, tt.wantPVs)
+			}
+			if tt.check != nil {
+				tt.check(t, r.Spec)
 			}
 		})
 	}

@@ -58,7 +58,7 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				}
 				var results *output.RestoreResults
 				var resultsErr error
-				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && r.Status.Warnings+r.Status.Errors > 0 {
+				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0 {
 					var buf bytes.Buffer
 					if resultsErr = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); resultsErr == nil {
 						results = &output.RestoreResults{}

@@ -160,11 +160,13 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	})
 }
 
-// RestoreResults is the content of a restore's results file: warnings and
-// errors by namespace ("" for cluster-scoped objects).
+// RestoreResults is the content of a restore's results file: warnings,
+// errors and updated objects by namespace ("" for cluster-scoped objects).
 type RestoreResults struct {
 	Warnings map[string][]string `json:"warnings,omitempty"`
 	Errors   map[string][]string `json:"errors,omitempty"`
+	// Updated lists the existing objects the restore changed.
+	Updated map[string][]string `json:"updated,omitempty"`
 }
 
 func (d *describer) byNamespace(title string, m map[string][]string) {
@@ -226,6 +228,8 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 	}
 	d.line("Label selector", Selector(r.Spec.LabelSelector))
 	d.line("Restore PVs", optionalBool(r.Spec.RestorePVs, "auto"))
+	d.line("Existing objects", phaseOr(string(r.Spec.ExistingResourcePolicy), string(arkv1.ExistingResourcePolicyNone)))
+	d.line("Preserve node ports", optionalBool(r.Spec.PreserveNodePorts, "false"))
 	fmt.Fprintln(w)
 	d.line("Created", Timestamp(&r.CreationTimestamp))
 	d.line("Started", Timestamp(r.Status.StartTimestamp))
@@ -236,6 +240,8 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 	}
 	d.line("Warnings", r.Status.Warnings)
 	d.line("Errors", r.Status.Errors)
+	d.line("Existing objects updated", r.Status.Updated)
+	d.line("Existing objects unchanged", r.Status.Unchanged)
 	switch {
 	case resultsErr != nil:
 		fmt.Fprintf(w, "\n(the details of warnings and errors are not available: %v)\n", resultsErr)
@@ -243,6 +249,7 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 		fmt.Fprintln(w)
 		d.byNamespace("Warnings by namespace", results.Warnings)
 		d.byNamespace("Errors by namespace", results.Errors)
+		d.byNamespace("Updated by namespace", results.Updated)
 	}
 }
 
