@@ -62,16 +62,7 @@ func bucketFiles(t *testing.T, root string) map[string]string {
 
 func (e *arkEnv) waitBackupPhase(name string, phases ...arkv1.BackupPhase) *arkv1.Backup {
 	e.t.Helper()
-	var got *arkv1.Backup
-	waitFor(e.t, "backup "+name+" in phase "+string(phases[0]), func() bool {
-		b, err := e.ark.ArkV1().Backups(e.namespace).Get(context.Background(), name, metav1.GetOptions{})
-		if err == nil && slices.Contains(phases, b.Status.Phase) {
-			got = b
-			return true
-		}
-		return false
-	})
-	return got
+	return e.waitBackupPhaseWithin(name, 90*time.Second, phases...)
 }
 
 func (e *arkEnv) waitBackupGone(name string) {

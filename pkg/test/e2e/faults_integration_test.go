@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -241,55 +242,46 @@ func s3Env(t *testing.T) (*objectstores.Server, *storeProxy, envOptions) {
 	}}
 }
 
-// waitBackupPhase waits until the backup reaches one of the phases and returns it.
+// waitBackupPhaseWithin waits until the backup reaches one of the phases and returns it.
 func (e *arkEnv) waitBackupPhaseWithin(name string, timeout time.Duration, phases ...arkv1.BackupPhase) *arkv1.Backup {
 	e.t.Helper()
-	var got *arkv1.Backup
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	return waitPhase(e, "backup "+name, timeout, func(ctx context.Context) (*arkv1.Backup, arkv1.BackupPhase, error) {
 		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			return false, nil
+			return nil, "", err
 		}
-		got = b
-		for _, p := range phases {
-			if b.Status.Phase == p {
-				return true, nil
-			}
-		}
-		return false, nil
-	})
-	if err != nil {
-		phase := arkv1.BackupPhase("<none>")
-		if got != nil {
-			phase = got.Status.Phase
-		}
-		e.t.Fatalf("backup %s: phase %s, want one of %v within %s\n%s", name, phase, phases, timeout, e.server.LogTail(60))
-	}
-	return got
+		return b, b.Status.Phase, nil
+	}, phases...)
 }
 
+// waitRestorePhase waits until the restore reaches one of the phases and returns it.
 func (e *arkEnv) waitRestorePhase(name string, timeout time.Duration, phases ...arkv1.RestorePhase) *arkv1.Restore {
 	e.t.Helper()
-	var got *arkv1.Restore
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+	return waitPhase(e, "restore "+name, timeout, func(ctx context.Context) (*arkv1.Restore, arkv1.RestorePhase, error) {
 		r, err := e.ark.ArkV1().Restores(e.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, "", err
+		}
+		return r, r.Status.Phase, nil
+	}, phases...)
+}
+
+// waitPhase polls get until the object's phase is one of phases, and returns the
+// object; on timeout it fails the test with the last phase seen and the server's log.
+func waitPhase[T any, P ~string](e *arkEnv, what string, timeout time.Duration, get func(context.Context) (T, P, error), phases ...P) T {
+	e.t.Helper()
+	var got T
+	last := P("<none>")
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		obj, phase, err := get(ctx)
 		if err != nil {
 			return false, nil
 		}
-		got = r
-		for _, p := range phases {
-			if r.Status.Phase == p {
-				return true, nil
-			}
-		}
-		return false, nil
+		got, last = obj, phase
+		return slices.Contains(phases, phase), nil
 	})
 	if err != nil {
-		phase := arkv1.RestorePhase("<none>")
-		if got != nil {
-			phase = got.Status.Phase
-		}
-		e.t.Fatalf("restore %s: phase %s, want one of %v within %s\n%s", name, phase, phases, timeout, e.server.LogTail(60))
+		e.t.Fatalf("%s: phase %s, want one of %v within %s\n%s", what, last, phases, timeout, e.server.LogTail(60))
 	}
 	return got
 }
