@@ -88,5 +88,5 @@ quickstart: ## Run the quickstart end to end: local control plane, local bucket,
 	hack/quickstart.sh
 
 .PHONY: quickstart-down
-quickstart-down: ## Stop the quickstart's server and control plane and remove its bucket.
+quickstart-down: ## Stop the quickstart's server and control plane; its bucket is kept in _output/quickstart-buckets/.
 	hack/quickstart.sh down

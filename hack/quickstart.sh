@@ -4,10 +4,12 @@
 # then backup, disaster (delete the namespace), restore, and a check.
 #
 #   hack/quickstart.sh        run it (make quickstart); leaves everything running
-#   hack/quickstart.sh down   stop the server and the control plane, remove the bucket
+#   hack/quickstart.sh down   stop the server and the control plane; the bucket is kept
 #
 # State lives in _output/quickstart/: cluster/ (control plane), bucket/ (backups),
 # ark-server.kubeconfig (the ServiceAccount's token, valid 24 h), ark-server.log, ark-server.pid.
+# A bucket is never deleted: `down` and a new run move it to _output/quickstart-buckets/<time>/
+# (a new run needs an empty bucket, since its backup names would clash with the old ones).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +39,13 @@ stop_server() {
 down() {
   stop_server
   "${ROOT}/hack/local-cluster.sh" down >&2 || true
+  if [[ -n "$(ls -A "${STATE}/bucket/ark" 2>/dev/null)" ]]; then
+    local saved
+    saved="${ROOT}/_output/quickstart-buckets/$(date -u +%Y%m%d%H%M%S)"
+    mkdir -p "$(dirname "${saved}")"
+    mv "${STATE}/bucket" "${saved}"
+    echo "kept the quickstart's bucket in ${saved}" >&2
+  fi
   rm -rf "${STATE}"
 }
 
@@ -56,8 +65,8 @@ if [[ "${1:-}" == "down" ]]; then
 fi
 
 start=${SECONDS}
-say "Starting fresh: removing any earlier quickstart"
-down >/dev/null 2>&1 || true
+say "Starting fresh: stopping any earlier quickstart (its bucket is kept in _output/quickstart-buckets/)"
+down 2>&1 | grep "kept the quickstart's bucket" || true
 mkdir -p "${STATE}/bucket/ark"
 
 say "Building ark"
@@ -157,5 +166,8 @@ The control plane and ark server are still running. To play with them:
   ark backup logs nginx-backup
   ark restore get
 The backup's files are in ${STATE}/bucket/ark/nginx-backup/.
-Tear down with: make quickstart-down
+The server stops when the Config changes (in a cluster, its Deployment starts it again). Here,
+start it again with:
+  nohup ${ARK} server --kubeconfig ${STATE}/ark-server.kubeconfig --metrics-address 127.0.0.1:${port} >>${STATE}/ark-server.log 2>&1 &
+Tear down with: make quickstart-down (the bucket is kept, moved to _output/quickstart-buckets/)
 EOM
