@@ -332,28 +332,36 @@ func missingConfigMaps(t *testing.T, ns string, names []string) int {
 	return missing
 }
 
-// metadataInBucket says whether the backup's ark-backup.json, the mark of a
-// whole backup, is in the S3 bucket.
-func metadataInBucket(t *testing.T, srv *objectstores.Server, backup string) bool {
+// looksWholeInBucket says whether the S3 bucket holds the backup as whole: its
+// ark-backup.json records Completed or PartiallyFailed. The file itself is
+// written first, InProgress, to claim the name (and rewritten Failed after a
+// failure): only a Completed or PartiallyFailed record may be restored or synced
+// as a good backup.
+func looksWholeInBucket(t *testing.T, srv *objectstores.Server, backup string) bool {
 	t.Helper()
 	c := s3.New(s3.Options{
 		Region: srv.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, ""),
 	})
-	_, err := c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String("ark"), Key: aws.String(backup + "/ark-backup.json")})
-	var nf *s3types.NotFound
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("ark"), Key: aws.String(backup + "/ark-backup.json")})
+	var nf *s3types.NoSuchKey
 	if errors.As(err, &nf) {
 		return false
 	}
 	if err != nil {
 		t.Fatalf("reading the bucket: %v", err)
 	}
-	return true
+	defer out.Body.Close()
+	var b arkv1.Backup
+	if err := json.NewDecoder(out.Body).Decode(&b); err != nil {
+		t.Fatalf("ark-backup.json of %s: %v", backup, err)
+	}
+	return b.Status.Phase == arkv1.BackupPhaseCompleted || b.Status.Phase == arkv1.BackupPhasePartiallyFailed
 }
 
 // The ark server SIGKILLed while a backup's tarball is being uploaded, then
-// started again: the backup ends Failed (never Completed, never with
-// ark-backup.json in the bucket), the bucket holds no backup that looks whole,
+// started again: the backup ends Failed (never Completed, never recorded
+// Completed in the bucket), the bucket holds no backup that looks whole,
 // and a new backup of the same data completes and restores every object.
 func TestFaultServerKilledMidBackup(t *testing.T) {
 	f := newFault(t, "ark server SIGKILLed mid-backup (tarball upload in flight), restarted")
@@ -377,8 +385,8 @@ func TestFaultServerKilledMidBackup(t *testing.T) {
 	if b.Status.Phase != arkv1.BackupPhaseFailed || !strings.Contains(b.Status.FailureReason, "server stopped") {
 		t.Errorf("interrupted backup: phase %s, reason %q; want Failed saying the server stopped", b.Status.Phase, b.Status.FailureReason)
 	}
-	if metadataInBucket(t, srv, "cut") {
-		t.Errorf("the interrupted backup has its ark-backup.json in the bucket: a partial backup looks whole")
+	if looksWholeInBucket(t, srv, "cut") {
+		t.Errorf("the interrupted backup is recorded Completed in the bucket: a partial backup looks whole")
 	}
 
 	// The work is done again: a new backup completes, and restores every object.
@@ -460,8 +468,8 @@ func TestFaultStoreStoppedMidUpload(t *testing.T) {
 		t.Errorf("backup whose upload broke: phase %s, want Failed", b.Status.Phase)
 	}
 	proxy.start()
-	if metadataInBucket(t, srv, "cut") {
-		t.Errorf("the broken upload left a backup that looks whole (ark-backup.json in the bucket)")
+	if looksWholeInBucket(t, srv, "cut") {
+		t.Errorf("the broken upload left a backup that looks whole (recorded Completed in the bucket)")
 	}
 	e.createBackup("again", src)
 	if b := e.waitBackupPhaseWithin("again", 2*time.Minute, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed); b.Status.Phase != arkv1.BackupPhaseCompleted {
@@ -565,7 +573,7 @@ func TestFaultLeaderKilledMidBackup(t *testing.T) {
 	if b.Status.Phase != arkv1.BackupPhaseFailed {
 		t.Errorf("backup of the killed leader: %s, want Failed", b.Status.Phase)
 	}
-	if metadataInBucket(t, srv, "cut") {
+	if looksWholeInBucket(t, srv, "cut") {
 		t.Errorf("the killed leader's backup looks whole in the bucket")
 	}
 	e.createBackup("again", src)
