@@ -200,7 +200,7 @@ func (a *archive) resources() []string {
 // tmpParent ("" for the system default). On error nothing is left behind.
 func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveLimits) (_ *archive, err error) {
 	limits = limits.withDefaults()
-	dir, err := os.MkdirTemp(tmpParent, "ark-restore-")
+	dir, err := os.MkdirTemp(tmpParent, spoolDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating extraction directory: %w", err)
 	}
@@ -213,9 +213,10 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 	if a.root, err = os.OpenRoot(dir); err != nil {
 		return nil, fmt.Errorf("opening extraction directory: %w", err)
 	}
-	if a.spool, err = a.root.OpenFile("items.spool", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+	if a.spool, err = a.root.OpenFile(spoolName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 		return nil, fmt.Errorf("creating the spool file: %w", err)
 	}
+	lockSpool(a.spool)
 	spool := bufio.NewWriterSize(a.spool, 1<<20)
 	var spoolSize int64
 

@@ -16,6 +16,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/azure"
 	"github.com/heptio/ark/pkg/cloudprovider/csi"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
+	"github.com/heptio/ark/pkg/redact"
 	"github.com/heptio/ark/pkg/restore"
 )
 
@@ -54,7 +55,9 @@ func NewBlockStore(ctx context.Context, name string, config map[string]string) (
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown persistentVolumeProvider %q for disk snapshots (valid: aws, azure, gcp)", cloudprovider.ErrInvalidConfig, name)
 	}
-	return c(ctx, config)
+	s, err := c(ctx, config)
+	return s, redact.Error(err) // an SDK may quote its endpoint with credentials
+
 }
 
 // Options are what New needs besides the Config.

@@ -114,7 +114,7 @@ func doSetup() error {
 		if err != nil {
 			return err
 		}
-		mux.Handle("/download/", store.(*filesystem.ObjectStore).DownloadHandler())
+		mux.Handle("/download/", cloudprovider.Unwrap(store).(*filesystem.ObjectStore).DownloadHandler())
 		providers = append(providers, &provider{name: "filesystem", config: config, store: store})
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/azure"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
+	"github.com/heptio/ark/pkg/redact"
 )
 
 type constructor func(ctx context.Context, config map[string]string) (cloudprovider.ObjectStore, error)
@@ -44,12 +45,18 @@ func Names() []string {
 
 // NewObjectStore returns the ObjectStore of provider name (aws, gcp, azure or filesystem)
 // configured by config (Config.backupStorageProvider.config). Errors for an unknown name or
-// config key match cloudprovider.ErrInvalidConfig.
+// config key match cloudprovider.ErrInvalidConfig. The store's errors, and
+// those of building it, are redacted (cloudprovider.Redacted): no SAS signature
+// or pre-signed query string leaves here in an error.
 func NewObjectStore(ctx context.Context, name string, config map[string]string) (cloudprovider.ObjectStore, error) {
 	c, ok := providers[name]
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown object store provider %q (valid: %s)",
 			cloudprovider.ErrInvalidConfig, name, strings.Join(Names(), ", "))
 	}
-	return c(ctx, config)
+	s, err := c(ctx, config)
+	if err != nil {
+		return nil, redact.Error(err)
+	}
+	return cloudprovider.Redacted(s), nil
 }

@@ -20,7 +20,7 @@ func TestNewObjectStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := s.(*filesystem.ObjectStore); !ok {
+	if _, ok := cloudprovider.Unwrap(s).(*filesystem.ObjectStore); !ok {
 		t.Errorf("filesystem gave %T", s)
 	}
 	for _, name := range Names() {

@@ -7,6 +7,11 @@
 // can reach outside the bucket, whether by "..", an absolute path or a symbolic link; keys with
 // such elements are also rejected up front.
 //
+// Files at rest: objects are written 0600 in directories made 0700, and New
+// narrows the root directory to 0700 (only the server's user reads backups,
+// which hold Secrets). A temporary file is locked (flock) while it is
+// written; New removes those that no live writer holds, left by a crash.
+//
 // Download URLs are HMAC-SHA256-signed, expiring links to the http.Handler returned by
 // NewDownloadHandler (or ObjectStore.DownloadHandler), which the ark server mounts at the
 // path of Options.DownloadBaseURL.
@@ -29,6 +34,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
@@ -109,7 +115,37 @@ func New(o Options) (*ObjectStore, error) {
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, cloudprovider.ConfigError(provider, "config key \"root\": %v", err)
 	}
-	return &ObjectStore{opts: o}, nil
+	// A root made by an earlier version, or by hand, may be readable by all.
+	if st, err := os.Stat(o.Root); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(o.Root, st.Mode().Perm()&0o700); err != nil {
+			return nil, cloudprovider.ConfigError(provider, "config key \"root\": narrowing its mode to 0700: %v", err)
+		}
+	}
+	s := &ObjectStore{opts: o}
+	s.removeStaleTemps()
+	return s, nil
+}
+
+// removeStaleTemps removes the temporary files under the root that no writer
+// holds locked: uploads a crashed process left. Best effort: what cannot be
+// read or removed stays, and is never listed anyway.
+func (s *ObjectStore) removeStaleTemps() {
+	_ = fs.WalkDir(os.DirFS(s.opts.Root), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasPrefix(d.Name(), tempPrefix) {
+			return nil
+		}
+		full := path.Join(s.opts.Root, p)
+		f, err := os.Open(full)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			return nil // a live upload
+		}
+		_ = os.Remove(full)
+		return nil
+	})
 }
 
 // Root returns the root directory.
@@ -219,7 +255,7 @@ func (s *ObjectStore) put(ctx context.Context, bucket, key string, body io.Reade
 	defer b.Close()
 	dir := path.Dir(key)
 	if dir != "." {
-		if err := b.MkdirAll(dir, 0o755); err != nil {
+		if err := b.MkdirAll(dir, 0o700); err != nil {
 			return wrap("put", bucket, key, err)
 		}
 	}
@@ -227,7 +263,7 @@ func (s *ObjectStore) put(ctx context.Context, bucket, key string, body io.Reade
 	var tmp string
 	for range 10 {
 		tmp = path.Join(dir, tempPrefix+randomHex(8))
-		f, err = b.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err = b.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if !errors.Is(err, fs.ErrExist) {
 			break
 		}
@@ -235,6 +271,8 @@ func (s *ObjectStore) put(ctx context.Context, bucket, key string, body io.Reade
 	if err != nil {
 		return wrap("put", bucket, key, err)
 	}
+	// Held until the file is closed: New of another process leaves it alone.
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 	defer func() {
 		if retErr != nil || exclusive {
 			_ = f.Close()

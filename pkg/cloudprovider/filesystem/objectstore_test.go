@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,5 +228,64 @@ func TestSignedURL(t *testing.T) {
 	noBase, _ := newStore(t, "")
 	if _, err := noBase.CreateSignedURL(ctx, "bucket", key, time.Minute); !errors.Is(err, cloudprovider.ErrInvalidConfig) {
 		t.Errorf("without downloadURL: %v", err)
+	}
+}
+
+// Objects are 0600 in 0700 directories, the root is narrowed to 0700, and New
+// removes the temporary files of crashed uploads but not one being written.
+func TestFilesAtRest(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "bucket", "backups", "old"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(root, "bucket", "backups", "old", tempPrefix+"crashed")
+	live := filepath.Join(root, "bucket", tempPrefix+"writing")
+	for _, f := range []string{stale, live} {
+		if err := os.WriteFile(f, []byte("part"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := syscall.Flock(int(held.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := New(Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the crashed upload's temp file is still there: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("the temp file being written was removed: %v", err)
+	}
+	if err := s.PutObject(ctx, "bucket", "backups/b1/b1.tar.gz", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutObjectIfAbsent(ctx, "bucket", "backups/b1/ark-backup.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		"":                                  0o700,
+		"bucket/backups/b1":                 0o700,
+		"bucket/backups/b1/b1.tar.gz":       0o600,
+		"bucket/backups/b1/ark-backup.json": 0o600,
+	} {
+		st, err := os.Stat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%q: mode %o, want %o", p, st.Mode().Perm(), want)
+		}
 	}
 }

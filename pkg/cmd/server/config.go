@@ -68,7 +68,7 @@ func newObjectStorage(ctx context.Context, cfg *arkv1.Config, httpAddress string
 		return nil, err
 	}
 	os := &objectStorage{store: store, backups: backups}
-	if fs, ok := store.(*filesystem.ObjectStore); ok {
+	if fs, ok := cloudprovider.Unwrap(store).(*filesystem.ObjectStore); ok {
 		os.downloadHandler = fs.DownloadHandler()
 	}
 	return os, nil

@@ -6,16 +6,26 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/heptio/ark/pkg/redact"
 )
 
 // readiness is what /readyz reports: ready once the informer caches have
-// synced and the bucket has answered.
+// synced and the bucket has answered. /readyz is unauthenticated, so it says
+// only which of these fixed reasons holds; the error behind it goes to the
+// log (redacted, as every provider error is).
 type readiness struct {
 	mu     sync.Mutex
-	reason string // why not ready; "" once ready
+	reason string // why not ready, one of the constants below; "" once ready
 }
 
-func newReadiness() *readiness { return &readiness{reason: "starting: caches not synced yet"} }
+// The reasons /readyz gives: fixed text, never an error message.
+const (
+	notReadyStarting = "starting: caches not synced yet"
+	notReadyBucket   = "the bucket does not answer (the server's log says why)"
+)
+
+func newReadiness() *readiness { return &readiness{reason: notReadyStarting} }
 
 func (r *readiness) set(reason string) {
 	r.mu.Lock()
@@ -42,8 +52,8 @@ func (r *readiness) checkBucket(ctx context.Context, bucket bucketLister) error 
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if _, err := bucket.ListBackups(ctx); err != nil {
-		r.set("the bucket does not answer: " + err.Error())
-		return err
+		r.set(notReadyBucket)
+		return redact.Error(err)
 	}
 	r.set("")
 	return nil

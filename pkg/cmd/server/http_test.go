@@ -29,7 +29,9 @@ func TestHealthAndReadiness(t *testing.T) {
 		wantBody  string
 	}{
 		{name: "starting", do: func() {}, wantReady: 503, wantBody: "caches not synced"},
-		{name: "bucket down", do: func() { _ = ready.checkBucket(context.Background(), fakeBucket{errors.New("connection refused")}) }, wantReady: 503, wantBody: "connection refused"},
+		{name: "bucket down", do: func() {
+			_ = ready.checkBucket(context.Background(), fakeBucket{errors.New(`Get "http://h/c?sig=s3cret": connection refused`)})
+		}, wantReady: 503, wantBody: "bucket does not answer"},
 		{name: "bucket up", do: func() { _ = ready.checkBucket(context.Background(), fakeBucket{}) }, wantReady: 200, wantBody: "ok"},
 	}
 	for _, s := range steps {
@@ -39,6 +41,8 @@ func TestHealthAndReadiness(t *testing.T) {
 		}
 		if code, body := get("/readyz"); code != s.wantReady || !strings.Contains(body, s.wantBody) {
 			t.Errorf("%s: /readyz = %d %q", s.name, code, body)
+		} else if strings.Contains(body, "s3cret") || strings.Contains(body, "refused") {
+			t.Errorf("%s: /readyz tells the error: %q", s.name, body)
 		}
 	}
 	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "ark_backup_attempt_total") {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"k8s.io/klog/v2"
+
+	"github.com/heptio/ark/pkg/redact"
 )
 
 // logLevels maps --log-level to a slog level. Debug shows the V(1)..V(4)
@@ -20,8 +22,11 @@ var logLevels = map[string]slog.Level{
 }
 
 // configureLogging routes klog (ark's contextual loggers and client-go's) to
-// a slog handler of the given format (text or json) and level, writing to w.
+// a slog handler of the given format (text or json) and level, writing to w
+// through redact.Writer: whatever a library logs, no URL query string (a SAS
+// or pre-signed signature) nor credential-named value reaches the log.
 func configureLogging(level, format string, w io.Writer) error {
+	w = redact.Writer(w)
 	lvl, ok := logLevels[level]
 	if !ok {
 		return fmt.Errorf("invalid --log-level %q: use debug, info, warning or error", level)

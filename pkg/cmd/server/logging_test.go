@@ -38,11 +38,14 @@ func TestConfigureLogging(t *testing.T) {
 				t.Fatal(err)
 			}
 			logger := klog.FromContext(context.Background()).WithValues("backup", "heptio-ark/nightly")
-			logger.Info("Backup started")
+			logger.Info("Backup started", "url", "http://127.0.0.1:1/c/b?se=1&sig=s3cretSig")
 			logger.V(2).Info("Listing deployments")
 			out := buf.String()
 			if strings.Contains(out, "Backup started") != tt.wantInfo || strings.Contains(out, "Listing deployments") != tt.wantDebug {
 				t.Errorf("output at %s:\n%s", tt.level, out)
+			}
+			if strings.Contains(out, "s3cretSig") {
+				t.Errorf("the log holds a signature:\n%s", out)
 			}
 			if tt.wantInfo && !strings.Contains(out, "nightly") {
 				t.Errorf("the line lacks the backup's name:\n%s", out)

@@ -152,6 +152,12 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		return err
 	}
 	logger.Info("Using object storage", "provider", cfg.BackupStorageProvider.Name, "bucket", cfg.BackupStorageProvider.Bucket, "restoreOnlyMode", cfg.RestoreOnlyMode)
+	// Backups extracted by restores that a crash interrupted hold Secrets at rest.
+	if n, err := restore.RemoveStaleSpools(""); err != nil {
+		logger.Error(err, "Removing the extraction directories of interrupted restores", "removed", n)
+	} else if n > 0 {
+		logger.Info("Removed the extraction directories of interrupted restores", "removed", n)
+	}
 
 	// A change of the Config stops the server; its Deployment starts it again with the new one.
 	ctx, stopOnConfigChange := context.WithCancelCause(ctx)

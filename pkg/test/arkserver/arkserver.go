@@ -187,7 +187,15 @@ func (s *Server) Start() error {
 	fmt.Fprintf(logFile, "=== arkserver: start #%d: %s %s\n", s.starts, s.bin, strings.Join(s.Args(), " "))
 	cmd := exec.Command(s.bin, s.Args()...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Env = serverEnv()
+	// Its own temporary directory, as a server in its pod has: a server's start
+	// removes the restore spools it finds there that no process holds.
+	tmp := filepath.Join(s.dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		_ = logFile.Close()
+		s.mu.Unlock()
+		return err
+	}
+	cmd.Env = append(serverEnv(), "TMPDIR="+tmp)
 	// The server must not outlive the test binary (go test -timeout kills it
 	// with SIGQUIT and no cleanup runs).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -462,7 +470,7 @@ func (s *Server) cleanup() {
 func serverEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "KUBECONFIG=") || strings.HasPrefix(kv, "ARK_NAMESPACE=") {
+		if strings.HasPrefix(kv, "KUBECONFIG=") || strings.HasPrefix(kv, "ARK_NAMESPACE=") || strings.HasPrefix(kv, "TMPDIR=") {
 			continue
 		}
 		env = append(env, kv)

@@ -16,6 +16,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
+	"github.com/heptio/ark/pkg/redact"
 )
 
 // Stream asks the server for the file of kind for name and copies it to w,
@@ -49,18 +50,20 @@ func Stream(ctx context.Context, client arkclient.Interface, namespace string, k
 		}
 	}
 
+	// The URL is signed: whoever reads it may download the file until it
+	// expires, so no error below quotes it (net/http's do, with its query).
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, req.Status.DownloadURL, nil)
 	if err != nil {
-		return err
+		return fmt.Errorf("the server's download URL for the %s of %q is not a URL: %w", kind, name, redact.Error(err))
 	}
 	resp, err := http.DefaultClient.Do(httpReq)
 	if err != nil {
-		return fmt.Errorf("downloading the %s of %q: %w", kind, name, err)
+		return fmt.Errorf("downloading the %s of %q: %w", kind, name, redact.Error(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("downloading the %s of %q: %s: %s", kind, name, resp.Status, body)
+		return fmt.Errorf("downloading the %s of %q: %s: %s", kind, name, resp.Status, redact.Text(string(body)))
 	}
 	var r io.Reader = resp.Body
 	if gunzip {
@@ -72,7 +75,7 @@ func Stream(ctx context.Context, client arkclient.Interface, namespace string, k
 		r = gz
 	}
 	if _, err := io.Copy(w, r); err != nil {
-		return fmt.Errorf("downloading the %s of %q: %w", kind, name, err)
+		return fmt.Errorf("downloading the %s of %q: %w", kind, name, redact.Error(err))
 	}
 	return nil
 }
