@@ -173,6 +173,7 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 // the bucket (a cluster that has not synced it yet, as in a migration).
 func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, []string) {
 	errs := validation.RestoreSpec(&r.Spec, nil)
+	errs = append(errs, validation.ProtectedNamespaceTargets(&r.Spec, r.Namespace)...)
 	if r.Spec.BackupName == "" {
 		return nil, errs
 	}

@@ -143,6 +143,9 @@ func (s *run) restored(ref ItemRef, kv ...any) {
 		r.Restored++
 		r.Items = append(r.Items, ref)
 	})
+	if what, ok := reportedKinds[ref.Resource]; ok {
+		s.col.warn(ref.Namespace, "%s: restored %s; check that it is wanted", ref, what)
+	}
 	s.log.item(slog.LevelInfo, "restored", ref, kv...)
 }
 

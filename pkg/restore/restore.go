@@ -339,16 +339,29 @@ func (s *run) plan() []string {
 }
 
 // restoredLast are the resources that, once created, can make the creation
-// of everything else fail (an admission webhook whose service is not up yet
-// with failurePolicy Fail, an admission policy): unless the priorities name
-// them, they come after all the others.
+// of everything else fail or go astray (an admission webhook whose service is
+// not up yet with failurePolicy Fail, an admission policy, an APIService that
+// sends a whole API group to a service of the backup): unless the priorities
+// name them, they come after all the others. Each one restored is also
+// reported as a warning (reportedKinds), so that a restore cannot quietly
+// install what intercepts or redirects the cluster's requests.
 var restoredLast = map[string]bool{
+	"apiservices.apiregistration.k8s.io":                             true,
 	"mutatingwebhookconfigurations.admissionregistration.k8s.io":     true,
 	"validatingwebhookconfigurations.admissionregistration.k8s.io":   true,
 	"mutatingadmissionpolicies.admissionregistration.k8s.io":         true,
 	"mutatingadmissionpolicybindings.admissionregistration.k8s.io":   true,
 	"validatingadmissionpolicies.admissionregistration.k8s.io":       true,
 	"validatingadmissionpolicybindings.admissionregistration.k8s.io": true,
+}
+
+// reportedKinds are the resources whose every restored object is a warning
+// of the restore: they intercept (admission webhooks) or serve (APIServices)
+// requests to the cluster's API. Restored last (restoredLast).
+var reportedKinds = map[string]string{
+	"mutatingwebhookconfigurations.admissionregistration.k8s.io":   "an admission webhook: it sees, and may change or refuse, the requests it matches",
+	"validatingwebhookconfigurations.admissionregistration.k8s.io": "an admission webhook: it sees, and may refuse, the requests it matches",
+	"apiservices.apiregistration.k8s.io":                           "an APIService: the API server sends the requests of its group and version to the service it names",
 }
 
 // resourceNames returns the names a user-given resource name p may match a

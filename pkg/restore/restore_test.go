@@ -131,6 +131,10 @@ func TestRestoreOrder(t *testing.T) {
 			if got := collapse(env.creates()); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("create order\n got %v\nwant %v", got, tc.want)
 			}
+			// The webhook, restored last, is reported.
+			if w := res.Results.Warnings[""]; len(w) != 1 || !strings.Contains(w[0], "validatingwebhookconfigurations.admissionregistration.k8s.io vwh: restored an admission webhook") {
+				t.Errorf("warnings %q, want one about the webhook", w)
+			}
 			if !slices.Equal(env.waiter.waited, []string{"widgets.example.com"}) {
 				t.Errorf("waited for %v", env.waiter.waited)
 			}

@@ -153,6 +153,37 @@ func NamespaceMapping(m map[string]string) []string {
 	return errs
 }
 
+// ProtectedNamespaces are the namespaces a namespace mapping may target only
+// with the restore's allowProtectedNamespaceTargets: the cluster's own, and
+// (added by ProtectedNamespaceTargets) the ark server's.
+var ProtectedNamespaces = []string{"kube-system", "kube-public", "kube-node-lease"}
+
+// ProtectedNamespaceTargets returns an error for each mapping of spec whose
+// target is a protected namespace (ProtectedNamespaces or serverNamespace),
+// unless spec.AllowProtectedNamespaceTargets is set.
+func ProtectedNamespaceTargets(spec *arkv1.RestoreSpec, serverNamespace string) []string {
+	if spec.AllowProtectedNamespaceTargets {
+		return nil
+	}
+	protected := map[string]string{serverNamespace: "the ark server's namespace"}
+	for _, ns := range ProtectedNamespaces {
+		protected[ns] = "a namespace of the cluster's own components"
+	}
+	sources := make([]string, 0, len(spec.NamespaceMapping))
+	for src := range spec.NamespaceMapping {
+		sources = append(sources, src)
+	}
+	sort.Strings(sources)
+	var errs []string
+	for _, src := range sources {
+		dst := spec.NamespaceMapping[src]
+		if what, ok := protected[dst]; ok && dst != "" {
+			errs = append(errs, fmt.Sprintf("namespace mapping %s:%s: %s is %s; set allowProtectedNamespaceTargets (ark restore create --allow-protected-namespace-targets) to restore into it", src, dst, dst, what))
+		}
+	}
+	return errs
+}
+
 // Schedule checks a schedule's cron expression and template (with res, as
 // BackupSpec does).
 func Schedule(spec *arkv1.ScheduleSpec, res Resources) []string {

@@ -121,3 +121,32 @@ func TestConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestProtectedNamespaceTargets(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mapping map[string]string
+		allow   bool
+		want    []string // substrings, one per error
+	}{
+		{name: "no mapping"},
+		{name: "team namespaces", mapping: map[string]string{"team-a": "team-b"}},
+		{name: "kube-system", mapping: map[string]string{"team-a": "kube-system"}, want: []string{"team-a:kube-system: kube-system is a namespace of the cluster's own components"}},
+		{name: "each protected one", mapping: map[string]string{"a": "kube-public", "b": "kube-node-lease", "c": "heptio-ark"},
+			want: []string{"a:kube-public", "b:kube-node-lease", "c:heptio-ark: heptio-ark is the ark server's namespace"}},
+		{name: "from a protected source is fine", mapping: map[string]string{"kube-system": "restored-system"}},
+		{name: "allowed", mapping: map[string]string{"team-a": "kube-system", "b": "heptio-ark"}, allow: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ProtectedNamespaceTargets(&arkv1.RestoreSpec{NamespaceMapping: tc.mapping, AllowProtectedNamespaceTargets: tc.allow}, "heptio-ark")
+			if len(got) != len(tc.want) {
+				t.Fatalf("errors %q, want %d", got, len(tc.want))
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) || !strings.Contains(got[i], "allowProtectedNamespaceTargets") {
+					t.Errorf("error %q, want it to say %q and how to allow it", got[i], w)
+				}
+			}
+		})
+	}
+}

@@ -46,6 +46,14 @@ type RestoreSpec struct {
 	// +optional
 	NamespaceMapping map[string]string `json:"namespaceMapping,omitempty"`
 
+	// AllowProtectedNamespaceTargets lets namespaceMapping map into a protected
+	// namespace: kube-system, kube-public, kube-node-lease or the ark server's
+	// own. Without it such a mapping fails validation: what a backup holds of
+	// one team's namespace must not land, by a typo or on purpose, where the
+	// cluster's own components (or the ark server and its credentials) live.
+	// +optional
+	AllowProtectedNamespaceTargets bool `json:"allowProtectedNamespaceTargets,omitempty"`
+
 	// LabelSelector, when set, restores only the objects whose labels match it.
 	// +optional
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`

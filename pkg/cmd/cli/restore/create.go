@@ -40,6 +40,8 @@ type CreateOptions struct {
 	// ExistingResourcePolicy is spec.existingResourcePolicy: none or update.
 	ExistingResourcePolicy string
 	PreserveNodePorts      bool
+	// AllowProtectedNamespaceTargets is spec.allowProtectedNamespaceTargets.
+	AllowProtectedNamespaceTargets bool
 
 	cmd *cobra.Command
 	now func() time.Time
@@ -84,6 +86,7 @@ func (o *CreateOptions) BindFlags(c *cobra.Command) {
 	f.StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the restore object.")
 	f.StringVar(&o.ExistingResourcePolicy, "existing-resource-policy", string(arkv1.ExistingResourcePolicyNone), "What to do with objects that already exist: none (leave them, with a warning) or update (bring them to their backed-up state by server-side apply).")
 	f.BoolVar(&o.PreserveNodePorts, "preserve-nodeports", false, "Keep the node ports of restored Services when they are free (otherwise the cluster chooses new ones).")
+	f.BoolVar(&o.AllowProtectedNamespaceTargets, "allow-protected-namespace-targets", false, "Let --namespace-mappings map into kube-system, kube-public, kube-node-lease or the ark server's namespace (refused otherwise).")
 	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed.")
 }
 
@@ -159,6 +162,8 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 			IncludedResources:  o.IncludeResources,
 			ExcludedResources:  o.ExcludeResources,
 			NamespaceMapping:   mappings,
+
+			AllowProtectedNamespaceTargets: o.AllowProtectedNamespaceTargets,
 		},
 	}
 	if o.Selector != "" {
