@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Assembles examples/common/00-prereqs.yaml from config/: the namespace, the
-# generated CRDs, and the ServiceAccount and RBAC of the server. Run by
+# generated CRDs, the admission policy that makes the requester annotations
+# unforgeable, and the ServiceAccount and RBAC of the server. Run by
 # hack/update-codegen.sh; the first argument is the tree to write in.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ mkdir -p "$(dirname "${out}")"
     echo "---"
     cat "${crd}"
   done
+  echo "---"
+  cat "${root}/config/admission/requester.yaml"
   echo "---"
   cat "${root}/config/rbac/rbac.yaml"
 } > "${out}"

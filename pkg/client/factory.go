@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/heptio/ark/pkg/authz"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
 
@@ -86,9 +87,14 @@ func SetClientRateLimits(f Factory, qps float32, burst int) {
 	}
 }
 
+// ArkClient records the CLI's user as the requester of every ark object it
+// creates (authz.RecordRequester): the server acts with that user's rights.
 func (f *factory) ArkClient() (arkclient.Interface, error) {
 	cfg, err := f.ClientConfig()
 	if err != nil {
+		return nil, err
+	}
+	if err := authz.RecordRequester(cfg); err != nil {
 		return nil, err
 	}
 	return arkclient.NewForConfig(cfg)

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/label"
@@ -217,6 +218,9 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 		b.Labels[k] = v
 	}
 	b.Labels[arkv1.ScheduleNameLabel] = label.ValidValue(s.Name)
+	// The schedule's requester asks for its backups (only the server's
+	// ServiceAccount may record someone else: the admission policy).
+	authz.CopyRequester(b, s)
 	_, err := c.client.Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):

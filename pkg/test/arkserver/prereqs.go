@@ -39,9 +39,10 @@ const (
 // RewritePrereqs returns the objects of the shipped manifest (YAML) changed to
 // install into namespace ns instead of heptio-ark: the Namespace is renamed,
 // namespaced objects and ServiceAccount subjects move to ns, and every
-// ClusterRole and ClusterRoleBinding gets the suffix "-<ns>" (with the
-// bindings' roleRefs to match) so that servers in several namespaces of one
-// cluster do not share or fight over them. Rules, CRDs and everything else
+// ClusterRole, ClusterRoleBinding, ValidatingAdmissionPolicy and its Binding
+// gets the suffix "-<ns>" (with the bindings' roleRefs and policyName to
+// match) so that servers in several namespaces of one cluster do not share or
+// fight over them. Rules, CRDs and everything else
 // stay exactly as shipped.
 func RewritePrereqs(manifest []byte, ns string) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
@@ -65,7 +66,7 @@ func RewritePrereqs(manifest []byte, ns string) ([]*unstructured.Unstructured, e
 				return nil, fmt.Errorf("the manifest creates namespace %q; only %q is expected", u.GetName(), ShippedNamespace)
 			}
 			u.SetName(ns)
-		case kind == "ClusterRole" || kind == "ClusterRoleBinding":
+		case clusterScoped(kind):
 			u.SetName(clusterName(u.GetName()))
 		case kind == "CustomResourceDefinition":
 		default:
@@ -73,6 +74,12 @@ func RewritePrereqs(manifest []byte, ns string) ([]*unstructured.Unstructured, e
 				return nil, fmt.Errorf("%s %s: namespace %q, want %q", kind, u.GetName(), u.GetNamespace(), ShippedNamespace)
 			}
 			u.SetNamespace(ns)
+		}
+		if kind == "ValidatingAdmissionPolicyBinding" {
+			name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName")
+			if err := unstructured.SetNestedField(u.Object, clusterName(name), "spec", "policyName"); err != nil {
+				return nil, err
+			}
 		}
 		if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
 			if refKind, _, _ := unstructured.NestedString(u.Object, "roleRef", "kind"); refKind == "ClusterRole" {
@@ -97,6 +104,16 @@ func RewritePrereqs(manifest []byte, ns string) ([]*unstructured.Unstructured, e
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// clusterScoped are the kinds of the manifest, besides CRDs and the
+// Namespace, that are not namespaced: each test namespace gets its own copy.
+func clusterScoped(kind string) bool {
+	switch kind {
+	case "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+		return true
+	}
+	return false
 }
 
 // installs counts the Servers of each (cluster, namespace), so that the
@@ -124,7 +141,7 @@ func install(ctx context.Context, c *cluster.Cluster, repoRoot, ns, dir string) 
 		return nil, fmt.Errorf("%s: %w", PrereqsPath, err)
 	}
 	var buf bytes.Buffer
-	var clusterScoped []*unstructured.Unstructured
+	var clusterObjs []*unstructured.Unstructured
 	for _, o := range objs {
 		data, err := yaml.Marshal(o.Object)
 		if err != nil {
@@ -132,8 +149,8 @@ func install(ctx context.Context, c *cluster.Cluster, repoRoot, ns, dir string) 
 		}
 		buf.WriteString("---\n")
 		buf.Write(data)
-		if k := o.GetKind(); k == "ClusterRole" || k == "ClusterRoleBinding" {
-			clusterScoped = append(clusterScoped, o)
+		if clusterScoped(o.GetKind()) {
+			clusterObjs = append(clusterObjs, o)
 		}
 	}
 	path := filepath.Join(dir, "prereqs.yaml")
@@ -158,14 +175,20 @@ func install(ctx context.Context, c *cluster.Cluster, repoRoot, ns, dir string) 
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		rbac := c.Client().RbacV1()
-		for _, o := range clusterScoped {
+		admission := c.Client().AdmissionregistrationV1()
+		for _, o := range clusterObjs {
 			var err error
-			if o.GetKind() == "ClusterRole" {
+			switch o.GetKind() {
+			case "ClusterRole":
 				err = rbac.ClusterRoles().Delete(ctx, o.GetName(), metav1.DeleteOptions{})
-			} else {
+			case "ClusterRoleBinding":
 				err = rbac.ClusterRoleBindings().Delete(ctx, o.GetName(), metav1.DeleteOptions{})
+			case "ValidatingAdmissionPolicy":
+				err = admission.ValidatingAdmissionPolicies().Delete(ctx, o.GetName(), metav1.DeleteOptions{})
+			case "ValidatingAdmissionPolicyBinding":
+				err = admission.ValidatingAdmissionPolicyBindings().Delete(ctx, o.GetName(), metav1.DeleteOptions{})
 			}
-			_ = err // best effort: a leftover role in a throwaway cluster harms nothing
+			_ = err // best effort: a leftover in a throwaway cluster harms nothing
 		}
 	}
 	if err := c.ApplyYAML(ctx, path); err != nil {

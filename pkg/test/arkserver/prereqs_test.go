@@ -38,7 +38,7 @@ func TestRewritePrereqsOfShippedManifest(t *testing.T) {
 			if o.GetName() != "test-ns" {
 				t.Errorf("namespace %q", o.GetName())
 			}
-		case "ClusterRole", "ClusterRoleBinding":
+		case "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 			if o.GetName() != s.GetName()+"-test-ns" || o.GetNamespace() != "" {
 				t.Errorf("%s %q/%q", o.GetKind(), o.GetNamespace(), o.GetName())
 			}
@@ -53,6 +53,16 @@ func TestRewritePrereqsOfShippedManifest(t *testing.T) {
 		}
 		if rules, ok := s.Object["rules"]; ok && !reflect.DeepEqual(o.Object["rules"], rules) {
 			t.Errorf("%s %s: rules changed", o.GetKind(), o.GetName())
+		}
+		if o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			got, _, _ := unstructured.NestedString(o.Object, "spec", "policyName")
+			want, _, _ := unstructured.NestedString(s.Object, "spec", "policyName")
+			if got != want+"-test-ns" {
+				t.Errorf("binding %s: policyName %q, want %q", o.GetName(), got, want+"-test-ns")
+			}
+		}
+		if o.GetKind() == "ValidatingAdmissionPolicy" && !reflect.DeepEqual(o.Object["spec"], s.Object["spec"]) {
+			t.Errorf("policy %s: spec changed", o.GetName())
 		}
 		if o.GetKind() == "ClusterRoleBinding" || o.GetKind() == "RoleBinding" {
 			ref, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
@@ -73,7 +83,7 @@ func TestRewritePrereqsOfShippedManifest(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"} {
+	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s in %s", k, PrereqsPath)
 		}
