@@ -21,6 +21,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/util/collections"
 )
 
@@ -98,7 +99,7 @@ func NewBackupper(helper DiscoveryHelper, client dynamic.Interface, podExec PodC
 
 // Result is what a backup did.
 type Result struct {
-	// FormatVersion is the tarball's format version (FormatVersion).
+	// FormatVersion is the tarball's format version (format.FormatVersion).
 	FormatVersion int
 	// ResourceVersion is the cluster resourceVersion every resource was listed at.
 	ResourceVersion string
@@ -153,7 +154,7 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 		backup:        backup,
 		jlog:          &jsonLog{w: log, clock: b.clock, backup: backup.Name},
 		progressFn:    progress,
-		result:        &Result{FormatVersion: FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
+		result:        &Result{FormatVersion: format.FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
 		pvcVolumes:    map[string]string{},
 		boundPVs:      sets.New[string](),
 		nsWithItems:   sets.New[string](),
@@ -494,7 +495,7 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		r.fail("Item not backed up", gr.String(), ns, name, "its name cannot be a file name", nil)
 		return nil
 	}
-	path := ItemPath(gr, ns, name)
+	path := format.ItemPath(gr, ns, name)
 	if r.tar.has(path) {
 		return nil // already written (a relisted page, or taken for a relation)
 	}

@@ -15,6 +15,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/persistence"
@@ -23,7 +24,7 @@ import (
 
 // fakeRestorer reads the tarball and reports what it was told to.
 type fakeRestorer struct {
-	results restore.Results
+	results format.RestoreResults
 	err     error
 	gotData string
 }
@@ -54,7 +55,7 @@ func TestRestoreController(t *testing.T) {
 		{name: "missing backup", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "neither in the cluster nor in the bucket"},
 		{name: "failed backup", inCluster: &arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}, inBucket: &completed, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "only Completed or PartiallyFailed"},
 		{name: "two namespaces to one", inCluster: &completed, inBucket: &completed, spec: arkv1.RestoreSpec{NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "both map to x"},
-		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: restore.Results{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
+		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: format.RestoreResults{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
 		{name: "corrupted tarball", inCluster: &completed, inBucket: &completed, tamper: "tarbalL", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "replaced tarball", inCluster: &completed, inBucket: &completed, tamper: "another tarball", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "unknown resource found by the engine", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: &restore.InvalidError{Errors: []string{`excluded resource "secrts" is not served by the cluster (did you mean secrets?)`}}}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "did you mean secrets?"},
@@ -89,7 +90,7 @@ func TestRestoreController(t *testing.T) {
 			if tt.inCluster != nil {
 				b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "b"}, Status: *tt.inCluster}
 				if tt.syncing {
-					b.Annotations = map[string]string{SyncedFromBucketAnnotation: "true"}
+					b.Annotations = map[string]string{format.SyncedFromBucketAnnotation: "true"}
 				}
 				_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 			}

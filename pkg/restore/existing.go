@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // FieldManager is the field manager of ark's server-side applies.
@@ -105,10 +106,10 @@ func (s *run) applyExisting(ctx context.Context, gvr schema.GroupVersionResource
 	// ark set it, which omitting it would remove.
 	bare := obj.DeepCopy()
 	if l := bare.GetLabels(); l != nil {
-		if v, ok := live.GetLabels()[arkv1.RestoreNameLabel]; ok {
-			l[arkv1.RestoreNameLabel] = v
+		if v, ok := live.GetLabels()[format.RestoreNameLabel]; ok {
+			l[format.RestoreNameLabel] = v
 		} else {
-			delete(l, arkv1.RestoreNameLabel)
+			delete(l, format.RestoreNameLabel)
 		}
 		bare.SetLabels(l)
 	}
@@ -244,7 +245,7 @@ func mergeUserContent(live, backup *unstructured.Unstructured, overwrite bool) (
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if what == "label" && k == arkv1.RestoreNameLabel {
+			if what == "label" && k == format.RestoreNameLabel {
 				continue // the merged object is not one this restore made
 			}
 			v := from[k]

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/label"
 )
 
@@ -456,7 +457,7 @@ func setRestoreLabel(obj *unstructured.Unstructured, restore string) {
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[arkv1.RestoreNameLabel] = label.ValidValue(restore)
+	l[format.RestoreNameLabel] = label.ValidValue(restore)
 	obj.SetLabels(l)
 }
 
