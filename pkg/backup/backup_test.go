@@ -912,7 +912,7 @@ func TestProgressAndLog(t *testing.T) {
 	included := 0
 	skipped := 0
 	for _, l := range lines {
-		var entry LogEntry
+		var entry struct{ Time, Level, Msg, Backup, Resource, Reason string }
 		if err := json.Unmarshal([]byte(l), &entry); err != nil {
 			t.Fatalf("bad log line %q: %v", l, err)
 		}
