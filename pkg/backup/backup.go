@@ -294,7 +294,7 @@ func (r *run) prepare(spec *arkv1.BackupSpec) error {
 	} else {
 		r.clusterIncluded = r.namespaces.IncludesAll()
 	}
-	r.snapshots = spec.SnapshotVolumes == nil || *spec.SnapshotVolumes
+	r.snapshots = spec.ShouldSnapshotVolumes()
 	r.info(fmt.Sprintf("Namespaces %s; resources %s; label selector %q; cluster-scoped resources: %v",
 		r.namespaces, r.resources, r.selector.String(), r.clusterIncluded), "", "", "", "")
 	return nil

@@ -24,10 +24,18 @@ import (
 	"github.com/heptio/ark/pkg/persistence"
 )
 
-// newTestBucket returns a BackupStore on a new directory bucket.
+// newTestBucket returns a BackupStore on a new directory bucket, and the
+// bucket's directory.
 func newTestBucket(t *testing.T) (*persistence.BackupStore, string) {
 	t.Helper()
 	root := t.TempDir()
+	return newBucketAt(t, root), filepath.Join(root, "bucket")
+}
+
+// newBucketAt returns a BackupStore on the directory bucket "bucket" under
+// root, made if missing (another store on the same root sees the same files).
+func newBucketAt(t *testing.T, root string) *persistence.BackupStore {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Join(root, "bucket"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +47,7 @@ func newTestBucket(t *testing.T) (*persistence.BackupStore, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, filepath.Join(root, "bucket")
+	return store
 }
 
 // putBackup writes b whole into the bucket, with a restore log beside it.

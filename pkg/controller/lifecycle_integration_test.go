@@ -34,12 +34,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/leaderelection"
-	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -162,23 +160,6 @@ func TestScheduleIntegration(t *testing.T) {
 	if err != nil || len(l.Items) != 1 {
 		t.Fatalf("backups of the schedule after a restart: %d, %v", len(l.Items), err)
 	}
-}
-
-// newBucketAt returns a BackupStore on the bucket "bucket" under root.
-func newBucketAt(t *testing.T, root string) *persistence.BackupStore {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Join(root, "bucket"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := filesystem.New(filesystem.Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.NewBackupStore(fs, "bucket", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
 }
 
 // createBackupObject creates b in the cluster and sets its status.

@@ -14,11 +14,9 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
-	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
 )
 
@@ -64,19 +62,14 @@ func TestRestoreController(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			root := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(root, "ark"), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			fs, _ := filesystem.New(filesystem.Options{Root: root})
-			store, _ := persistence.NewBackupStore(fs, "ark", "")
+			store, dir := newTestBucket(t)
 			if tt.inBucket != nil {
 				b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Status: *tt.inBucket}
 				if err := store.PutBackupObject(ctx, b, strings.NewReader("tarball"), nil); err != nil {
 					t.Fatal(err)
 				}
 				if tt.tamper != "" {
-					if err := os.WriteFile(filepath.Join(root, "ark", "b", "b.tar.gz"), []byte(tt.tamper), 0o644); err != nil {
+					if err := os.WriteFile(filepath.Join(dir, "b", "b.tar.gz"), []byte(tt.tamper), 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -114,7 +107,7 @@ func TestRestoreController(t *testing.T) {
 				if tt.restorer.gotData != "tarball" {
 					t.Errorf("the engine read %q", tt.restorer.gotData)
 				}
-				if _, err := os.Stat(filepath.Join(root, "ark", "b", "restore-r-results.gz")); err != nil {
+				if _, err := os.Stat(filepath.Join(dir, "b", "restore-r-results.gz")); err != nil {
 					t.Errorf("results not uploaded: %v", err)
 				}
 				if got.Status.Errors != len(tt.restorer.results.Errors["ns"]) || got.Status.CompletionTimestamp == nil {

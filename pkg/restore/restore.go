@@ -201,7 +201,7 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 		col:        newCollector(),
 		log:        oplog.New(ctx, log, oplog.Restore, restore.Name, r.opts.Clock),
 		namespaces: map[string]*namespaceState{},
-		restorePVs: restore.Spec.RestorePVs == nil || *restore.Spec.RestorePVs,
+		restorePVs: restore.Spec.ShouldRestorePVs(),
 		progress:   progress,
 	}
 	start := r.opts.Clock.Now()
