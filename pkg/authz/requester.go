@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	authnv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // Requester is who asked for an operation: the user name and groups the API
@@ -32,12 +32,12 @@ func (r Requester) String() string {
 // none (created by kubectl or a client older than the annotations).
 func RequesterOf(obj metav1.Object) (Requester, bool) {
 	a := obj.GetAnnotations()
-	user, ok := a[arkv1.RequesterAnnotation]
+	user, ok := a[format.RequesterAnnotation]
 	if !ok || user == "" {
 		return Requester{}, false
 	}
 	r := Requester{Username: user}
-	if g := a[arkv1.RequesterGroupsAnnotation]; g != "" {
+	if g := a[format.RequesterGroupsAnnotation]; g != "" {
 		r.Groups = strings.Split(g, ",")
 	}
 	return r, true
@@ -50,8 +50,8 @@ func SetRequester(obj metav1.Object, r Requester) {
 	if a == nil {
 		a = map[string]string{}
 	}
-	a[arkv1.RequesterAnnotation] = r.Username
-	a[arkv1.RequesterGroupsAnnotation] = strings.Join(r.Groups, ",")
+	a[format.RequesterAnnotation] = r.Username
+	a[format.RequesterGroupsAnnotation] = strings.Join(r.Groups, ",")
 	obj.SetAnnotations(a)
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
 
@@ -89,8 +90,8 @@ func TestRecordRequester(t *testing.T) {
 		ann, _ := b["metadata"].(map[string]any)["annotations"].(map[string]any)
 		got := ""
 		if ann != nil {
-			u, _ := ann[arkv1.RequesterAnnotation].(string)
-			g, _ := ann[arkv1.RequesterGroupsAnnotation].(string)
+			u, _ := ann[format.RequesterAnnotation].(string)
+			g, _ := ann[format.RequesterGroupsAnnotation].(string)
 			got = u + "|" + g
 		} else {
 			got = "|"

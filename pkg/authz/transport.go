@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // createPath matches the path of a create (POST to the collection) of the
@@ -109,10 +109,10 @@ func withRequester(body []byte, r Requester) ([]byte, error) {
 		ann = map[string]any{}
 		meta["annotations"] = ann
 	}
-	if _, ok := ann[arkv1.RequesterAnnotation]; ok {
+	if _, ok := ann[format.RequesterAnnotation]; ok {
 		return body, nil
 	}
-	ann[arkv1.RequesterAnnotation] = r.Username
-	ann[arkv1.RequesterGroupsAnnotation] = strings.Join(r.Groups, ",")
+	ann[format.RequesterAnnotation] = r.Username
+	ann[format.RequesterGroupsAnnotation] = strings.Join(r.Groups, ",")
 	return json.Marshal(obj)
 }

@@ -53,11 +53,6 @@ func (r redacted) GetObject(ctx context.Context, bucket, key string) (io.ReadClo
 	return redactedReader{rc}, nil
 }
 
-func (r redacted) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
-	p, err := r.s.ListCommonPrefixes(ctx, bucket, prefix, delimiter)
-	return p, redact.Error(err)
-}
-
 func (r redacted) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
 	k, err := r.s.ListObjects(ctx, bucket, prefix)
 	return k, redact.Error(err)

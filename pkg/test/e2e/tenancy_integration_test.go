@@ -18,6 +18,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/cmd/ark"
+	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
 
@@ -123,12 +124,12 @@ func TestRequesterCannotBeForged(t *testing.T) {
 		fb := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: "forged"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{teamA}}}
 		authz.SetRequester(fb, forged)
 		_, err := alice.ark.ArkV1().Backups(e.namespace).Create(ctx, fb, metav1.CreateOptions{})
-		if err == nil || !strings.Contains(err.Error(), arkv1.RequesterAnnotation) {
+		if err == nil || !strings.Contains(err.Error(), format.RequesterAnnotation) {
 			t.Errorf("create as %s recording %v: %v; want it refused", alice.user, forged, err)
 		}
 	}
 	fr := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: "forged"}, Spec: arkv1.RestoreSpec{BackupName: "mine"}}
-	fr.Annotations = map[string]string{arkv1.RequesterAnnotation: "admin"}
+	fr.Annotations = map[string]string{format.RequesterAnnotation: "admin"}
 	if _, err := alice.ark.ArkV1().Restores(e.namespace).Create(ctx, fr, metav1.CreateOptions{}); err == nil {
 		t.Error("a restore recording admin was created by the tenant")
 	}
@@ -136,9 +137,9 @@ func TestRequesterCannotBeForged(t *testing.T) {
 	// Nobody changes the record afterwards: not the tenant, not an admin.
 	for who, client := range map[string]arkclient.Interface{alice.user: alice.ark, "admin": e.ark} {
 		for _, change := range []func(*arkv1.Backup){
-			func(b *arkv1.Backup) { b.Annotations[arkv1.RequesterAnnotation] = "admin" },
-			func(b *arkv1.Backup) { b.Annotations[arkv1.RequesterGroupsAnnotation] += ",system:masters" },
-			func(b *arkv1.Backup) { delete(b.Annotations, arkv1.RequesterAnnotation) },
+			func(b *arkv1.Backup) { b.Annotations[format.RequesterAnnotation] = "admin" },
+			func(b *arkv1.Backup) { b.Annotations[format.RequesterGroupsAnnotation] += ",system:masters" },
+			func(b *arkv1.Backup) { delete(b.Annotations, format.RequesterAnnotation) },
 		} {
 			cur, err := client.ArkV1().Backups(e.namespace).Get(ctx, "mine", metav1.GetOptions{})
 			if err != nil {
