@@ -166,6 +166,9 @@ type run struct {
 	// crds are the CRDs restored or found existing, to wait for.
 	crdMu sync.Mutex
 	crds  []restoredCRD
+	// dryCRDs holds the resources (plural.group) of the CRDs a dry run
+	// would create.
+	dryCRDs sync.Map
 	// quotas are the ResourceQuotas restored, to wait for.
 	quotaMu sync.Mutex
 	quotas  []ItemRef
@@ -203,8 +206,11 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 		restorePVs: restore.Spec.RestorePVs == nil || *restore.Spec.RestorePVs,
 		progress:   progress,
 	}
+	if restore.Spec.DryRun {
+		s.col.res.Results.DryRun = newDryRunResults()
+	}
 	start := r.opts.Clock.Now()
-	s.log.info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers)
+	s.log.info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers, "dryRun", restore.Spec.DryRun)
 	res, err := s.do(ctx, contents)
 	if err != nil {
 		s.log.error("restore failed", "error", err.Error())

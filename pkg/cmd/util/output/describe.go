@@ -167,6 +167,18 @@ type RestoreResults struct {
 	Errors   map[string][]string `json:"errors,omitempty"`
 	// Updated lists the existing objects the restore changed.
 	Updated map[string][]string `json:"updated,omitempty"`
+	// DryRun, in a dry-run restore's results, lists what a restore would do.
+	DryRun *RestoreDryRunResults `json:"dryRun,omitempty"`
+}
+
+// RestoreDryRunResults lists by namespace what a dry-run restore found a
+// restore would do with each item (what would fail is in Errors, what would
+// be updated in Updated).
+type RestoreDryRunResults struct {
+	WouldCreate map[string][]string `json:"wouldCreate,omitempty"`
+	Unchanged   map[string][]string `json:"unchanged,omitempty"`
+	Existing    map[string][]string `json:"existing,omitempty"`
+	Skipped     map[string][]string `json:"skipped,omitempty"`
 }
 
 func (d *describer) byNamespace(title string, m map[string][]string) {
@@ -230,6 +242,9 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 	d.line("Restore PVs", optionalBool(r.Spec.RestorePVs, "auto"))
 	d.line("Existing objects", phaseOr(string(r.Spec.ExistingResourcePolicy), string(arkv1.ExistingResourcePolicyNone)))
 	d.line("Preserve node ports", optionalBool(r.Spec.PreserveNodePorts, "false"))
+	if r.Spec.DryRun {
+		d.line("Dry run", "true (every write sent with dryRun=All: nothing is created or changed)")
+	}
 	fmt.Fprintln(w)
 	d.line("Created", Timestamp(&r.CreationTimestamp))
 	d.line("Started", Timestamp(r.Status.StartTimestamp))
@@ -240,6 +255,10 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 	}
 	d.line("Warnings", r.Status.Warnings)
 	d.line("Errors", r.Status.Errors)
+	if r.Spec.DryRun {
+		DescribeDryRun(w, r, results, resultsErr)
+		return
+	}
 	d.line("Existing objects updated", r.Status.Updated)
 	d.line("Existing objects unchanged", r.Status.Unchanged)
 	switch {
@@ -250,6 +269,40 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 		d.byNamespace("Warnings by namespace", results.Warnings)
 		d.byNamespace("Errors by namespace", results.Errors)
 		d.byNamespace("Updated by namespace", results.Updated)
+	}
+}
+
+// DescribeDryRun writes what a dry-run restore found a restore would do:
+// the counts of its status and, when given, the items by namespace.
+func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *RestoreResults, resultsErr error) {
+	d := &describer{w: w}
+	fmt.Fprintln(w)
+	if c := r.Status.DryRun; c != nil {
+		d.section("A restore would", func() {
+			d.line("Create", fmt.Sprintf("%d (of which %d not validated by admission: their namespace or CRD would be created first)", c.WouldCreate, c.Unvalidated))
+			d.line("Update", c.WouldUpdate)
+			d.line("Leave unchanged", fmt.Sprintf("%d (equal to the backup)", c.Unchanged))
+			d.line("Leave untouched", fmt.Sprintf("%d (they differ from the backup)", c.Existing))
+			d.line("Skip", c.Skipped)
+			d.line("Fail on", c.WouldFail)
+		})
+	}
+	switch {
+	case resultsErr != nil:
+		fmt.Fprintf(w, "\n(the items are not available: %v)\n", resultsErr)
+	case results != nil:
+		fmt.Fprintln(w)
+		d.byNamespace("Would fail, by namespace", results.Errors)
+		var dr RestoreDryRunResults
+		if results.DryRun != nil {
+			dr = *results.DryRun
+		}
+		d.byNamespace("Would create, by namespace", dr.WouldCreate)
+		d.byNamespace("Would update, by namespace", results.Updated)
+		d.byNamespace("Unchanged, by namespace", dr.Unchanged)
+		d.byNamespace("Left untouched, by namespace", dr.Existing)
+		d.byNamespace("Skipped, by namespace", dr.Skipped)
+		d.byNamespace("Warnings by namespace", results.Warnings)
 	}
 }
 
