@@ -91,7 +91,7 @@ func (s *run) dryNote(list func(*DryRunResults) map[string][]string, ref ItemRef
 	})
 }
 
-func wouldCreate(d *DryRunResults) map[string][]string { return d.WouldCreate }
+func wouldCreate(d *DryRunResults) map[string][]string   { return d.WouldCreate }
 func unchangedList(d *DryRunResults) map[string][]string { return d.Unchanged }
 func existingList(d *DryRunResults) map[string][]string  { return d.Existing }
 func skippedList(d *DryRunResults) map[string][]string   { return d.Skipped }
