@@ -341,8 +341,11 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 }
 
 // load reads and decodes an item, checking it is the object its path says.
-func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) {
-	data, err := s.arc.read(it)
+func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) { return s.arc.load(it) }
+
+// load reads and decodes an item, checking it is the object its path says.
+func (a *archive) load(it *archiveItem) (*unstructured.Unstructured, error) {
+	data, err := a.read(it)
 	if err != nil {
 		return nil, fmt.Errorf("reading the item from the extracted backup: %w", err)
 	}
@@ -455,6 +458,12 @@ var serverSetMetadata = []string{
 	// controller owner are skipped before this.
 	"ownerReferences",
 }
+
+// CleanObject removes from obj, an object of resource gr as the API server
+// returned it, what the server sets and what cannot be created again: what a
+// restore removes before it creates an object, and what `ark backup diff`
+// ignores when it compares a backup with the cluster.
+func CleanObject(gr schema.GroupResource, obj *unstructured.Unstructured) { cleanObject(gr, obj) }
 
 // cleanObject removes what the server sets and what cannot be created again.
 // status goes too, except on custom resources (groups that are not

@@ -38,6 +38,7 @@ import (
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
 	"github.com/heptio/ark/pkg/tolerant"
+	"github.com/heptio/ark/pkg/verify"
 	"github.com/heptio/ark/pkg/volume"
 )
 
@@ -282,6 +283,16 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		runners = append(runners, deletionRunner)
 	}
 
+	// Verifications only read the bucket and the snapshots (and write the
+	// Backup's status): they run in every mode.
+	verification := controller.NewVerificationController(v1.BackupVerificationRequests().Lister(), v1.Backups().Lister(), arkClient.ArkV1(),
+		verify.New(storage.backups, snapshotDeleter, ""), clk, report...)
+	verificationRunner := controller.NewRunner("backup-verification", verification)
+	if err := verification.Register(verificationRunner, v1.BackupVerificationRequests().Informer(), v1.Backups().Informer()); err != nil {
+		return err
+	}
+	runners = append(runners, verificationRunner)
+
 	// The backup sync controller only reads the bucket: it runs in every mode.
 	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), arkClient.ArkV1(), storage.backups, f.Namespace(), cfg.EffectiveBackupSyncPeriod())
 	backupSync.SetEventRecorder(events)
@@ -298,6 +309,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		v1.Schedules().Informer().HasSynced,
 		v1.DownloadRequests().Informer().HasSynced,
 		v1.DeleteBackupRequests().Informer().HasSynced,
+		v1.BackupVerificationRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
 	}
 	informers.Start(ctx.Done())

@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -14,10 +16,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider/csi"
+	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -167,4 +174,168 @@ func TestRestoreDryRunReportsQuotaAndExistingAndCreatesNothing(t *testing.T) {
 		t.Errorf("describe:\n%s", desc)
 	}
 	t.Logf("ark restore describe:\n%s", desc)
+}
+
+// verifyTestDriver is the CSI driver of the stand-in that makes VolumeSnapshots ready.
+const verifyTestDriver = "hostpath.csi.k8s.io"
+
+// csiClaim creates a CSI PV and its claim, bound by hand (no PV controller runs).
+func csiClaim(t *testing.T, c *cluster.Cluster, ns, claim, pv string) {
+	t.Helper()
+	ctx := context.Background()
+	dyn := c.Dynamic()
+	gvrPVs := schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}
+	gvrPVCs := schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumeclaims"}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolume",
+		"metadata": map[string]any{"name": pv}, "spec": map[string]any{
+			"capacity": map[string]any{"storage": "1Gi"}, "accessModes": []any{"ReadWriteOnce"},
+			"persistentVolumeReclaimPolicy": "Retain", "storageClassName": "sc",
+			"claimRef": map[string]any{"namespace": ns, "name": claim},
+			"csi":      map[string]any{"driver": verifyTestDriver, "volumeHandle": "vol-" + pv},
+		}}}
+	if _, err := dyn.Resource(gvrPVs).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, _ = dyn.Resource(gvrPVs).Patch(ctx, pv, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		_ = dyn.Resource(gvrPVs).Delete(ctx, pv, metav1.DeleteOptions{})
+	})
+	pvc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+		"metadata": map[string]any{"name": claim, "namespace": ns},
+		"spec": map[string]any{"accessModes": []any{"ReadWriteOnce"}, "storageClassName": "sc", "volumeName": pv,
+			"resources": map[string]any{"requests": map[string]any{"storage": "1Gi"}}}}}
+	created, err := dyn.Resource(gvrPVCs).Namespace(ns).Create(ctx, pvc, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(created.Object, "Bound", "status", "phase")
+	if _, err := dyn.Resource(gvrPVCs).Namespace(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deleteSnapshot deletes a CSI snapshot's VolumeSnapshot and
+// VolumeSnapshotContent behind ark's back (finalizers cleared: no snapshot
+// controller runs).
+func deleteSnapshot(t *testing.T, c *cluster.Cluster, id string) {
+	t.Helper()
+	ctx := context.Background()
+	ref, err := csi.ParseSnapshotID(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn := c.Dynamic()
+	for _, o := range []struct {
+		r    dynamic.ResourceInterface
+		name string
+	}{
+		{dyn.Resource(csi.VolumeSnapshots).Namespace(ref.Namespace), ref.Name},
+		{dyn.Resource(csi.VolumeSnapshotContents), ref.Content},
+	} {
+		_, _ = o.r.Patch(ctx, o.name, types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
+		if err := o.r.Delete(ctx, o.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// `ark backup verify` on the real server and bucket: a whole backup with a
+// CSI snapshot passes; with bytes of its tarball flipped in the bucket it
+// fails on the checksum; with its VolumeSnapshot and content deleted it fails
+// on the snapshot. The Backup's status and the failure metric record it.
+func TestBackupVerifyFindsCorruptTarballAndDeletedSnapshot(t *testing.T) {
+	ctx := context.Background()
+	if err := testCluster.ApplyCRDs(ctx, csitest.CRDs()); err != nil {
+		t.Fatal(err)
+	}
+	standIn, stop := context.WithCancel(ctx)
+	t.Cleanup(stop)
+	go csitest.RunSnapshotStandIn(standIn, testCluster.Dynamic(), verifyTestDriver, "")
+	e := startArk(t, testCluster, envOptions{config: func(c *arkv1.Config) {
+		c.PersistentVolumeProvider = &arkv1.CloudProviderConfig{Name: "csi", Config: map[string]string{"readyTimeout": "30s"}}
+	}})
+	app := testCluster.NewNamespace(t)
+	createConfigMaps(t, testCluster, app, "settings")
+	csiClaim(t, testCluster, app, "data", "pv-verify-"+app)
+	e.mustRun("backup", "create", "snap", "--include-namespaces", app, "--include-cluster-resources", "--wait")
+	e.mustRun("backup", "create", "plain", "--include-namespaces", app, "--snapshot-volumes=false", "--wait")
+
+	out := e.mustRun("backup", "verify", "snap")
+	if !strings.Contains(out, "verification Passed") || !strings.Contains(out, "1 snapshots checked") {
+		t.Fatalf("verify of a whole backup:\n%s", out)
+	}
+	t.Logf("ark backup verify (whole):\n%s", out)
+	b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "snap", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status.LastVerified == nil || b.Status.Verification == nil || b.Status.Verification.Phase != arkv1.BackupVerificationPassed {
+		t.Fatalf("backup status after verify: %+v %+v", b.Status.LastVerified, b.Status.Verification)
+	}
+
+	// The snapshot is deleted behind ark's back.
+	var id string
+	for _, info := range b.Status.VolumeBackups {
+		id = info.SnapshotID
+	}
+	deleteSnapshot(t, testCluster, id)
+	out, err = e.run("backup", "verify", "snap")
+	if err == nil || !strings.Contains(out, "verification Failed") || !strings.Contains(out, "snapshot "+id+" of PV pv-verify-"+app+" no longer exists") {
+		t.Fatalf("verify after the snapshot was deleted: %v\n%s", err, out)
+	}
+	t.Logf("ark backup verify (snapshot deleted):\n%s", out)
+
+	// Bytes of the other backup's tarball are flipped in the bucket.
+	path := filepath.Join(e.bucket, "ark", "plain", "plain.tar.gz")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(data) / 3; i < len(data)/3+8; i++ {
+		data[i] ^= 0xff
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = e.run("backup", "verify", "plain")
+	if err == nil || !strings.Contains(out, "verification Failed") || !strings.Contains(out, "checksum mismatch") {
+		t.Fatalf("verify of a corrupted tarball: %v\n%s", err, out)
+	}
+	t.Logf("ark backup verify (corrupted):\n%s", out)
+	b, _ = e.ark.ArkV1().Backups(e.namespace).Get(ctx, "plain", metav1.GetOptions{})
+	if b.Status.Verification == nil || b.Status.Verification.Phase != arkv1.BackupVerificationFailed {
+		t.Errorf("backup status after a failed verify: %+v", b.Status.Verification)
+	}
+	desc := e.mustRun("backup", "describe", "plain")
+	if !strings.Contains(desc, "Result:") || !strings.Contains(desc, "checksum mismatch") {
+		t.Errorf("describe lacks the verification:\n%s", desc)
+	}
+	_, metrics := httpGet(t, "http://"+e.httpAddr+"/metrics")
+	for _, want := range []string{"ark_backup_verification_total 3", "ark_backup_verification_failure_total 2"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, grep(metrics, "verification"))
+		}
+	}
+}
+
+// A Schedule with --verify has each of its backups verified once done.
+func TestScheduleVerifiesItsBackups(t *testing.T) {
+	ctx := context.Background()
+	e := startArk(t, testCluster, envOptions{})
+	app := testCluster.NewNamespace(t)
+	createConfigMaps(t, testCluster, app, "settings")
+	e.mustRun("schedule", "create", "checked", "--schedule", "0 7 * * *", "--include-namespaces", app, "--verify")
+	var b *arkv1.Backup
+	waitFor(t, "the schedule's first backup to be verified", func() bool {
+		l, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{})
+		if err != nil || len(l.Items) == 0 {
+			return false
+		}
+		b = &l.Items[0]
+		return b.Status.Verification != nil
+	})
+	if b.Status.Verification.Phase != arkv1.BackupVerificationPassed || b.Status.Verification.Items == 0 {
+		t.Errorf("verification %+v", b.Status.Verification)
+	}
 }

@@ -133,6 +133,19 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	if b.Status.Warnings+b.Status.Errors > 0 {
 		fmt.Fprintf(w, "  (run `ark backup logs %s` for each warning and error)\n", b.Name)
 	}
+	if v := b.Status.Verification; v != nil {
+		d.line("Last verified", Timestamp(b.Status.LastVerified))
+		d.section("Verification", func() {
+			d.line("Result", v.Phase)
+			d.line("Items decoded", v.Items)
+			d.line("Snapshots checked", v.Snapshots)
+			for _, p := range v.Problems {
+				fmt.Fprintf(w, "%s- %s\n", d.indent, p)
+			}
+		})
+	} else {
+		d.line("Last verified", "never (run `ark backup verify "+b.Name+"`)")
+	}
 	fmt.Fprintln(w)
 	if len(b.Status.VolumeBackups) == 0 {
 		d.line("Persistent volumes", "<none included>")
