@@ -23,6 +23,7 @@ func NewCommand(f client.Factory) *cobra.Command {
 		NewDownloadCommand(f),
 		NewDeleteCommand(f),
 		NewVerifyCommand(f),
+		NewDiffCommand(f),
 	)
 	return c
 }
