@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/label"
@@ -32,7 +33,7 @@ type VerificationClient interface {
 }
 
 // verifyBackupKeyPrefix marks the queue keys of Backups to verify after
-// they finish (arkv1.VerifyAfterBackupAnnotation), beside the requests' keys.
+// they finish (format.VerifyAfterBackupAnnotation), beside the requests' keys.
 const verifyBackupKeyPrefix = "backup:"
 
 // VerificationController answers BackupVerificationRequests (`ark backup
@@ -80,7 +81,7 @@ func (c *VerificationController) Register(r *Runner, requests, backups cache.Sha
 // wantsVerification says whether a backup asks to be verified once
 // finished and has not been.
 func wantsVerification(b *arkv1.Backup) bool {
-	if b.Annotations[arkv1.VerifyAfterBackupAnnotation] != "true" || b.Status.Verification != nil {
+	if b.Annotations[format.VerifyAfterBackupAnnotation] != "true" || b.Status.Verification != nil {
 		return false
 	}
 	return b.Status.Phase == arkv1.BackupPhaseCompleted || b.Status.Phase == arkv1.BackupPhasePartiallyFailed
@@ -195,7 +196,7 @@ func (c *VerificationController) requestFor(ctx context.Context, key string) err
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: ns, Name: AutoVerificationRequestName(name),
 			// The same label as a DeleteBackupRequest's: the backup's name.
-			Labels: map[string]string{arkv1.DeleteBackupRequestBackupLabel: label.ValidValue(name)},
+			Labels: map[string]string{format.DeleteBackupRequestBackupLabel: label.ValidValue(name)},
 		},
 		Spec: arkv1.BackupVerificationRequestSpec{BackupName: name},
 	}

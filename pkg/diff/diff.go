@@ -25,6 +25,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/restore"
 	"github.com/heptio/ark/pkg/util/collections"
 )
@@ -213,7 +214,7 @@ func comparable(gr schema.GroupResource, obj *unstructured.Unstructured) *unstru
 	c := obj.DeepCopy()
 	restore.CleanObject(gr, c)
 	if l := c.GetLabels(); l != nil {
-		delete(l, arkv1.RestoreNameLabel)
+		delete(l, format.RestoreNameLabel)
 		if len(l) == 0 {
 			unstructured.RemoveNestedField(c.Object, "metadata", "labels")
 		} else {

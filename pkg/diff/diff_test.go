@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 func u(o map[string]any) *unstructured.Unstructured { return &unstructured.Unstructured{Object: o} }
@@ -40,11 +40,11 @@ func TestFields(t *testing.T) {
 	}{
 		{name: "server-set fields ignored", gr: schema.GroupResource{Resource: "configmaps"}, a: cm("1", "x", nil), b: cm("2", "x", nil)},
 		{name: "the restore label ignored", gr: schema.GroupResource{Resource: "configmaps"}, a: cm("1", "x", nil),
-			b: cm("2", "x", map[string]any{"labels": map[string]any{arkv1.RestoreNameLabel: "r1"}})},
+			b: cm("2", "x", map[string]any{"labels": map[string]any{format.RestoreNameLabel: "r1"}})},
 		{name: "a data change", gr: schema.GroupResource{Resource: "configmaps"}, a: cm("1", "x", nil), b: cm("2", "y", nil),
 			want: []Field{{Path: "data.from", Backup: "x", Cluster: "y"}}},
 		{name: "a label added", gr: schema.GroupResource{Resource: "configmaps"}, a: cm("1", "x", nil),
-			b:    cm("2", "x", map[string]any{"labels": map[string]any{"team": "a", arkv1.RestoreNameLabel: "r1"}}),
+			b:    cm("2", "x", map[string]any{"labels": map[string]any{"team": "a", format.RestoreNameLabel: "r1"}}),
 			want: []Field{{Path: "metadata.labels", Cluster: map[string]any{"team": "a"}}}},
 		{name: "status of a built-in kind ignored, list elements compared", gr: schema.GroupResource{Resource: "pods"},
 			a: pod("nginx:1", "Running", 1), b: pod("nginx:2", "Pending", 2),

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/heptio/ark/pkg/format"
 )
 
 // A dry-run restore (spec.dryRun) runs the whole pipeline and sends every
@@ -38,24 +40,8 @@ const dryRunValidationNamespace = "default"
 // whose CRD a dry run found it would create.
 var errServedOnceCRDCreated = errors.New("its CRD would be created by this restore first")
 
-// DryRunResults lists, by target namespace ("" for cluster-scoped items),
-// what a dry-run restore found a restore would do with each item. What
-// would be updated is in Results.Updated, what would fail in Results.Errors.
-type DryRunResults struct {
-	// WouldCreate are the items the API server accepted in a dry-run
-	// create (and those it could not be asked about, marked so).
-	WouldCreate map[string][]string `json:"wouldCreate,omitempty"`
-	// Unchanged are the existing objects equal to their backed-up state.
-	Unchanged map[string][]string `json:"unchanged,omitempty"`
-	// Existing are the existing objects that differ from the backup (or may)
-	// and would be left untouched (existingResourcePolicy none).
-	Existing map[string][]string `json:"existing,omitempty"`
-	// Skipped are the items left out on purpose, with the reason.
-	Skipped map[string][]string `json:"skipped,omitempty"`
-}
-
-func newDryRunResults() *DryRunResults {
-	return &DryRunResults{WouldCreate: map[string][]string{}, Unchanged: map[string][]string{}, Existing: map[string][]string{}, Skipped: map[string][]string{}}
+func newDryRunResults() *format.DryRunResults {
+	return &format.DryRunResults{WouldCreate: map[string][]string{}, Unchanged: map[string][]string{}, Existing: map[string][]string{}, Skipped: map[string][]string{}}
 }
 
 // dryRun is the DryRun option of every write: dryRun=All in a dry run.
@@ -77,7 +63,7 @@ func (s *run) would(real, dry string) string {
 }
 
 // dryNote records an item in one of a dry run's lists (no-op otherwise).
-func (s *run) dryNote(list func(*DryRunResults) map[string][]string, ref ItemRef, msg string) {
+func (s *run) dryNote(list func(*format.DryRunResults) map[string][]string, ref ItemRef, msg string) {
 	if !s.restore.Spec.DryRun {
 		return
 	}
@@ -91,10 +77,10 @@ func (s *run) dryNote(list func(*DryRunResults) map[string][]string, ref ItemRef
 	})
 }
 
-func wouldCreate(d *DryRunResults) map[string][]string   { return d.WouldCreate }
-func unchangedList(d *DryRunResults) map[string][]string { return d.Unchanged }
-func existingList(d *DryRunResults) map[string][]string  { return d.Existing }
-func skippedList(d *DryRunResults) map[string][]string   { return d.Skipped }
+func wouldCreate(d *format.DryRunResults) map[string][]string   { return d.WouldCreate }
+func unchangedList(d *format.DryRunResults) map[string][]string { return d.Unchanged }
+func existingList(d *format.DryRunResults) map[string][]string  { return d.Existing }
+func skippedList(d *format.DryRunResults) map[string][]string   { return d.Skipped }
 
 // namespaceWouldBeCreated says whether a dry run found that the restore
 // would create the target namespace (it does not exist).
@@ -134,7 +120,7 @@ func (s *run) unvalidated(ref ItemRef, why string) {
 		r.Unvalidated++
 	})
 	s.dryNote(wouldCreate, ref, "not validated by admission: "+why)
-	s.log.item(slog.LevelInfo, "would be created, not validated by admission", ref, "reason", why)
+	s.log.Item(slog.LevelInfo, "would be created, not validated by admission", ref.Resource, ref.Namespace, ref.Name, "reason", why)
 }
 
 // dryCreateElsewhere checks the schema of an object whose target namespace

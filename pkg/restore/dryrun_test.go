@@ -11,6 +11,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // dryRunServer makes the fake dynamic client answer dry-run creates as an
@@ -97,7 +98,7 @@ func TestDryRunAccounting(t *testing.T) {
 	if d == nil {
 		t.Fatal("no dry-run results")
 	}
-	want := &DryRunResults{
+	want := &format.DryRunResults{
 		WouldCreate: map[string][]string{
 			"":    {"namespaces ns2: not in the backup (or left out by the filters): made for the objects restored into it", "persistentvolumes pv1: snapshotID=snap-1"},
 			"ns1": {"configmaps ns1/c2", "deployments.apps ns1/d1"},

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/label"
 )
 
@@ -50,7 +51,7 @@ func (s *run) restoreResource(ctx context.Context, dir string) {
 	}
 	gr := schema.ParseGroupResource(dir)
 	skipAll := func(reason string) {
-		s.log.info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
+		s.log.Info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
 		for _, it := range items {
 			s.skipped(s.refOf(it), reason)
 			s.processed.Add(1)
@@ -76,7 +77,7 @@ func (s *run) restoreResource(ctx context.Context, dir string) {
 		if s.crdWouldBeCreated(dir) {
 			notServed = errServedOnceCRDCreated
 		} else {
-			s.log.error("resource not served by the cluster", "resource", dir, "error", err.Error())
+			s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
 		}
 		for _, it := range items {
 			s.restoreItem(ctx, it, schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, metav1.APIResource{}, notServed)
@@ -87,7 +88,7 @@ func (s *run) restoreResource(ctx context.Context, dir string) {
 		skipAll("the resource does not support create")
 		return
 	}
-	s.log.info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
+	s.log.Info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
 
 	workers := min(s.opts.Workers, len(items))
 	jobs := make(chan *archiveItem)
@@ -148,20 +149,20 @@ func (s *run) restored(ref ItemRef, kv ...any) {
 		r.Items = append(r.Items, ref)
 	})
 	s.dryNote(wouldCreate, ref, kvString(kv))
-	s.log.item(slog.LevelInfo, s.would("restored", "would be created (the API server accepted a dry-run create)"), ref, kv...)
+	s.log.Item(slog.LevelInfo, s.would("restored", "would be created (the API server accepted a dry-run create)"), ref.Resource, ref.Namespace, ref.Name, kv...)
 }
 
 func (s *run) existing(ref ItemRef) {
 	s.col.add(func(r *Result) { r.Existing++ })
 	s.col.warn(ref.Namespace, "%s: already exists in the cluster, %s", ref, s.would("left untouched", "would be left untouched"))
 	s.dryNote(existingList, ref, "differs from the backup (or may)")
-	s.log.item(slog.LevelWarn, "already exists, left untouched", ref)
+	s.log.Item(slog.LevelWarn, "already exists, left untouched", ref.Resource, ref.Namespace, ref.Name)
 }
 
 func (s *run) skipped(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
 	s.dryNote(skippedList, ref, reason)
-	s.log.item(slog.LevelInfo, "skipped", ref, "reason", reason)
+	s.log.Item(slog.LevelInfo, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
 // skippedWarn is a skip the user should hear about.
@@ -169,14 +170,14 @@ func (s *run) skippedWarn(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
 	s.col.warn(ref.Namespace, "%s: not restored: %s", ref, reason)
 	s.dryNote(skippedList, ref, reason)
-	s.log.item(slog.LevelWarn, "skipped", ref, "reason", reason)
+	s.log.Item(slog.LevelWarn, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
 func (s *run) failed(ref ItemRef, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.col.add(func(r *Result) { r.Failed++ })
 	s.col.error(ref.Namespace, "%s: %s", ref, msg)
-	s.log.item(slog.LevelError, "restore failed", ref, "error", msg)
+	s.log.Item(slog.LevelError, "restore failed", ref.Resource, ref.Namespace, ref.Name, "error", msg)
 }
 
 // restoreItem restores one item; every outcome is recorded. A non-nil
@@ -187,7 +188,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	deferred := false
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.Error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			s.failed(ref, "internal error: %v", p)
 		}
 		if !deferred {
@@ -260,7 +261,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		s.deferred = append(s.deferred, deferredItem{it: it, gvr: gvr, api: api})
 		s.deferMu.Unlock()
 		deferred = true
-		s.log.item(slog.LevelDebug, "deferred until the service accounts are restored", ref)
+		s.log.Item(slog.LevelDebug, "deferred until the service accounts are restored", ref.Resource, ref.Namespace, ref.Name)
 		return
 	}
 
@@ -330,7 +331,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		s.restored(ref, extra...)
 		if warning != "" {
 			s.col.warn(ref.Namespace, "%s: %s", ref, warning)
-			s.log.item(slog.LevelWarn, warning, ref)
+			s.log.Item(slog.LevelWarn, warning, ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):
 		s.noteRestored(gr, ref, obj)
@@ -487,7 +488,7 @@ func setRestoreLabel(obj *unstructured.Unstructured, restore string) {
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[arkv1.RestoreNameLabel] = label.ValidValue(restore)
+	l[format.RestoreNameLabel] = label.ValidValue(restore)
 	obj.SetLabels(l)
 }
 
@@ -720,7 +721,7 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 		} else {
 			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
 			s.dryNote(wouldCreate, ref, "not in the backup (or left out by the filters): made for the objects restored into it")
-			s.log.item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref)
+			s.log.Item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):
 		e.fromItem = it

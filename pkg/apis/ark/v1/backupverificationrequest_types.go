@@ -111,8 +111,3 @@ type BackupVerification struct {
 	// +optional
 	Time *metav1.Time `json:"time,omitempty"`
 }
-
-// VerifyAfterBackupAnnotation, set to "true" on a Backup (a Schedule with
-// verify: true sets it on each backup it makes), has the server verify the
-// backup once it is Completed or PartiallyFailed.
-const VerifyAfterBackupAnnotation = GroupName + "/verify"

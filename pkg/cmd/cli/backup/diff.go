@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	clientdiscovery "k8s.io/client-go/discovery"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -76,7 +77,11 @@ func (o *DiffOptions) Run(ctx context.Context, c *cobra.Command, f client.Factor
 	if err != nil {
 		return err
 	}
-	kube, err := f.KubeClient()
+	restConfig, err := f.ClientConfig()
+	if err != nil {
+		return err
+	}
+	discoveryClient, err := clientdiscovery.NewDiscoveryClientForConfig(restConfig)
 	if err != nil {
 		return err
 	}
@@ -113,7 +118,7 @@ func (o *DiffOptions) Run(ctx context.Context, c *cobra.Command, f client.Factor
 	}
 	defer arc.Close()
 
-	disc := discovery.NewHelper(kube.Discovery())
+	disc := discovery.NewHelper(discoveryClient)
 	if err := disc.Refresh(ctx); err != nil {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)
 	}

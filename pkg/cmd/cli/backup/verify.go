@@ -14,6 +14,7 @@ import (
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/label"
 )
 
@@ -44,7 +45,7 @@ The command waits for the result and exits non-zero if the verification failed.`
 			req, err := reqs.Create(ctx, &arkv1.BackupVerificationRequest{
 				ObjectMeta: metav1.ObjectMeta{
 					Namespace: ns, Name: fmt.Sprintf("%s-%s", truncate(name, 240), rand.String(6)),
-					Labels: map[string]string{arkv1.DeleteBackupRequestBackupLabel: label.ValidValue(name)},
+					Labels: map[string]string{format.DeleteBackupRequestBackupLabel: label.ValidValue(name)},
 				},
 				Spec: arkv1.BackupVerificationRequestSpec{BackupName: name},
 			}, metav1.CreateOptions{})

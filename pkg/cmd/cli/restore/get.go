@@ -16,6 +16,7 @@ import (
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
 	"github.com/heptio/ark/pkg/cmd/util/output"
+	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
 
@@ -57,7 +58,7 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(out, "---")
 				}
-				var results *output.RestoreResults
+				var results *format.RestoreResults
 				var resultsErr error
 				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && (r.Spec.DryRun || r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0) {
 					results, resultsErr = fetchResults(c.Context(), ark, f.Namespace(), name, timeout)
@@ -115,12 +116,12 @@ func NewDeleteCommand(f client.Factory) *cobra.Command {
 }
 
 // fetchResults downloads a restore's results file.
-func fetchResults(ctx context.Context, ark arkclient.Interface, ns, name string, timeout time.Duration) (*output.RestoreResults, error) {
+func fetchResults(ctx context.Context, ark arkclient.Interface, ns, name string, timeout time.Duration) (*format.RestoreResults, error) {
 	var buf bytes.Buffer
 	if err := download.Stream(ctx, ark, ns, arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); err != nil {
 		return nil, err
 	}
-	results := &output.RestoreResults{}
+	results := &format.RestoreResults{}
 	if err := json.Unmarshal(buf.Bytes(), results); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // describer writes "Key:  value" lines, indented by section.
@@ -173,27 +174,6 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	})
 }
 
-// RestoreResults is the content of a restore's results file: warnings,
-// errors and updated objects by namespace ("" for cluster-scoped objects).
-type RestoreResults struct {
-	Warnings map[string][]string `json:"warnings,omitempty"`
-	Errors   map[string][]string `json:"errors,omitempty"`
-	// Updated lists the existing objects the restore changed.
-	Updated map[string][]string `json:"updated,omitempty"`
-	// DryRun, in a dry-run restore's results, lists what a restore would do.
-	DryRun *RestoreDryRunResults `json:"dryRun,omitempty"`
-}
-
-// RestoreDryRunResults lists by namespace what a dry-run restore found a
-// restore would do with each item (what would fail is in Errors, what would
-// be updated in Updated).
-type RestoreDryRunResults struct {
-	WouldCreate map[string][]string `json:"wouldCreate,omitempty"`
-	Unchanged   map[string][]string `json:"unchanged,omitempty"`
-	Existing    map[string][]string `json:"existing,omitempty"`
-	Skipped     map[string][]string `json:"skipped,omitempty"`
-}
-
 func (d *describer) byNamespace(title string, m map[string][]string) {
 	if len(m) == 0 {
 		d.line(title, "<none>")
@@ -220,7 +200,7 @@ func (d *describer) byNamespace(title string, m map[string][]string) {
 }
 
 // DescribeRestore writes a readable account of a restore and, when given, its results.
-func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, resultsErr error, now time.Time) {
+func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResults, resultsErr error, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", r.Name)
 	d.line("Namespace", r.Namespace)
@@ -287,7 +267,7 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 
 // DescribeDryRun writes what a dry-run restore found a restore would do:
 // the counts of its status and, when given, the items by namespace.
-func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *RestoreResults, resultsErr error) {
+func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *format.RestoreResults, resultsErr error) {
 	d := &describer{w: w}
 	fmt.Fprintln(w)
 	if c := r.Status.DryRun; c != nil {
@@ -306,7 +286,7 @@ func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *RestoreResults, resu
 	case results != nil:
 		fmt.Fprintln(w)
 		d.byNamespace("Would fail, by namespace", results.Errors)
-		var dr RestoreDryRunResults
+		var dr format.DryRunResults
 		if results.DryRun != nil {
 			dr = *results.DryRun
 		}
