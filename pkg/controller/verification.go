@@ -14,6 +14,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/persistence"
@@ -47,20 +48,21 @@ type VerificationController struct {
 	client   VerificationClient
 	verifier BackupVerifier
 	clock    clock.PassiveClock
-	reporting
+	options
 }
 
 // NewVerificationController returns the controller; Register it with a Runner.
 func NewVerificationController(requests arklisters.BackupVerificationRequestLister, backups arklisters.BackupLister, client VerificationClient,
 	verifier BackupVerifier, clk clock.PassiveClock, opts ...Option) *VerificationController {
-	return &VerificationController{requests: requests, backups: backups, client: client, verifier: verifier, clock: clk, reporting: newReporting(opts)}
+	return &VerificationController{requests: requests, backups: backups, client: client, verifier: verifier, clock: clk, options: newOptions(opts)}
 }
 
 // Register makes r run the controller on every request not yet Processed,
 // and on the finished backups that ask to be verified.
-func (c *VerificationController) Register(r *Runner, requests, backups cache.SharedIndexInformer) error {
+func (c *VerificationController) Register(r *Runner, inf arkinformers.Interface) error {
+	backups := inf.Backups().Informer()
 	r.WaitFor(backups.HasSynced)
-	if err := r.Watch(requests, func(obj any) bool {
+	if err := r.Watch(inf.BackupVerificationRequests().Informer(), func(obj any) bool {
 		req, ok := obj.(*arkv1.BackupVerificationRequest)
 		return ok && req.Status.Phase != arkv1.BackupVerificationRequestPhaseProcessed
 	}, false); err != nil {
