@@ -40,8 +40,8 @@ import (
 	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
-	"github.com/heptio/ark/pkg/verify"
 	"github.com/heptio/ark/pkg/tolerant"
+	"github.com/heptio/ark/pkg/verify"
 	"github.com/heptio/ark/pkg/volume"
 )
 
