@@ -214,6 +214,9 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 		b.Labels[k] = v
 	}
 	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
+	if s.Spec.Verify {
+		b.Annotations = map[string]string{format.VerifyAfterBackupAnnotation: "true"}
+	}
 	// The schedule's requester asks for its backups (only the server's
 	// ServiceAccount may record someone else: the admission policy).
 	authz.CopyRequester(b, s)

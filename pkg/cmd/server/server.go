@@ -41,6 +41,7 @@ import (
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
 	"github.com/heptio/ark/pkg/tolerant"
+	"github.com/heptio/ark/pkg/verify"
 	"github.com/heptio/ark/pkg/volume"
 )
 
@@ -99,6 +100,7 @@ var controllers = []struct {
 	{"schedule", 1, "schedules are checked"},
 	{"gc", 1, "backups are checked for expiry"},
 	{"backup-deletion", 1, "DeleteBackupRequests are carried out"},
+	{"backup-verification", 1, "BackupVerificationRequests are answered"},
 }
 
 // downloadPath is where the filesystem provider's signed URLs are served.
@@ -370,6 +372,7 @@ func waitForCaches(ctx context.Context, v1 arkv1informers.Interface) error {
 		v1.Schedules().Informer().HasSynced,
 		v1.DownloadRequests().Informer().HasSynced,
 		v1.DeleteBackupRequests().Informer().HasSynced,
+		v1.BackupVerificationRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
 	}
 	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -460,6 +463,10 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 		byName["backup-deletion"] = controller.NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(),
 			c.ark.ArkV1(), st.backups, st.snapshotDeleter, cfg.EffectiveGCSyncPeriod(), opts...)
 	}
+	// Verifications only read the bucket and the snapshots (and write the
+	// Backup's status): they run in every mode.
+	byName["backup-verification"] = controller.NewVerificationController(v1.BackupVerificationRequests().Lister(), v1.Backups().Lister(), c.ark.ArkV1(),
+		verify.New(st.backups, st.snapshotDeleter, ""), clk, opts...)
 	for _, ctrl := range controllers {
 		if byName[ctrl.name] == nil {
 			continue
