@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,6 +44,9 @@ type Metrics struct {
 	snapshotFailures *prometheus.CounterVec
 	gcDeletions      *prometheus.CounterVec
 	syncRuns         *prometheus.CounterVec
+
+	workqueueOnce sync.Once
+	workqueue     *workqueueMetrics // registered on the first WorkqueueMetricsProvider
 }
 
 // durationBuckets go from one second to about four hours.

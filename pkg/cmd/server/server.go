@@ -22,6 +22,7 @@ import (
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -203,6 +204,8 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 
 	serverMetrics := metrics.New()
+	// Every controller's work queue reports depth, latency and retries on /metrics.
+	workqueue.SetProvider(serverMetrics.WorkqueueMetricsProvider())
 	report := []controller.Option{controller.WithMetrics(serverMetrics), controller.WithEventRecorder(events)}
 
 	var runners []*controller.Runner
@@ -248,6 +251,14 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 	downloadRunner.WaitFor(v1.Restores().Informer().HasSynced)
 	runners = append(runners, downloadRunner)
+
+	status := controller.NewServerStatusRequestController(v1.ServerStatusRequests().Lister(), arkClient.ArkV1(),
+		controller.ServerVersion{Version: buildinfo.Version, GitCommit: buildinfo.GitSHA}, clk)
+	statusRunner := controller.NewRunner("server-status-request", status)
+	if err := status.Register(statusRunner, v1.ServerStatusRequests().Informer()); err != nil {
+		return err
+	}
+	runners = append(runners, statusRunner)
 
 	// Schedules run in restore-only mode too: they are FailedValidation then,
 	// saying why, and Enabled again once the mode is turned off.
@@ -299,6 +310,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 		v1.DownloadRequests().Informer().HasSynced,
 		v1.DeleteBackupRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
+		v1.ServerStatusRequests().Informer().HasSynced,
 	}
 	informers.Start(ctx.Done())
 	defer informers.Shutdown()
@@ -474,5 +486,8 @@ func registerTolerantInformers(ctx context.Context, factory arkinformers.SharedI
 	})
 	register(&arkv1.DeleteBackupRequest{}, func() cache.SharedIndexInformer {
 		return tolerant.NewInformer[*arkv1.DeleteBackupRequest](client, tolerant.Resource("DeleteBackupRequest"), namespace, 0, report)
+	})
+	register(&arkv1.ServerStatusRequest{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.ServerStatusRequest](client, tolerant.Resource("ServerStatusRequest"), namespace, 0, report)
 	})
 }
