@@ -23,7 +23,8 @@ label, as tarballs in object storage (S3, GCS, Azure Blob or a local directory),
 persistent volumes, and restores them, also into another namespace or cluster.
 
 'ark server' runs in the cluster; every other command is the client, which creates and
-reads ark's custom resources (Backup, Restore, Schedule) in the server's namespace.`,
+reads ark's custom resources (Backup, Restore, Schedule) in the server's namespace.
+`+exitCodesHelp,
 		SilenceUsage: true,
 	}
 	f.BindFlags(c.PersistentFlags())
@@ -32,7 +33,8 @@ reads ark's custom resources (Backup, Restore, Schedule) in the server's namespa
 		restore.NewCommand(f),
 		schedule.NewCommand(f),
 		server.NewCommand(f),
-		version.NewCommand(),
+		version.NewCommand(f),
 	)
+	strict(c)
 	return c
 }
