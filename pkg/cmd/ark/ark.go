@@ -24,7 +24,7 @@ persistent volumes, and restores them, also into another namespace or cluster.
 
 'ark server' runs in the cluster; every other command is the client, which creates and
 reads ark's custom resources (Backup, Restore, Schedule) in the server's namespace.
-`+exitCodesHelp,
+` + exitCodesHelp,
 		SilenceUsage: true,
 	}
 	f.BindFlags(c.PersistentFlags())
