@@ -6,6 +6,7 @@ import (
 
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/cli/backup"
+	"github.com/heptio/ark/pkg/cmd/cli/install"
 	"github.com/heptio/ark/pkg/cmd/cli/restore"
 	"github.com/heptio/ark/pkg/cmd/cli/schedule"
 	"github.com/heptio/ark/pkg/cmd/server"
@@ -34,6 +35,8 @@ reads ark's custom resources (Backup, Restore, Schedule) in the server's namespa
 		schedule.NewCommand(f),
 		server.NewCommand(f),
 		version.NewCommand(f),
+		install.NewCommand(f),
+		install.NewUninstallCommand(f),
 	)
 	strict(c)
 	return c
