@@ -37,6 +37,7 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 // NewDescribeCommand returns `ark restore describe NAME...`.
 func NewDescribeCommand(f client.Factory) *cobra.Command {
 	timeout := 20 * time.Second
+	var tlsOpts download.TLSOptions
 	c := &cobra.Command{
 		Use:               "describe NAME...",
 		Short:             "Describe restores, with their warnings and errors",
@@ -60,7 +61,7 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				var resultsErr error
 				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0 {
 					var buf bytes.Buffer
-					if resultsErr = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); resultsErr == nil {
+					if resultsErr = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout, download.WithTLS(&tlsOpts)); resultsErr == nil {
 						results = &output.RestoreResults{}
 						resultsErr = json.Unmarshal(buf.Bytes(), results)
 					}
@@ -71,12 +72,14 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to hand out the results file.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 
 // NewLogsCommand returns `ark restore logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
+	var tlsOpts download.TLSOptions
 	c := &cobra.Command{
 		Use:               "logs NAME",
 		Short:             "Print a restore's log",
@@ -87,10 +90,11 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout)
+			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout, download.WithTLS(&tlsOpts))
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 
