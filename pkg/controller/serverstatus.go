@@ -11,6 +11,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 )
 
@@ -34,13 +35,13 @@ type ServerStatusRequestController struct {
 }
 
 // NewServerStatusRequestController returns the controller; Register it with a Runner.
-func NewServerStatusRequestController(requests arklisters.ServerStatusRequestLister, client arkv1client.ServerStatusRequestsGetter, version ServerVersion, clk clock.PassiveClock) *ServerStatusRequestController {
+func NewServerStatusRequestController(requests arklisters.ServerStatusRequestLister, client arkv1client.ServerStatusRequestsGetter, version ServerVersion, clk clock.PassiveClock, _ ...Option) *ServerStatusRequestController {
 	return &ServerStatusRequestController{requests: requests, client: client, version: version, clock: clk}
 }
 
 // Register makes r run the controller on every server status request.
-func (c *ServerStatusRequestController) Register(r *Runner, informer cache.SharedIndexInformer) error {
-	return r.Watch(informer, nil, false)
+func (c *ServerStatusRequestController) Register(r *Runner, inf arkinformers.Interface) error {
+	return r.Watch(inf.ServerStatusRequests().Informer(), nil, false)
 }
 
 // Sync answers a new request, or deletes one answered ServerStatusTTL ago.
