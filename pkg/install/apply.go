@@ -197,7 +197,12 @@ func (c *Client) Uninstall(ctx context.Context, objs []*unstructured.Unstructure
 			if err != nil {
 				return err
 			}
-			policy := metav1.DeletePropagationForeground
+			// The Deployment goes in the foreground (its pods first) and is waited
+			// for; the rest goes at once, the garbage collector taking dependents.
+			policy := metav1.DeletePropagationBackground
+			if o.GetKind() == "Deployment" {
+				policy = metav1.DeletePropagationForeground
+			}
 			err = ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{PropagationPolicy: &policy})
 			switch {
 			case apierrors.IsNotFound(err):
