@@ -213,6 +213,9 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 		b.Labels[k] = v
 	}
 	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
+	if s.Spec.Verify {
+		b.Annotations = map[string]string{format.VerifyAfterBackupAnnotation: "true"}
+	}
 	_, err := c.client.Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):

@@ -42,6 +42,7 @@ import (
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
 	"github.com/heptio/ark/pkg/tolerant"
+	"github.com/heptio/ark/pkg/verify"
 	"github.com/heptio/ark/pkg/volume"
 )
 
@@ -101,6 +102,7 @@ var controllers = []struct {
 	{"schedule", 1, "schedules are checked"},
 	{"gc", 1, "backups are checked for expiry"},
 	{"backup-deletion", 1, "DeleteBackupRequests are carried out"},
+	{"backup-verification", 1, "BackupVerificationRequests are answered"},
 }
 
 // downloadPath is where the filesystem provider's signed URLs are served.
@@ -368,6 +370,7 @@ func waitForCaches(ctx context.Context, v1 arkv1informers.Interface) error {
 		v1.Schedules().Informer().HasSynced,
 		v1.DownloadRequests().Informer().HasSynced,
 		v1.DeleteBackupRequests().Informer().HasSynced,
+		v1.BackupVerificationRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
 		v1.ServerStatusRequests().Informer().HasSynced,
 	}
@@ -461,6 +464,10 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 		byName["backup-deletion"] = controller.NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(),
 			c.ark.ArkV1(), st.backups, st.snapshotDeleter, cfg.EffectiveGCSyncPeriod(), opts...)
 	}
+	// Verifications only read the bucket and the snapshots (and write the
+	// Backup's status): they run in every mode.
+	byName["backup-verification"] = controller.NewVerificationController(v1.BackupVerificationRequests().Lister(), v1.Backups().Lister(), c.ark.ArkV1(),
+		verify.New(st.backups, st.snapshotDeleter, ""), clk, opts...)
 	for _, ctrl := range controllers {
 		if byName[ctrl.name] == nil {
 			continue

@@ -33,6 +33,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&DownloadRequest{}, &DownloadRequestList{},
 		&DeleteBackupRequest{}, &DeleteBackupRequestList{},
 		&ServerStatusRequest{}, &ServerStatusRequestList{},
+		&BackupVerificationRequest{}, &BackupVerificationRequestList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

@@ -13,6 +13,12 @@ type ScheduleSpec struct {
 	// Template is the spec of every backup the schedule creates.
 	// +optional
 	Template BackupSpec `json:"template,omitempty"`
+
+	// Verify has the server verify each backup the schedule makes once it is
+	// done (as `ark backup verify` does): its result is in the Backup's
+	// status.verification.
+	// +optional
+	Verify bool `json:"verify,omitempty"`
 }
 
 // SchedulePhase is where a schedule is in its life.
