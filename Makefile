@@ -13,7 +13,8 @@ LDFLAGS := -s -w \
 	-X github.com/heptio/ark/pkg/buildinfo.Version=$(VERSION) \
 	-X github.com/heptio/ark/pkg/buildinfo.GitSHA=$(GIT_SHA) \
 	-X github.com/heptio/ark/pkg/buildinfo.GitTreeState=$(GIT_TREE_STATE)
-IMAGE   ?= heptio/ark:$(VERSION)
+IMAGE_REPO ?= heptio/ark
+IMAGE   ?= $(IMAGE_REPO):$(VERSION)
 # Integration and end-to-end tests start their own control plane and object stores.
 INTEGRATION_TIMEOUT ?= 40m
 
@@ -76,8 +77,8 @@ local-cluster-down: ## Stop the local control plane and remove its data.
 	hack/local-cluster.sh down
 
 .PHONY: image
-image: ## Build the container image (needs a Docker engine).
-	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE) .
+image: ## Build the container image heptio/ark:$(VERSION), also tagged heptio/ark:latest (needs a Docker engine). `ark install` of the same tree uses heptio/ark:$(VERSION).
+	docker build --build-arg VERSION=$(VERSION) --build-arg GIT_SHA=$(GIT_SHA) -t $(IMAGE) -t $(IMAGE_REPO):latest .
 
 .PHONY: clean
 clean: ## Remove the ark binary (the cached test servers in _output/ stay; remove _output/ to rebuild them).

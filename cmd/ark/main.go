@@ -9,7 +9,5 @@ import (
 )
 
 func main() {
-	if err := ark.NewCommand().Execute(); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(ark.ExitCode(ark.NewCommand().Execute()))
 }

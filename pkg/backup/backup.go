@@ -117,6 +117,8 @@ type Result struct {
 	ItemsBackedUp int
 	// VolumeBackups maps each snapshotted persistent volume to its snapshot.
 	VolumeBackups map[string]*arkv1.VolumeBackupInfo
+	// VolumeSnapshotsFailed counts the snapshots that failed (each is also in Errors).
+	VolumeSnapshotsFailed int
 }
 
 // ApplyTo copies the result into a backup's status: version, resourceVersion,
@@ -128,6 +130,7 @@ func (r *Result) ApplyTo(status *arkv1.BackupStatus) {
 	status.InconsistentResources = append([]string(nil), r.InconsistentResources...)
 	status.Warnings = len(r.Warnings)
 	status.Errors = len(r.Errors)
+	status.VolumeSnapshotsFailed = r.VolumeSnapshotsFailed
 	if len(r.VolumeBackups) > 0 {
 		status.VolumeBackups = make(map[string]*arkv1.VolumeBackupInfo, len(r.VolumeBackups))
 		for k, v := range r.VolumeBackups {

@@ -724,7 +724,7 @@ func TestVolumeSnapshots(t *testing.T) {
 		}
 		var st arkv1.BackupStatus
 		res.ApplyTo(&st)
-		if st.Errors != 1 || st.VolumeBackups["pv1"].SnapshotID != "snap-pv1" || st.Version != 1 {
+		if st.Errors != 1 || st.VolumeBackups["pv1"].SnapshotID != "snap-pv1" || st.Version != 1 || st.VolumeSnapshotsFailed != 1 {
 			t.Errorf("status = %+v", st)
 		}
 	})

@@ -70,6 +70,7 @@ func (r *run) snapshotVolume(pv *unstructured.Unstructured) error {
 			return ctxErr
 		}
 		r.fail("Volume snapshot failed", gr, "", name, "", err)
+		r.result.VolumeSnapshotsFailed++
 		return nil
 	}
 	if info == nil {

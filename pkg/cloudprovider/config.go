@@ -1,6 +1,8 @@
 package cloudprovider
 
 import (
+	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,4 +54,36 @@ func CheckBucket(provider, op, bucket string) error {
 		return &Error{Provider: provider, Op: op, Err: ConfigError(provider, "bucket name is empty")}
 	}
 	return nil
+}
+
+// PublicURLKey is the config key of a provider whose download URLs clients
+// outside the cluster must reach at another address than the server reaches
+// the store at (an in-cluster MinIO behind an ingress, a private endpoint):
+// the server signs the URLs it gives `ark backup logs/download` for this base
+// URL instead of its own endpoint.
+const PublicURLKey = "publicUrl"
+
+// ParsePublicURL checks config's publicUrl: an http(s) URL with a host and no
+// query or fragment. It returns nil when the key is unset.
+func ParsePublicURL(provider string, config map[string]string) (*url.URL, error) {
+	s := config[PublicURLKey]
+	if s == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, ConfigError(provider, "config key %q: %q is not an http(s) URL with a host and without query", PublicURLKey, s)
+	}
+	return u, nil
+}
+
+// RebaseURL returns signed with its scheme and host, and the path prefix
+// base, replaced by public's: for a signature that does not cover the host
+// (an Azure SAS). signed must start with base.
+func RebaseURL(signed, base string, public *url.URL) (string, error) {
+	base = strings.TrimSuffix(base, "/") + "/"
+	if !strings.HasPrefix(signed, base) {
+		return "", fmt.Errorf("the signed URL is not under the endpoint %s", base)
+	}
+	return strings.TrimSuffix(public.String(), "/") + "/" + strings.TrimPrefix(signed, base), nil
 }

@@ -269,7 +269,8 @@ func (c *BackupController) takePending(key string) *arkv1.Backup {
 // reportFinished records the metrics and the Event of a finished backup.
 func (c *BackupController) reportFinished(b *arkv1.Backup, schedule string, size int64) {
 	st := b.Status
-	outcome := metrics.BackupOutcome{Schedule: schedule, Phase: string(st.Phase), TarballBytes: size, Snapshots: len(st.VolumeBackups)}
+	outcome := metrics.BackupOutcome{Schedule: schedule, Phase: string(st.Phase), TarballBytes: size, Snapshots: len(st.VolumeBackups),
+		SnapshotErrs: st.VolumeSnapshotsFailed}
 	if st.StartTimestamp != nil && st.CompletionTimestamp != nil {
 		outcome.Duration = st.CompletionTimestamp.Sub(st.StartTimestamp.Time)
 		outcome.FinishedAt = st.CompletionTimestamp.Time

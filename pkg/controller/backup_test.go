@@ -32,6 +32,8 @@ type fakeBackupper struct {
 	size   int
 	errs   []string
 	failed error
+	// snapshotsFailed is the Result's count of failed volume snapshots.
+	snapshotsFailed int
 }
 
 func (f *fakeBackupper) Backup(ctx context.Context, b *arkv1.Backup, contents, log io.Writer, progress func(arkv1.BackupProgress)) (*backup.Result, error) {
@@ -43,7 +45,7 @@ func (f *fakeBackupper) Backup(ctx context.Context, b *arkv1.Backup, contents, l
 		}
 		progress(arkv1.BackupProgress{TotalItems: 10, ItemsBackedUp: 5})
 	}
-	return &backup.Result{FormatVersion: 1, ResourceVersion: "42", ItemsBackedUp: 10, Errors: f.errs}, f.failed
+	return &backup.Result{FormatVersion: 1, ResourceVersion: "42", ItemsBackedUp: 10, Errors: f.errs, VolumeSnapshotsFailed: f.snapshotsFailed}, f.failed
 }
 
 type fakeResolver struct{ known map[string]bool }
@@ -88,6 +90,7 @@ func TestBackupController(t *testing.T) {
 	}{
 		{name: "completed", backupper: &fakeBackupper{size: 1 << 20}, wantPhase: arkv1.BackupPhaseCompleted, wantMetadata: true},
 		{name: "item errors give PartiallyFailed", backupper: &fakeBackupper{size: 100, errs: []string{"pods x: boom"}}, wantPhase: arkv1.BackupPhasePartiallyFailed, wantMetadata: true},
+		{name: "a failed snapshot gives PartiallyFailed and counts", backupper: &fakeBackupper{size: 100, errs: []string{"Volume snapshot failed: pv1"}, snapshotsFailed: 1}, wantPhase: arkv1.BackupPhasePartiallyFailed, wantMetadata: true},
 		{name: "engine failure gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 1 << 20, failed: errors.New("hook failed")}, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "hook failed", wantMetadata: true},
 		{name: "upload broken midway gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 4 << 20}, uploadFailAfter: 1 << 20, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "connection reset", wantMetadata: true},
 		{name: "name taken in the bucket", backupper: &fakeBackupper{size: 100}, existingInStore: true, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "already exists in the bucket"},
@@ -163,6 +166,10 @@ func TestBackupController(t *testing.T) {
 			}
 			if n, err := testutil.GatherAndCount(m.Registry(), counter); err != nil || n != 1 {
 				t.Errorf("%s series: %d, %v", counter, n, err)
+			}
+			// ark_volume_snapshot_failure_total counts the backup's failed snapshots.
+			if got, want := counterSum(t, m, "ark_volume_snapshot_failure_total"), float64(tt.backupper.snapshotsFailed); got != want {
+				t.Errorf("ark_volume_snapshot_failure_total = %v, want %v", got, want)
 			}
 			all := got.Status.FailureReason + strings.Join(got.Status.ValidationErrors, ";")
 			if tt.wantInErrors != "" && !strings.Contains(all, tt.wantInErrors) {
@@ -337,4 +344,22 @@ func TestBackupWaitsForAnUnreachableBucket(t *testing.T) {
 	if got.Status.Phase != "" {
 		t.Errorf("phase = %q, want the backup left New", got.Status.Phase)
 	}
+}
+
+// counterSum is the sum of a counter's series in the server's registry (0 when it has none).
+func counterSum(t *testing.T, m *metrics.Metrics, name string) float64 {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, metric := range f.GetMetric() {
+				sum += metric.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }

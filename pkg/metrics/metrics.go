@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +47,9 @@ type Metrics struct {
 
 	verifications        prometheus.Counter
 	verificationFailures prometheus.Counter
+
+	workqueueOnce sync.Once
+	workqueue     *workqueueMetrics // registered on the first WorkqueueMetricsProvider
 }
 
 // durationBuckets go from one second to about four hours.

@@ -3,7 +3,9 @@
 //
 // Config keys (Config.backupStorageProvider.config): region, s3Url (endpoint of an
 // S3-compatible server), s3ForcePathStyle ("true" for MinIO and most S3-compatible servers),
-// kmsKeyId (uploads use SSE-KMS with this key when set). Credentials come from the SDK's
+// kmsKeyId (uploads use SSE-KMS with this key when set), publicUrl (the S3 endpoint clients
+// outside the cluster reach: download URLs are signed for it instead of s3Url, since SigV4
+// signs the host). Credentials come from the SDK's
 // default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared files,
 // web identity, instance role); they are never logged nor put in errors.
 package aws
@@ -47,6 +49,8 @@ type Options struct {
 	Endpoint       string // s3Url; empty for AWS itself
 	ForcePathStyle bool
 	KMSKeyID       string
+	// PublicEndpoint is publicUrl: download URLs are signed for it; empty means Endpoint.
+	PublicEndpoint string
 	// Credentials overrides the default chain (tests); nil uses the default chain.
 	Credentials aws.CredentialsProvider
 }
@@ -62,7 +66,7 @@ type ObjectStore struct {
 var _ cloudprovider.ObjectStore = (*ObjectStore)(nil)
 
 // ConfigKeys are the config keys this provider reads.
-var ConfigKeys = []string{"region", "s3Url", "s3ForcePathStyle", "kmsKeyId"}
+var ConfigKeys = []string{"region", "s3Url", "s3ForcePathStyle", "kmsKeyId", cloudprovider.PublicURLKey}
 
 // NewFromConfig builds an ObjectStore from Config.backupStorageProvider.config.
 func NewFromConfig(ctx context.Context, config map[string]string) (*ObjectStore, error) {
@@ -73,11 +77,15 @@ func NewFromConfig(ctx context.Context, config map[string]string) (*ObjectStore,
 	if err != nil {
 		return nil, err
 	}
+	if _, err := cloudprovider.ParsePublicURL(provider, config); err != nil {
+		return nil, err
+	}
 	return New(ctx, Options{
 		Region:         config["region"],
 		Endpoint:       config["s3Url"],
 		ForcePathStyle: pathStyle,
 		KMSKeyID:       config["kmsKeyId"],
+		PublicEndpoint: config[cloudprovider.PublicURLKey],
 	})
 }
 
@@ -104,18 +112,29 @@ func New(ctx context.Context, o Options) (*ObjectStore, error) {
 			return nil, cloudprovider.ConfigError(provider, "config key \"s3Url\": %v", err)
 		}
 	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
+	options := func(endpoint string) func(*s3.Options) {
+		return func(so *s3.Options) {
+			if endpoint != "" {
+				so.BaseEndpoint = aws.String(endpoint)
+			}
+			so.UsePathStyle = o.ForcePathStyle
+			// Objects uploaded in parts have no whole-object checksum to validate; the SDK
+			// would log a warning on every such download.
+			so.DisableLogOutputChecksumValidationSkipped = true
 		}
-		so.UsePathStyle = o.ForcePathStyle
-		// Objects uploaded in parts have no whole-object checksum to validate; the SDK
-		// would log a warning on every such download.
-		so.DisableLogOutputChecksumValidationSkipped = true
-	})
+	}
+	client := s3.NewFromConfig(cfg, options(o.Endpoint))
+	presign := s3.NewPresignClient(client)
+	if o.PublicEndpoint != "" {
+		if err := checkURL(o.PublicEndpoint); err != nil {
+			return nil, cloudprovider.ConfigError(provider, "config key \"publicUrl\": %v", err)
+		}
+		// SigV4 signs the host: the URL must be signed for the address the client uses.
+		presign = s3.NewPresignClient(s3.NewFromConfig(cfg, options(o.PublicEndpoint)))
+	}
 	return &ObjectStore{
 		client:  client,
-		presign: s3.NewPresignClient(client),
+		presign: presign,
 		uploader: transfermanager.New(client, func(to *transfermanager.Options) {
 			to.PartSizeBytes = partSize
 			to.Concurrency = uploadParallel

@@ -8,7 +8,9 @@
 //
 // Config keys: storageAccount (overrides AZURE_STORAGE_ACCOUNT), storageEndpoint: the service
 // URL, default https://<account>.blob.core.windows.net/; for Azurite the path-style
-// http://127.0.0.1:10000/devstoreaccount1.
+// http://127.0.0.1:10000/devstoreaccount1; publicUrl: the service URL clients outside the
+// cluster reach, which download (SAS) URLs are given instead of the endpoint (a SAS does not
+// sign the host, so only the URL's base changes).
 package azure
 
 import (
@@ -44,7 +46,7 @@ const (
 )
 
 // ConfigKeys are the config keys this provider reads.
-var ConfigKeys = []string{"storageAccount", "storageEndpoint"}
+var ConfigKeys = []string{"storageAccount", "storageEndpoint", cloudprovider.PublicURLKey}
 
 // Options configures an ObjectStore. Empty fields fall back to the environment.
 type Options struct {
@@ -58,6 +60,7 @@ type Options struct {
 type ObjectStore struct {
 	client     *azblob.Client
 	canSignSAS bool
+	public     *url.URL // publicUrl, or nil
 }
 
 var _ cloudprovider.ObjectStore = (*ObjectStore)(nil)
@@ -68,7 +71,16 @@ func NewFromConfig(ctx context.Context, config map[string]string) (*ObjectStore,
 	if err := cloudprovider.CheckConfigKeys(provider, config, ConfigKeys...); err != nil {
 		return nil, err
 	}
-	return New(ctx, Options{Endpoint: config["storageEndpoint"], Account: config["storageAccount"]})
+	public, err := cloudprovider.ParsePublicURL(provider, config)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(ctx, Options{Endpoint: config["storageEndpoint"], Account: config["storageAccount"]})
+	if err != nil {
+		return nil, err
+	}
+	s.public = public
+	return s, nil
 }
 
 // New builds an ObjectStore.
@@ -248,6 +260,11 @@ func (s *ObjectStore) CreateSignedURL(ctx context.Context, bucket, key string, t
 	u, err := bc.GetSASURL(sas.BlobPermissions{Read: true}, time.Now().Add(ttl).UTC(), &blob.GetSASURLOptions{StartTime: &start})
 	if err != nil {
 		return "", s.wrap("sign", bucket, key, err)
+	}
+	if s.public != nil {
+		if u, err = cloudprovider.RebaseURL(u, s.client.URL(), s.public); err != nil {
+			return "", &cloudprovider.Error{Provider: provider, Op: "sign", Bucket: bucket, Key: key, Err: err}
+		}
 	}
 	return u, nil
 }

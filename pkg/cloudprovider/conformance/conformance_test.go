@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -489,6 +492,62 @@ func TestPutObjectIfAbsent(t *testing.T) {
 		}
 		if err := p.store.PutObjectIfAbsent(ctx, bucket, key, strings.NewReader("again")); err != nil {
 			t.Errorf("after delete: %v", err)
+		}
+	})
+}
+
+// With publicUrl, download URLs name the public address: the server reaches
+// the store at its endpoint (here a proxy, closed once the object is written,
+// standing for an in-cluster address a laptop cannot reach) and the client
+// downloads from publicUrl (the store itself).
+func TestSignedURLForPublicURL(t *testing.T) {
+	forEach(t, func(t *testing.T, p *provider) {
+		endpointKey := map[string]string{"aws": "s3Url", "gcp": "storageEndpoint", "azure": "storageEndpoint"}[p.name]
+		if endpointKey == "" {
+			t.Skip("the filesystem provider has downloadURL instead")
+		}
+		ctx := context.Background()
+		public := p.config[endpointKey]
+		target, err := url.Parse(public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := httptest.NewServer(httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}))
+		config := map[string]string{}
+		for k, v := range p.config {
+			config[k] = v
+		}
+		internal := proxy.URL + target.Path
+		config[endpointKey] = internal
+		config[cloudprovider.PublicURLKey] = public
+		store, err := factory.NewObjectStore(ctx, p.name, config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := testPrefix(t) + "b/b-logs.gz"
+		if err := store.PutObject(ctx, bucket, key, strings.NewReader("the log")); err != nil {
+			t.Fatal(err)
+		}
+		proxy.Close()
+		u, err := store.CreateSignedURL(ctx, bucket, key, 5*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(u, strings.TrimSuffix(public, "/")+"/") {
+			t.Fatalf("signed URL %s is not under publicUrl %s", u, public)
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "the log" {
+			t.Fatalf("GET the public URL: %d %q", resp.StatusCode, body)
+		}
+		config[cloudprovider.PublicURLKey] = "ftp://x"
+		if _, err := factory.NewObjectStore(ctx, p.name, config); !errors.Is(err, cloudprovider.ErrInvalidConfig) {
+			t.Errorf("publicUrl ftp://x: %v", err)
 		}
 	})
 }

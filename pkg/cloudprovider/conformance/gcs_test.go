@@ -68,5 +68,23 @@ func TestGCSSignedURLWithKey(t *testing.T) {
 		if resp.StatusCode != 200 || string(body) != "signed content" {
 			t.Fatalf("GET %s: %d %q", u, resp.StatusCode, body)
 		}
+
+		// With publicUrl the V4 signature is made for the public host (V4 signs
+		// the host), with its scheme.
+		config := map[string]string{"publicUrl": "https://storage.example.com"}
+		for k, v := range p.config {
+			config[k] = v
+		}
+		public, err := factory.NewObjectStore(ctx, "gcp", config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err = public.CreateSignedURL(ctx, bucket, obj, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(u, "https://storage.example.com/") || !strings.Contains(u, "X-Goog-Signature=") || !strings.Contains(u, "X-Goog-SignedHeaders=host") {
+			t.Fatalf("not a V4 URL signed for publicUrl: %s", u)
+		}
 	})
 }

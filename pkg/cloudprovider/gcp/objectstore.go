@@ -45,7 +45,7 @@ const provider = "gcp"
 const chunkSize = 8 << 20
 
 // ConfigKeys are the config keys this provider reads.
-var ConfigKeys = []string{"storageEndpoint"}
+var ConfigKeys = []string{"storageEndpoint", cloudprovider.PublicURLKey}
 
 // Options configures an ObjectStore.
 type Options struct {
@@ -53,6 +53,9 @@ type Options struct {
 	Endpoint string
 	// CredentialsFile is a service-account key file; empty uses GOOGLE_APPLICATION_CREDENTIALS.
 	CredentialsFile string
+	// PublicURL is publicUrl: download URLs are signed for its host (V4 signs the
+	// host) and scheme instead of the endpoint's.
+	PublicURL *url.URL
 }
 
 // ObjectStore is the GCS implementation of cloudprovider.ObjectStore.
@@ -60,6 +63,7 @@ type ObjectStore struct {
 	client   *storage.Client
 	endpoint string // set for an emulator
 	emulator bool
+	public   *url.URL // publicUrl, or nil
 	signer   *serviceAccountKey
 }
 
@@ -75,12 +79,16 @@ func NewFromConfig(ctx context.Context, config map[string]string) (*ObjectStore,
 	if err := cloudprovider.CheckConfigKeys(provider, config, ConfigKeys...); err != nil {
 		return nil, err
 	}
-	return New(ctx, Options{Endpoint: config["storageEndpoint"]})
+	public, err := cloudprovider.ParsePublicURL(provider, config)
+	if err != nil {
+		return nil, err
+	}
+	return New(ctx, Options{Endpoint: config["storageEndpoint"], PublicURL: public})
 }
 
 // New builds an ObjectStore.
 func New(ctx context.Context, o Options) (*ObjectStore, error) {
-	s := &ObjectStore{}
+	s := &ObjectStore{public: o.PublicURL}
 	credFile := o.CredentialsFile
 	if credFile == "" {
 		credFile = os.Getenv("GOOGLE_APPLICATION_CREDENTIALS")
@@ -270,8 +278,12 @@ func (s *ObjectStore) CreateSignedURL(ctx context.Context, bucket, key string, t
 		Expires: time.Now().Add(ttl),
 		Scheme:  storage.SigningSchemeV4,
 	}
-	if s.endpoint != "" {
-		u, _ := url.Parse(s.endpoint)
+	base := s.endpoint
+	if s.public != nil {
+		base = strings.TrimSuffix(s.public.String(), "/")
+	}
+	if base != "" {
+		u, _ := url.Parse(base)
 		opts.Hostname = u.Host
 		opts.Insecure = u.Scheme == "http"
 	}
@@ -281,7 +293,7 @@ func (s *ObjectStore) CreateSignedURL(ctx context.Context, bucket, key string, t
 	} else if s.emulator {
 		// Nothing to sign with, and the emulator needs no signature: the plain media URL.
 		return fmt.Sprintf("%s/download/storage/v1/b/%s/o/%s?alt=media",
-			s.endpoint, url.PathEscape(bucket), url.PathEscape(key)), nil
+			base, url.PathEscape(bucket), url.PathEscape(key)), nil
 	}
 	u, err := s.client.Bucket(bucket).SignedURL(key, opts)
 	if err != nil {

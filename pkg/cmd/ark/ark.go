@@ -6,6 +6,7 @@ import (
 
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/cli/backup"
+	"github.com/heptio/ark/pkg/cmd/cli/install"
 	"github.com/heptio/ark/pkg/cmd/cli/restore"
 	"github.com/heptio/ark/pkg/cmd/cli/schedule"
 	"github.com/heptio/ark/pkg/cmd/server"
@@ -23,7 +24,8 @@ label, as tarballs in object storage (S3, GCS, Azure Blob or a local directory),
 persistent volumes, and restores them, also into another namespace or cluster.
 
 'ark server' runs in the cluster; every other command is the client, which creates and
-reads ark's custom resources (Backup, Restore, Schedule) in the server's namespace.`,
+reads ark's custom resources (Backup, Restore, Schedule) in the server's namespace.
+` + exitCodesHelp,
 		SilenceUsage: true,
 	}
 	f.BindFlags(c.PersistentFlags())
@@ -32,7 +34,10 @@ reads ark's custom resources (Backup, Restore, Schedule) in the server's namespa
 		restore.NewCommand(f),
 		schedule.NewCommand(f),
 		server.NewCommand(f),
-		version.NewCommand(),
+		version.NewCommand(f),
+		install.NewCommand(f),
+		install.NewUninstallCommand(f),
 	)
+	strict(c)
 	return c
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
@@ -97,6 +98,7 @@ var controllers = []struct {
 	{"backup", 1, "backups run"},
 	{"restore", 1, "restores run"},
 	{"download-request", 1, "download requests are answered"},
+	{"server-status-request", 1, "server status requests (ark version) are answered"},
 	{"schedule", 1, "schedules are checked"},
 	{"gc", 1, "backups are checked for expiry"},
 	{"backup-deletion", 1, "DeleteBackupRequests are carried out"},
@@ -225,6 +227,8 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 
 	serverMetrics := metrics.New()
+	// Every controller's work queue reports depth, latency and retries on /metrics.
+	workqueue.SetProvider(serverMetrics.WorkqueueMetricsProvider())
 	ctrls, err := o.newControllers(ctx, c, cfg, st, informers.Ark().V1(), events, serverMetrics)
 	if err != nil {
 		return err
@@ -374,6 +378,7 @@ func waitForCaches(ctx context.Context, v1 arkv1informers.Interface) error {
 		v1.DeleteBackupRequests().Informer().HasSynced,
 		v1.BackupVerificationRequests().Informer().HasSynced,
 		v1.Configs().Informer().HasSynced,
+		v1.ServerStatusRequests().Informer().HasSynced,
 	}
 	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -455,7 +460,9 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 		"backup":           sc.backup,
 		"restore":          sc.restore,
 		"download-request": controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), c.ark.ArkV1(), st.backups, clk, opts...),
-		"schedule":         controller.NewScheduleController(v1.Schedules().Lister(), c.ark.ArkV1(), clk, cfg.EffectiveScheduleSyncPeriod(), cfg.RestoreOnlyMode, opts...),
+		"server-status-request": controller.NewServerStatusRequestController(v1.ServerStatusRequests().Lister(), c.ark.ArkV1(),
+			controller.ServerVersion{Version: buildinfo.Version, GitCommit: buildinfo.GitSHA}, clk, opts...),
+		"schedule": controller.NewScheduleController(v1.Schedules().Lister(), c.ark.ArkV1(), clk, cfg.EffectiveScheduleSyncPeriod(), cfg.RestoreOnlyMode, opts...),
 		"gc": controller.NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), c.ark.ArkV1(), clk,
 			cfg.EffectiveGCSyncPeriod(), cfg.RestoreOnlyMode, opts...),
 	}
@@ -610,5 +617,8 @@ func registerTolerantInformers(ctx context.Context, factory arkinformers.SharedI
 	})
 	register(&arkv1.DeleteBackupRequest{}, func() cache.SharedIndexInformer {
 		return tolerant.NewInformer[*arkv1.DeleteBackupRequest](client, tolerant.Resource("DeleteBackupRequest"), namespace, 0, report)
+	})
+	register(&arkv1.ServerStatusRequest{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.ServerStatusRequest](client, tolerant.Resource("ServerStatusRequest"), namespace, 0, report)
 	})
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// NoWait makes Start return as soon as the process runs, without waiting
 	// for /readyz (e.g. a server expected to fail at start).
 	NoWait bool
+	// Installed says `ark install` already applied the prereqs into Namespace:
+	// New only gets a token of the installed ServiceAccount and leaves the
+	// RBAC to the test (ark uninstall).
+	Installed bool
 }
 
 // Server is one `ark server` process (and its restarts) in a namespace.
@@ -129,11 +133,13 @@ func New(tb testing.TB, c *cluster.Cluster, opts Options) *Server {
 	dir := tb.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	release, err := install(ctx, c, root, opts.Namespace, dir)
-	if err != nil {
-		tb.Fatal(err)
+	if !opts.Installed {
+		release, err := install(ctx, c, root, opts.Namespace, dir)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(release) // runs after the server's stop below (last in, first out)
 	}
-	tb.Cleanup(release) // runs after the server's stop below (last in, first out)
 	s := &Server{
 		tb: tb, c: c, opts: opts, bin: bin, dir: dir,
 		kubeconfig: filepath.Join(dir, "kubeconfig"),

@@ -3,9 +3,7 @@ package arkserver
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,11 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
 
+	arkinstall "github.com/heptio/ark/pkg/install"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -37,7 +35,8 @@ const (
 )
 
 // RewritePrereqs returns the objects of the shipped manifest (YAML) changed to
-// install into namespace ns instead of heptio-ark: the Namespace is renamed,
+// install into namespace ns instead of heptio-ark, as `ark install --namespace
+// ns` does (install.RewriteForNamespace): the Namespace is renamed,
 // namespaced objects and ServiceAccount subjects move to ns, and every
 // ClusterRole, ClusterRoleBinding, ValidatingAdmissionPolicy and its Binding
 // gets the suffix "-<ns>" (with the bindings' roleRefs and policyName to
@@ -45,75 +44,7 @@ const (
 // fight over them. Rules, CRDs and everything else
 // stay exactly as shipped.
 func RewritePrereqs(manifest []byte, ns string) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	var out []*unstructured.Unstructured
-	clusterName := func(name string) string { return name + "-" + ns }
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		kind := u.GetKind()
-		switch {
-		case kind == "Namespace":
-			if u.GetName() != ShippedNamespace {
-				return nil, fmt.Errorf("the manifest creates namespace %q; only %q is expected", u.GetName(), ShippedNamespace)
-			}
-			u.SetName(ns)
-		case clusterScoped(kind):
-			u.SetName(clusterName(u.GetName()))
-		case kind == "CustomResourceDefinition":
-		default:
-			if u.GetNamespace() != ShippedNamespace {
-				return nil, fmt.Errorf("%s %s: namespace %q, want %q", kind, u.GetName(), u.GetNamespace(), ShippedNamespace)
-			}
-			u.SetNamespace(ns)
-		}
-		if kind == "ValidatingAdmissionPolicyBinding" {
-			name, _, _ := unstructured.NestedString(u.Object, "spec", "policyName")
-			if err := unstructured.SetNestedField(u.Object, clusterName(name), "spec", "policyName"); err != nil {
-				return nil, err
-			}
-		}
-		if kind == "ClusterRoleBinding" || kind == "RoleBinding" {
-			if refKind, _, _ := unstructured.NestedString(u.Object, "roleRef", "kind"); refKind == "ClusterRole" {
-				name, _, _ := unstructured.NestedString(u.Object, "roleRef", "name")
-				if err := unstructured.SetNestedField(u.Object, clusterName(name), "roleRef", "name"); err != nil {
-					return nil, err
-				}
-			}
-			subjects, _, err := unstructured.NestedSlice(u.Object, "subjects")
-			if err != nil {
-				return nil, err
-			}
-			for _, s := range subjects {
-				if m, ok := s.(map[string]any); ok && m["namespace"] == ShippedNamespace {
-					m["namespace"] = ns
-				}
-			}
-			if err := unstructured.SetNestedSlice(u.Object, subjects, "subjects"); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
-// clusterScoped are the kinds of the manifest, besides CRDs and the
-// Namespace, that are not namespaced: each test namespace gets its own copy.
-func clusterScoped(kind string) bool {
-	switch kind {
-	case "ClusterRole", "ClusterRoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
-		return true
-	}
-	return false
+	return arkinstall.RewriteForNamespace(manifest, ns)
 }
 
 // installs counts the Servers of each (cluster, namespace), so that the
@@ -149,7 +80,7 @@ func install(ctx context.Context, c *cluster.Cluster, repoRoot, ns, dir string) 
 		}
 		buf.WriteString("---\n")
 		buf.Write(data)
-		if clusterScoped(o.GetKind()) {
+		if arkinstall.ClusterScoped(o.GetKind()) {
 			clusterObjs = append(clusterObjs, o)
 		}
 	}

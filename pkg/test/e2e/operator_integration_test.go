@@ -58,6 +58,10 @@ func TestMetricsEventsAndHealth(t *testing.T) {
 		`ark_backup_duration_seconds_count{schedule=""} 1`,
 		`ark_backup_last_successful_timestamp_seconds{schedule=""}`,
 		`ark_backup_tarball_size_bytes{schedule=""}`,
+		// The controllers' work queues, through client-go's metrics provider.
+		`workqueue_adds_total{name="backup"}`,
+		`workqueue_depth{name="restore"}`,
+		`workqueue_work_duration_seconds_count{name="backup"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -260,6 +260,12 @@ type BackupStatus struct {
 	// +optional
 	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
 
+	// VolumeSnapshotsFailed counts the volume snapshots the backup attempted that
+	// failed (each is also one of Errors); VolumeBackups holds the ones that worked.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	VolumeSnapshotsFailed int `json:"volumeSnapshotsFailed,omitempty"`
+
 	// Contents is the size and SHA-256 of the backup's tarball as uploaded: restores
 	// and `ark backup download` refuse a tarball that does not match.
 	// +optional

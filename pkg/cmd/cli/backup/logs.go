@@ -21,6 +21,7 @@ import (
 // NewLogsCommand returns `ark backup logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
+	var tlsOpts download.TLSOptions
 	c := &cobra.Command{
 		Use:               "logs NAME",
 		Short:             "Print a backup's log",
@@ -31,16 +32,18 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupLog, args[0], c.OutOrStdout(), true, timeout)
+			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupLog, args[0], c.OutOrStdout(), true, timeout, download.WithTLS(&tlsOpts))
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 
 // NewDownloadCommand returns `ark backup download NAME`.
 func NewDownloadCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
+	var tlsOpts download.TLSOptions
 	var outPath string
 	force := false
 	c := &cobra.Command{
@@ -64,7 +67,7 @@ func NewDownloadCommand(f client.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			err = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupContents, args[0], file, false, timeout)
+			err = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupContents, args[0], file, false, timeout, download.WithTLS(&tlsOpts))
 			if cerr := file.Close(); err == nil {
 				err = cerr
 			}
@@ -82,6 +85,7 @@ func NewDownloadCommand(f client.Factory) *cobra.Command {
 	c.Flags().StringVarP(&outPath, "output", "o", "", "The file to write (default NAME-data.tar.gz).")
 	c.Flags().BoolVar(&force, "force", false, "Overwrite the file if it exists.")
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 

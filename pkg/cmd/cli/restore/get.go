@@ -39,6 +39,7 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 // NewDescribeCommand returns `ark restore describe NAME...`.
 func NewDescribeCommand(f client.Factory) *cobra.Command {
 	timeout := 20 * time.Second
+	var tlsOpts download.TLSOptions
 	c := &cobra.Command{
 		Use:               "describe NAME...",
 		Short:             "Describe restores, with their warnings and errors",
@@ -61,7 +62,7 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				var results *format.RestoreResults
 				var resultsErr error
 				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && (r.Spec.DryRun || r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0) {
-					results, resultsErr = fetchResults(c.Context(), ark, f.Namespace(), name, timeout)
+					results, resultsErr = fetchResults(c.Context(), ark, f.Namespace(), name, timeout, download.WithTLS(&tlsOpts))
 				}
 				output.DescribeRestore(out, r, results, resultsErr, time.Now())
 			}
@@ -69,12 +70,14 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to hand out the results file.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 
 // NewLogsCommand returns `ark restore logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
 	timeout := time.Minute
+	var tlsOpts download.TLSOptions
 	c := &cobra.Command{
 		Use:               "logs NAME",
 		Short:             "Print a restore's log",
@@ -85,10 +88,11 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout)
+			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout, download.WithTLS(&tlsOpts))
 		},
 	}
 	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	tlsOpts.BindFlags(c.Flags())
 	return c
 }
 
@@ -116,9 +120,9 @@ func NewDeleteCommand(f client.Factory) *cobra.Command {
 }
 
 // fetchResults downloads a restore's results file.
-func fetchResults(ctx context.Context, ark arkclient.Interface, ns, name string, timeout time.Duration) (*format.RestoreResults, error) {
+func fetchResults(ctx context.Context, ark arkclient.Interface, ns, name string, timeout time.Duration, opts ...download.Option) (*format.RestoreResults, error) {
 	var buf bytes.Buffer
-	if err := download.Stream(ctx, ark, ns, arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); err != nil {
+	if err := download.Stream(ctx, ark, ns, arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout, opts...); err != nil {
 		return nil, err
 	}
 	results := &format.RestoreResults{}

@@ -73,3 +73,11 @@ type ScheduleListerExpansion interface{}
 // ScheduleNamespaceListerExpansion allows custom methods to be added to
 // ScheduleNamespaceLister.
 type ScheduleNamespaceListerExpansion interface{}
+
+// ServerStatusRequestListerExpansion allows custom methods to be added to
+// ServerStatusRequestLister.
+type ServerStatusRequestListerExpansion interface{}
+
+// ServerStatusRequestNamespaceListerExpansion allows custom methods to be added to
+// ServerStatusRequestNamespaceLister.
+type ServerStatusRequestNamespaceListerExpansion interface{}

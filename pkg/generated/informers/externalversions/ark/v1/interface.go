@@ -38,6 +38,8 @@ type Interface interface {
 	Restores() RestoreInformer
 	// Schedules returns a ScheduleInformer.
 	Schedules() ScheduleInformer
+	// ServerStatusRequests returns a ServerStatusRequestInformer.
+	ServerStatusRequests() ServerStatusRequestInformer
 }
 
 type version struct {
@@ -84,4 +86,9 @@ func (v *version) Restores() RestoreInformer {
 // Schedules returns a ScheduleInformer.
 func (v *version) Schedules() ScheduleInformer {
 	return &scheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// ServerStatusRequests returns a ServerStatusRequestInformer.
+func (v *version) ServerStatusRequests() ServerStatusRequestInformer {
+	return &serverStatusRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

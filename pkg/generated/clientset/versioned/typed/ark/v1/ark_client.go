@@ -35,6 +35,7 @@ type ArkV1Interface interface {
 	DownloadRequestsGetter
 	RestoresGetter
 	SchedulesGetter
+	ServerStatusRequestsGetter
 }
 
 // ArkV1Client is used to interact with features provided by the ark.heptio.com group.
@@ -68,6 +69,10 @@ func (c *ArkV1Client) Restores(namespace string) RestoreInterface {
 
 func (c *ArkV1Client) Schedules(namespace string) ScheduleInterface {
 	return newSchedules(c, namespace)
+}
+
+func (c *ArkV1Client) ServerStatusRequests(namespace string) ServerStatusRequestInterface {
+	return newServerStatusRequests(c, namespace)
 }
 
 // NewForConfig creates a new ArkV1Client for the given config.

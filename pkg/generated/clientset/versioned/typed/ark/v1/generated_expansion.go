@@ -31,3 +31,5 @@ type DownloadRequestExpansion interface{}
 type RestoreExpansion interface{}
 
 type ScheduleExpansion interface{}
+
+type ServerStatusRequestExpansion interface{}
