@@ -18,10 +18,16 @@ type ScheduleSpec struct {
 	// Template is the spec of every backup the schedule creates.
 	// +optional
 	Template BackupSpec `json:"template,omitempty"`
+
+	// Paused stops the schedule from creating backups: the ticks that pass while it is
+	// paused are skipped (status.lastSkipped), and after `ark schedule unpause` the next
+	// backup is the next tick's. The schedule's phase is Paused meanwhile.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
 }
 
 // SchedulePhase is where a schedule is in its life.
-// +kubebuilder:validation:Enum=New;Enabled;FailedValidation
+// +kubebuilder:validation:Enum=New;Enabled;Paused;FailedValidation
 type SchedulePhase string
 
 const (
@@ -29,6 +35,8 @@ const (
 	SchedulePhaseNew SchedulePhase = "New"
 	// SchedulePhaseEnabled is a valid schedule that creates backups.
 	SchedulePhaseEnabled SchedulePhase = "Enabled"
+	// SchedulePhasePaused is a valid schedule whose spec.paused is set: it creates no backups.
+	SchedulePhasePaused SchedulePhase = "Paused"
 	// SchedulePhaseFailedValidation is a schedule whose spec is invalid; see validationErrors.
 	SchedulePhaseFailedValidation SchedulePhase = "FailedValidation"
 )
@@ -42,6 +50,11 @@ type ScheduleStatus struct {
 	// LastBackup is the cron tick of the newest backup the schedule created.
 	// +optional
 	LastBackup *metav1.Time `json:"lastBackup,omitempty"`
+
+	// LastSkipped is the newest cron tick that passed while the schedule was paused
+	// (its backup was not made); the next backup is due at a tick after it.
+	// +optional
+	LastSkipped *metav1.Time `json:"lastSkipped,omitempty"`
 
 	// ValidationErrors lists what is wrong with the spec when the phase is FailedValidation.
 	// +optional
@@ -58,6 +71,7 @@ type ScheduleStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
 // +kubebuilder:printcolumn:name="Last Backup",type=date,JSONPath=`.status.lastBackup`
+// +kubebuilder:printcolumn:name="Paused",type=boolean,JSONPath=`.spec.paused`
 // +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 238",message="a schedule name is at most 238 characters, so that <schedule>-<YYYYMMDDhhmmss> is a valid backup name"
 type Schedule struct {

@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -20,7 +20,8 @@ import (
 
 // NewGetCommand returns `ark restore get [NAME...]`.
 func NewGetCommand(f client.Factory) *cobra.Command {
-	return output.GetCommand[arkv1.Restore]{
+	return output.GetCommand[arkv1.Restore, *arkv1.Restore]{
+		Kind:   "Restore",
 		Plural: "restores",
 		List: func(ctx context.Context, selector string) ([]arkv1.Restore, []error, error) {
 			return client.List[arkv1.Restore](ctx, f, "Restore", selector)
@@ -28,9 +29,8 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 		Get: func(ctx context.Context, name string) (*arkv1.Restore, error) {
 			return client.Get[arkv1.Restore](ctx, f, "Restore", name)
 		},
-		Print: func(w io.Writer, items []arkv1.Restore, format string, _ time.Time) error {
-			return output.Restores(w, &arkv1.RestoreList{Items: items}, format)
-		},
+		Columns: func(time.Time) output.Columns[arkv1.Restore] { return output.RestoreColumns() },
+		ToList:  func(items []arkv1.Restore) runtime.Object { return &arkv1.RestoreList{Items: items} },
 	}.Command(completion.Names(f, completion.Restores, false))
 }
 

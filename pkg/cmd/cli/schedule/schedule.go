@@ -5,12 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -88,7 +87,8 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 }
 
 func newGetCommand(f client.Factory) *cobra.Command {
-	return output.GetCommand[arkv1.Schedule]{
+	return output.GetCommand[arkv1.Schedule, *arkv1.Schedule]{
+		Kind:   "Schedule",
 		Plural: "schedules",
 		List: func(ctx context.Context, selector string) ([]arkv1.Schedule, []error, error) {
 			return client.List[arkv1.Schedule](ctx, f, "Schedule", selector)
@@ -96,9 +96,8 @@ func newGetCommand(f client.Factory) *cobra.Command {
 		Get: func(ctx context.Context, name string) (*arkv1.Schedule, error) {
 			return client.Get[arkv1.Schedule](ctx, f, "Schedule", name)
 		},
-		Print: func(w io.Writer, items []arkv1.Schedule, format string, now time.Time) error {
-			return output.Schedules(w, &arkv1.ScheduleList{Items: items}, format, now)
-		},
+		Columns: output.ScheduleColumns,
+		ToList:  func(items []arkv1.Schedule) runtime.Object { return &arkv1.ScheduleList{Items: items} },
 	}.Command(completion.Names(f, completion.Schedules, false))
 }
 
