@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,9 +26,9 @@ func NewCommand(f client.Factory) *cobra.Command {
 		Use:     "schedule",
 		Aliases: []string{"schedules"},
 		Short:   "Work with schedules",
-		Long:    "Create, inspect and delete schedules, which create backups on a cron schedule named <schedule>-<YYYYMMDDhhmmss>.",
+		Long:    "Create, inspect, pause and delete schedules, which create backups on a cron schedule named <schedule>-<YYYYMMDDhhmmss>.",
 	}
-	c.AddCommand(newCreateCommand(f), newGetCommand(f), newDescribeCommand(f), newDeleteCommand(f))
+	c.AddCommand(newCreateCommand(f), newGetCommand(f), newDescribeCommand(f), newDeleteCommand(f), newPauseCommand(f, true), newPauseCommand(f, false))
 	return c
 }
 
@@ -116,7 +117,7 @@ func newDescribeCommand(f client.Factory) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(c.OutOrStdout(), "---")
 				}
-				output.DescribeSchedule(c.OutOrStdout(), s)
+				output.DescribeSchedule(c.OutOrStdout(), s, time.Now())
 			}
 			return nil
 		},

@@ -254,7 +254,7 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, res
 }
 
 // DescribeSchedule writes a readable account of a schedule.
-func DescribeSchedule(w io.Writer, s *arkv1.Schedule) {
+func DescribeSchedule(w io.Writer, s *arkv1.Schedule, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", s.Name)
 	d.line("Namespace", s.Namespace)
@@ -269,7 +269,12 @@ func DescribeSchedule(w io.Writer, s *arkv1.Schedule) {
 	}
 	d.line("Schedule", s.Spec.Schedule)
 	d.line("Created", Timestamp(&s.CreationTimestamp))
+	d.line("Paused", s.Spec.Paused)
 	d.line("Last backup", Timestamp(s.Status.LastBackup))
+	if s.Status.LastSkipped != nil {
+		d.line("Last skipped tick", Timestamp(s.Status.LastSkipped))
+	}
+	d.line("Next backup", NextBackup(s, now))
 	fmt.Fprintln(w)
 	d.section("Backup template", func() { d.backupSpec(&s.Spec.Template) })
 }
