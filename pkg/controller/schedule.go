@@ -20,7 +20,6 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
-	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -239,18 +238,7 @@ func ScheduledBackupName(schedule string, tick time.Time) string {
 
 func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule, tick time.Time) error {
 	logger := klog.FromContext(ctx)
-	b := &arkv1.Backup{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: s.Namespace,
-			Name:      ScheduledBackupName(s.Name, tick),
-			Labels:    map[string]string{},
-		},
-		Spec: *s.Spec.Template.DeepCopy(),
-	}
-	for k, v := range s.Labels {
-		b.Labels[k] = v
-	}
-	b.Labels[arkv1.ScheduleNameLabel] = label.ValidValue(s.Name)
+	b := s.NewBackup(ScheduledBackupName(s.Name, tick))
 	_, err := c.client.Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):
