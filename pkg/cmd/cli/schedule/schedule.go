@@ -37,6 +37,7 @@ type CreateOptions struct {
 	Name     string
 	Schedule string
 	Labels   map[string]string
+	Paused   bool
 	Spec     backup.SpecFlags
 }
 
@@ -48,7 +49,7 @@ func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
 	}
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
-		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec, Paused: o.Paused},
 	}
 	if errs := validation.Schedule(&s.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
@@ -82,6 +83,7 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 	}
 	c.Flags().StringVar(&o.Schedule, "schedule", "", "A cron expression (UTC) saying when to back up, such as \"0 7 * * *\".")
 	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the schedule object.")
+	c.Flags().BoolVar(&o.Paused, "paused", false, "Create the schedule paused: no backup (not even the first) until `ark schedule unpause`.")
 	o.Spec.BindFlags(c)
 	_ = c.MarkFlagRequired("schedule")
 	return c
