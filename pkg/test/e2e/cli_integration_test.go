@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // What Velero users type: a paused schedule makes no backup (not even its first) and
@@ -30,7 +31,7 @@ func TestPausedScheduleAndRestoreFromSchedule(t *testing.T) {
 		s, err := e.ark.ArkV1().Schedules(e.namespace).Get(ctx, "sleepy", metav1.GetOptions{})
 		return err == nil && s.Status.Phase == arkv1.SchedulePhasePaused && s.Status.LastSkipped != nil
 	})
-	if list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: arkv1.ScheduleNameLabel + "=sleepy"}); err != nil || len(list.Items) != 0 {
+	if list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.ScheduleNameLabel + "=sleepy"}); err != nil || len(list.Items) != 0 {
 		t.Fatalf("a paused schedule made backups: %v %v", list, err)
 	}
 	if out := e.mustRun("schedule", "get", "sleepy"); !strings.Contains(out, "Paused") || !strings.Contains(out, "<paused>") || !strings.Contains(out, "true") {
@@ -45,7 +46,7 @@ func TestPausedScheduleAndRestoreFromSchedule(t *testing.T) {
 		return err == nil && s.Status.Phase == arkv1.SchedulePhaseEnabled
 	})
 	// Unpaused, it waits for its next tick (07:00): the skipped creation tick is not made up for.
-	if list, _ := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: arkv1.ScheduleNameLabel + "=sleepy"}); len(list.Items) != 0 {
+	if list, _ := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.ScheduleNameLabel + "=sleepy"}); len(list.Items) != 0 {
 		t.Errorf("unpausing made a backup at once: %s", list.Items[0].Name)
 	}
 	if out := e.mustRun("schedule", "get", "sleepy"); !strings.Contains(out, "Enabled") || !strings.Contains(out, " in ") {
@@ -55,7 +56,7 @@ func TestPausedScheduleAndRestoreFromSchedule(t *testing.T) {
 	// A running schedule: its first backup, then one on demand with its template.
 	e.mustRun("schedule", "create", "daily", "--schedule", "0 7 * * *", "--include-namespaces", app, "--labels", "team=a")
 	waitFor(t, "the schedule's first backup to complete", func() bool {
-		list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: arkv1.ScheduleNameLabel + "=daily"})
+		list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.ScheduleNameLabel + "=daily"})
 		return err == nil && len(list.Items) == 1 && list.Items[0].Status.Phase == arkv1.BackupPhaseCompleted
 	})
 	if out, err := e.run("backup", "create", "x", "--from-schedule", "daily", "--ttl", "1h"); err == nil {
@@ -67,7 +68,7 @@ func TestPausedScheduleAndRestoreFromSchedule(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &b); err != nil {
 		t.Fatalf("backup get NAME -o json is not one Backup: %v\n%s", err, out)
 	}
-	if b.Kind != "Backup" || b.Labels[arkv1.ScheduleNameLabel] != "daily" || b.Labels["team"] != "a" ||
+	if b.Kind != "Backup" || b.Labels[format.ScheduleNameLabel] != "daily" || b.Labels["team"] != "a" ||
 		len(b.Spec.IncludedNamespaces) != 1 || b.Spec.IncludedNamespaces[0] != app {
 		t.Errorf("backup from the schedule: kind %s labels %v spec %+v", b.Kind, b.Labels, b.Spec)
 	}

@@ -3,11 +3,12 @@ package v1
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/label"
 )
 
 // NewBackup returns the Backup named name that the schedule makes: its template as the
-// spec, its labels, and ScheduleNameLabel. The schedule controller makes every scheduled
+// spec, its labels, and format.ScheduleNameLabel. The schedule controller makes every scheduled
 // backup with it, and `ark backup create --from-schedule` a backup on demand.
 func (s *Schedule) NewBackup(name string) *Backup {
 	b := &Backup{
@@ -17,6 +18,6 @@ func (s *Schedule) NewBackup(name string) *Backup {
 	for k, v := range s.Labels {
 		b.Labels[k] = v
 	}
-	b.Labels[ScheduleNameLabel] = label.ValidValue(s.Name)
+	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
 	return b
 }

@@ -18,13 +18,11 @@ import (
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
-
-// NameTimeFormat is the YYYYMMDDhhmmss suffix of generated restore and backup names.
-const NameTimeFormat = "20060102150405"
 
 // CreateOptions are the inputs of `ark restore create`.
 type CreateOptions struct {
@@ -124,7 +122,7 @@ func (o *CreateOptions) Complete(args []string) error {
 // started last (after a sync from the bucket, creation times are the sync's). It needs
 // no Schedule object. An error says when there is none, and what there is instead.
 func NewestCompletedBackup(ctx context.Context, backups arkv1client.BackupInterface, schedule string) (*arkv1.Backup, error) {
-	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: label.Selector(arkv1.ScheduleNameLabel, schedule)})
+	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: label.Selector(format.ScheduleNameLabel, schedule)})
 	if err != nil {
 		return nil, fmt.Errorf("listing the backups of schedule %q: %w", schedule, err)
 	}
@@ -141,7 +139,7 @@ func NewestCompletedBackup(ctx context.Context, backups arkv1client.BackupInterf
 		return newest, nil
 	}
 	if len(list.Items) == 0 {
-		return nil, fmt.Errorf("schedule %q has no backups (none labelled %s)", schedule, label.Selector(arkv1.ScheduleNameLabel, schedule))
+		return nil, fmt.Errorf("schedule %q has no backups (none labelled %s)", schedule, label.Selector(format.ScheduleNameLabel, schedule))
 	}
 	var seen []string
 	for p, n := range phases {
@@ -200,7 +198,7 @@ const maxNameAttempts = 100
 // backup in the same second). The backup part is shortened so that the name
 // stays a valid object name (253 characters).
 func DefaultName(backup string, now time.Time, attempt int) string {
-	suffix := "-" + now.UTC().Format(NameTimeFormat)
+	suffix := "-" + now.UTC().Format(format.NameTimestamp)
 	if attempt > 0 {
 		suffix += "-" + strconv.Itoa(attempt)
 	}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 )
 
@@ -152,7 +153,7 @@ func TestCreateRestoreDefaultNamesNeverCollide(t *testing.T) {
 func TestNewestCompletedBackup(t *testing.T) {
 	ns := "heptio-ark"
 	mk := func(name, schedule string, phase arkv1.BackupPhase, started string) *arkv1.Backup {
-		b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{arkv1.ScheduleNameLabel: schedule}},
+		b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{format.ScheduleNameLabel: schedule}},
 			Status: arkv1.BackupStatus{Phase: phase}}
 		if started != "" {
 			ts, _ := time.Parse(time.RFC3339, started)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -40,7 +41,7 @@ var backups = []arkv1.Backup{
 			Progress: &arkv1.BackupProgress{TotalItems: 12, ItemsBackedUp: 12}, Warnings: 1},
 	},
 	{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "daily-20261121070000", CreationTimestamp: at(-5 * time.Hour), Labels: map[string]string{arkv1.ScheduleNameLabel: "daily"}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "daily-20261121070000", CreationTimestamp: at(-5 * time.Hour), Labels: map[string]string{format.ScheduleNameLabel: "daily"}},
 		Status:     arkv1.BackupStatus{Phase: arkv1.BackupPhasePartiallyFailed, Expiration: atp(-time.Minute), Errors: 2},
 	},
 	{
@@ -160,7 +161,7 @@ func TestGetGolden(t *testing.T) {
 		{name: "backups-table", kind: "backup"},
 		{name: "backups-wide", kind: "backup", args: []string{"-o", "wide"}},
 		{name: "backups-show-labels", kind: "backup", args: []string{"--show-labels"}},
-		{name: "backups-label-columns", kind: "backup", args: []string{"-L", "app,tier", "-L", arkv1.ScheduleNameLabel}},
+		{name: "backups-label-columns", kind: "backup", args: []string{"-L", "app,tier", "-L", format.ScheduleNameLabel}},
 		{name: "backups-no-headers", kind: "backup", args: []string{"--no-headers"}},
 		{name: "backups-name", kind: "backup", args: []string{"-o", "name"}},
 		{name: "backups-json-list", kind: "backup", args: []string{"-o", "json"}},
