@@ -77,21 +77,26 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 
 // NewLogsCommand returns `ark restore logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
-	timeout := time.Minute
+	o := &download.LogOptions{}
 	c := &cobra.Command{
-		Use:               "logs NAME",
-		Short:             "Print a restore's log",
+		Use:   "logs NAME",
+		Short: "Print a restore's log",
+		Example: `  ark restore logs nginx-backup-20261121070000
+  ark restore logs nginx-backup-20261121070000 --level warning -o json`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completion.Names(f, completion.Restores, true),
 		RunE: func(c *cobra.Command, args []string) error {
+			if _, err := o.Filter(); err != nil {
+				return err
+			}
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout)
+			return o.Log(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout())
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
+	o.BindFlags(c)
 	return c
 }
 
