@@ -6,6 +6,7 @@ package download
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +18,9 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
+
+// ErrNotFound is matched (errors.Is) by the error of a file the bucket does not hold.
+var ErrNotFound = errors.New("the bucket holds no such file")
 
 // Stream asks the server for the file of kind for name and copies it to w,
 // gunzipped when gunzip is set. It waits at most timeout for the server's answer.
@@ -58,6 +62,9 @@ func Stream(ctx context.Context, client arkclient.Interface, namespace string, k
 		return fmt.Errorf("downloading the %s of %q: %w", kind, name, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("the %s of %q: %w", kind, name, ErrNotFound)
+	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("downloading the %s of %q: %s: %s", kind, name, resp.Status, body)

@@ -270,3 +270,31 @@ func DescribeSchedule(w io.Writer, s *arkv1.Schedule, now time.Time) {
 	fmt.Fprintln(w)
 	d.section("Backup template", func() { d.backupSpec(&s.Spec.Template) })
 }
+
+// DescribeResourceList writes a backup's resource list (`ark backup describe --details`):
+// each kind, then its objects, sorted; or why there is none (err).
+func DescribeResourceList(w io.Writer, list format.ResourceList, err error) {
+	fmt.Fprintln(w)
+	if err != nil {
+		fmt.Fprintf(w, "Resource list:         <not available: %v>\n", err)
+		return
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(w, "Resource list:         <none: the backup holds no objects>")
+		return
+	}
+	fmt.Fprintln(w, "Resource list:")
+	kinds := make([]string, 0, len(list))
+	for k := range list {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		names := append([]string(nil), list[k]...)
+		sort.Strings(names)
+		fmt.Fprintf(w, "  %s:\n", k)
+		for _, n := range names {
+			fmt.Fprintf(w, "    - %s\n", n)
+		}
+	}
+}

@@ -10,6 +10,9 @@ import (
 	"github.com/heptio/ark/pkg/validation"
 )
 
+// PhaseOr is phase, or fallback when it is unset.
+func PhaseOr(phase, fallback string) string { return phaseOr(phase, fallback) }
+
 func phaseOr(phase, fallback string) string {
 	if phase == "" {
 		return fallback
