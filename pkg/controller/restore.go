@@ -23,6 +23,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
@@ -51,18 +52,18 @@ type RestoreController struct {
 	restorer Restorer
 	store    RestoreStore
 	clock    clock.PassiveClock
-	reporting
+	options
 }
 
 // NewRestoreController returns the controller; Register it with a Runner.
 func NewRestoreController(restores arklisters.RestoreLister, backups arklisters.BackupLister, client arkv1client.RestoresGetter, restorer Restorer, store RestoreStore, clk clock.PassiveClock, opts ...Option) *RestoreController {
-	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk, reporting: newReporting(opts)}
+	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk, options: newOptions(opts)}
 }
 
 // Register makes r run the controller on the restore informer's New restores.
-func (c *RestoreController) Register(r *Runner, restores, backups cache.SharedIndexInformer) error {
-	r.WaitFor(backups.HasSynced)
-	return r.Watch(restores, func(obj any) bool {
+func (c *RestoreController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.Backups().Informer().HasSynced)
+	return r.Watch(inf.Restores().Informer(), func(obj any) bool {
 		rs, ok := obj.(*arkv1.Restore)
 		return ok && (rs.Status.Phase == "" || rs.Status.Phase == arkv1.RestorePhaseNew)
 	}, false)
@@ -143,7 +144,7 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	if err != nil {
 		return 0, err
 	}
-	logger.Info("Restore started")
+	logger.Info("Restore started", "dryRun", r.Spec.DryRun)
 	c.metrics.RestoreStarted()
 	c.event(claimed, false, "Started", "Restore from backup %s started", backup.Name)
 	final := c.run(ctx, claimed, backup)
@@ -159,6 +160,8 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 	switch final.Phase {
 	case arkv1.RestorePhaseCompleted:
 		c.event(claimed, false, "Completed", "Restore completed with %d warnings", final.Warnings)
+	case arkv1.RestorePhaseDryRunCompleted:
+		c.event(claimed, final.Errors > 0, "DryRunCompleted", "Dry run completed: nothing was created; a restore would fail on %d items and warn about %d: see `ark restore describe %s`", final.Errors, final.Warnings, name)
 	case arkv1.RestorePhaseFailedValidation:
 		c.metrics.RestoreFailedValidation()
 		c.event(claimed, true, "FailedValidation", "The restore is invalid: %s", strings.Join(final.ValidationErrors, "; "))
@@ -248,6 +251,12 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 		status.Updated = result.Updated
 		status.Unchanged = result.Unchanged
 		status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.Restored + result.Existing + result.Updated + result.Unchanged + result.Skipped + result.Failed}
+		if r.Spec.DryRun {
+			status.DryRun = &arkv1.RestoreDryRunCounts{
+				WouldCreate: result.Restored, Unvalidated: result.Unvalidated, WouldUpdate: result.Updated,
+				Unchanged: result.Unchanged, Existing: result.Existing, Skipped: result.Skipped, WouldFail: result.Failed,
+			}
+		}
 		switch err := c.upload(ctx, r, backup.Name, result.Results, logFile, logErr); {
 		case errors.Is(err, persistence.ErrReadOnly):
 			// A Velero bucket is never written to: the results go to the server's log.
@@ -266,6 +275,9 @@ func (c *RestoreController) run(ctx context.Context, r *arkv1.Restore, backup *a
 		return finish(arkv1.RestorePhaseFailedValidation, "")
 	case runErr != nil:
 		return finish(arkv1.RestorePhaseFailed, runErr.Error())
+	case r.Spec.DryRun:
+		// What would fail is in status.errors; the dry run itself ran.
+		return finish(arkv1.RestorePhaseDryRunCompleted, "")
 	case status.Errors > 0:
 		return finish(arkv1.RestorePhasePartiallyFailed, "")
 	}

@@ -37,6 +37,10 @@ const (
 	BucketUIDAnnotation = GroupName + "/bucket-uid"
 	// VeleroSourceAnnotation marks a Backup read from a Velero bucket.
 	VeleroSourceAnnotation = GroupName + "/source"
+	// VerifyAfterBackupAnnotation, "true" on a Backup (a Schedule with verify:
+	// true sets it on each backup it makes), has the server verify the backup
+	// once it is Completed or PartiallyFailed.
+	VerifyAfterBackupAnnotation = GroupName + "/verify"
 )
 
 // Annotations with which a DeleteBackupRequest's first pass pins what the request

@@ -43,6 +43,9 @@ type Metrics struct {
 	snapshotFailures *prometheus.CounterVec
 	gcDeletions      *prometheus.CounterVec
 	syncRuns         *prometheus.CounterVec
+
+	verifications        prometheus.Counter
+	verificationFailures prometheus.Counter
 }
 
 // durationBuckets go from one second to about four hours.
@@ -83,6 +86,10 @@ func New() *Metrics {
 			Help: "Backups the garbage collector deleted (result=success) or failed to delete (result=failure)."}, []string{"result"}),
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "backup_sync_total",
 			Help: "Runs of the object-storage sync, by result."}, []string{"result"}),
+		verifications: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "backup_verification_total",
+			Help: "Backup verifications carried out (BackupVerificationRequests)."}),
+		verificationFailures: prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: "backup_verification_failure_total",
+			Help: "Backup verifications that found a problem: a tarball that does not match its checksum or does not decode, a snapshot gone."}),
 	}
 	m.registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -91,6 +98,7 @@ func New() *Metrics {
 		m.restoreAttempts, m.restoreSuccesses, m.restorePartialFailures, m.restoreFailures, m.restoreValidations,
 		m.restoreDuration, m.restoreItems,
 		m.snapshotAttempts, m.snapshotFailures, m.gcDeletions, m.syncRuns,
+		m.verifications, m.verificationFailures,
 	)
 	return m
 }
@@ -209,4 +217,15 @@ func result(err error) string {
 		return "failure"
 	}
 	return "success"
+}
+
+// BackupVerified counts a verification, and a failed one.
+func (m *Metrics) BackupVerified(passed bool) {
+	if m == nil {
+		return
+	}
+	m.verifications.Inc()
+	if !passed {
+		m.verificationFailures.Inc()
+	}
 }

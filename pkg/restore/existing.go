@@ -84,6 +84,7 @@ func (s *run) updateExisting() bool {
 
 func (s *run) unchanged(ref ItemRef) {
 	s.col.add(func(r *Result) { r.Unchanged++ })
+	s.dryNote(unchangedList, ref, "")
 	s.log.Item(slog.LevelInfo, "already exists, equal to the backup", ref.Resource, ref.Namespace, ref.Name)
 }
 
@@ -133,6 +134,12 @@ func (s *run) applyExisting(ctx context.Context, gvr schema.GroupVersionResource
 	}
 	if err != nil {
 		s.failed(ref, "it exists, and bringing it to its backed-up state failed: %v", err)
+		return
+	}
+	if s.restore.Spec.DryRun {
+		// The dry-run apply above was the whole of it.
+		s.col.updated(ref.Namespace, "%s: would be updated to its backed-up state (%s)", ref, strings.Join(diff, ", "))
+		s.log.Item(slog.LevelInfo, "would be updated to its backed-up state", ref.Resource, ref.Namespace, ref.Name, "fields", diff)
 		return
 	}
 	if _, err := rc.Apply(ctx, obj.GetName(), obj, opts); err != nil {
@@ -210,7 +217,7 @@ func (s *run) mergeClusterMade(ctx context.Context, gvr schema.GroupVersionResou
 		if len(added) == 0 {
 			return nil
 		}
-		_, err = rc.Update(ctx, live, metav1.UpdateOptions{FieldManager: FieldManager})
+		_, err = rc.Update(ctx, live, metav1.UpdateOptions{FieldManager: FieldManager, DryRun: s.dryRun()})
 		return err
 	})
 	if err != nil {
@@ -230,7 +237,7 @@ func (s *run) mergeClusterMade(ctx context.Context, gvr schema.GroupVersionResou
 		}
 		return
 	}
-	s.col.updated(ref.Namespace, "%s: made by the cluster; merged from the backup: %s", ref, strings.Join(added, ", "))
+	s.col.updated(ref.Namespace, "%s: made by the cluster; %s from the backup: %s", ref, s.would("merged", "would merge"), strings.Join(added, ", "))
 	s.log.Item(slog.LevelInfo, "made by the cluster; merged from the backup", ref.Resource, ref.Namespace, ref.Name, "fields", added)
 }
 

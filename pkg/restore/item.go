@@ -73,8 +73,12 @@ func (s *run) restoreResource(ctx context.Context, dir string) {
 	if err != nil {
 		// Still go item by item: items the filters leave out are skips, not
 		// errors.
-		s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
 		notServed := fmt.Errorf("resource %s is not served by the cluster: %w", dir, err)
+		if s.crdWouldBeCreated(dir) {
+			notServed = errServedOnceCRDCreated
+		} else {
+			s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
+		}
 		for _, it := range items {
 			s.restoreItem(ctx, it, schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, metav1.APIResource{}, notServed)
 		}
@@ -144,17 +148,20 @@ func (s *run) restored(ref ItemRef, kv ...any) {
 		r.Restored++
 		r.Items = append(r.Items, ref)
 	})
-	s.log.Item(slog.LevelInfo, "restored", ref.Resource, ref.Namespace, ref.Name, kv...)
+	s.dryNote(wouldCreate, ref, kvString(kv))
+	s.log.Item(slog.LevelInfo, s.would("restored", "would be created (the API server accepted a dry-run create)"), ref.Resource, ref.Namespace, ref.Name, kv...)
 }
 
 func (s *run) existing(ref ItemRef) {
 	s.col.add(func(r *Result) { r.Existing++ })
-	s.col.warn(ref.Namespace, "%s: already exists in the cluster, left untouched", ref)
+	s.col.warn(ref.Namespace, "%s: already exists in the cluster, %s", ref, s.would("left untouched", "would be left untouched"))
+	s.dryNote(existingList, ref, "differs from the backup (or may)")
 	s.log.Item(slog.LevelWarn, "already exists, left untouched", ref.Resource, ref.Namespace, ref.Name)
 }
 
 func (s *run) skipped(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
+	s.dryNote(skippedList, ref, reason)
 	s.log.Item(slog.LevelInfo, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
@@ -162,6 +169,7 @@ func (s *run) skipped(ref ItemRef, reason string) {
 func (s *run) skippedWarn(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
 	s.col.warn(ref.Namespace, "%s: not restored: %s", ref, reason)
+	s.dryNote(skippedList, ref, reason)
 	s.log.Item(slog.LevelWarn, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
@@ -222,6 +230,10 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 
 	if !s.selector.Matches(labels.Set(obj.GetLabels())) {
 		s.skipped(ref, "labels do not match the restore's label selector")
+		return
+	}
+	if errors.Is(notServed, errServedOnceCRDCreated) {
+		s.unvalidated(ref, notServed.Error())
 		return
 	}
 	if notServed != nil {
@@ -297,13 +309,23 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 			s.failed(ref, "namespace %s could not be created: %v", target, err)
 			return
 		}
+		if s.namespaceWouldBeCreated(target) {
+			s.dryCreateElsewhere(ctx, itemGVR, ref, obj)
+			return
+		}
 	}
 	if gr.String() == "services" && s.preserveNodePorts() {
 		err = s.createService(ctx, itemGVR, ref, obj)
 	} else {
-		_, err = s.client.Resource(itemGVR).Namespace(target).Create(ctx, obj, metav1.CreateOptions{})
+		_, err = s.client.Resource(itemGVR).Namespace(target).Create(ctx, obj, s.createOptions())
 	}
 	switch {
+	case err == nil && s.restore.Spec.DryRun:
+		s.noteWouldCreate(gr, obj)
+		s.restored(ref, extra...)
+		if warning != "" {
+			s.col.warn(ref.Namespace, "%s: %s", ref, warning)
+		}
 	case err == nil:
 		s.noteRestored(gr, ref, obj)
 		s.restored(ref, extra...)
@@ -320,8 +342,11 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 }
 
 // load reads and decodes an item, checking it is the object its path says.
-func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) {
-	data, err := s.arc.read(it)
+func (s *run) load(it *archiveItem) (*unstructured.Unstructured, error) { return s.arc.load(it) }
+
+// load reads and decodes an item, checking it is the object its path says.
+func (a *archive) load(it *archiveItem) (*unstructured.Unstructured, error) {
+	data, err := a.read(it)
 	if err != nil {
 		return nil, fmt.Errorf("reading the item from the extracted backup: %w", err)
 	}
@@ -434,6 +459,12 @@ var serverSetMetadata = []string{
 	// controller owner are skipped before this.
 	"ownerReferences",
 }
+
+// CleanObject removes from obj, an object of resource gr as the API server
+// returned it, what the server sets and what cannot be created again: what a
+// restore removes before it creates an object, and what `ark backup diff`
+// ignores when it compares a backup with the cluster.
+func CleanObject(gr schema.GroupResource, obj *unstructured.Unstructured) { cleanObject(gr, obj) }
 
 // cleanObject removes what the server sets and what cannot be created again.
 // status goes too, except on custom resources (groups that are not
@@ -564,6 +595,10 @@ func (s *run) transformPV(ctx context.Context, obj *unstructured.Unstructured) (
 		}
 	}
 	info := s.backup.Status.VolumeBackups[obj.GetName()]
+	if info != nil && s.restorePVs && s.restore.Spec.DryRun {
+		// No volume is made in a dry run: the PV is checked as backed up.
+		return []any{"snapshotID", info.SnapshotID}, "", false, nil
+	}
 	if info != nil && s.restorePVs {
 		if s.opts.VolumeRestorer == nil {
 			return nil, "", false, fmt.Errorf("the backup has snapshot %s of it, but no volume restorer is configured (Config persistentVolumeProvider): its data cannot be restored", info.SnapshotID)
@@ -676,7 +711,7 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 	}
 	setRestoreLabel(obj, s.restore.Name)
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	_, err := s.client.Resource(gvr).Create(ctx, obj, metav1.CreateOptions{})
+	_, err := s.client.Resource(gvr).Create(ctx, obj, s.createOptions())
 	switch {
 	case err == nil:
 		e.created = true
@@ -685,6 +720,7 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 			s.restored(ref)
 		} else {
 			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			s.dryNote(wouldCreate, ref, "not in the backup (or left out by the filters): made for the objects restored into it")
 			s.log.Item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -48,7 +47,7 @@ func dropNodePorts(obj *unstructured.Unstructured) []string {
 // warning names those not kept.
 func (s *run) createService(ctx context.Context, gvr schema.GroupVersionResource, ref ItemRef, obj *unstructured.Unstructured) error {
 	rc := s.client.Resource(gvr).Namespace(obj.GetNamespace())
-	_, err := rc.Create(ctx, obj, metav1.CreateOptions{})
+	_, err := rc.Create(ctx, obj, s.createOptions())
 	if err == nil || !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "already allocated") {
 		return err
 	}
@@ -57,7 +56,7 @@ func (s *run) createService(ctx context.Context, gvr schema.GroupVersionResource
 	if len(dropped) == 0 {
 		return err
 	}
-	if _, err2 := rc.Create(ctx, retry, metav1.CreateOptions{}); err2 != nil {
+	if _, err2 := rc.Create(ctx, retry, s.createOptions()); err2 != nil {
 		return err2
 	}
 	msg := fmt.Sprintf("node ports not kept, the cluster chose new ones (%s): %v", strings.Join(dropped, ", "), err)

@@ -167,6 +167,9 @@ type run struct {
 	// crds are the CRDs restored or found existing, to wait for.
 	crdMu sync.Mutex
 	crds  []restoredCRD
+	// dryCRDs holds the resources (plural.group) of the CRDs a dry run
+	// would create.
+	dryCRDs sync.Map
 	// quotas are the ResourceQuotas restored, to wait for.
 	quotaMu sync.Mutex
 	quotas  []ItemRef
@@ -204,8 +207,11 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 		restorePVs: restore.Spec.ShouldRestorePVs(),
 		progress:   progress,
 	}
+	if restore.Spec.DryRun {
+		s.col.res.Results.DryRun = newDryRunResults()
+	}
 	start := r.opts.Clock.Now()
-	s.log.Info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers)
+	s.log.Info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers, "dryRun", restore.Spec.DryRun)
 	res, err := s.do(ctx, contents)
 	if err != nil {
 		s.log.Error("restore failed", "error", err.Error())

@@ -45,6 +45,10 @@ type Result struct {
 	Skipped int `json:"skipped"`
 	// Failed items could not be restored (each is also an error).
 	Failed int `json:"failed"`
+	// Unvalidated items, in a dry run, are counted in Restored but the API
+	// server's admission could not be asked about them (their namespace or
+	// CRD would be created by the restore).
+	Unvalidated int `json:"unvalidated,omitempty"`
 	// Items are the items created, sorted.
 	Items []ItemRef `json:"items,omitempty"`
 }
@@ -89,7 +93,11 @@ func (c *collector) result() *Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := c.res
-	for _, m := range []map[string][]string{r.Results.Warnings, r.Results.Errors, r.Results.Updated} {
+	maps := []map[string][]string{r.Results.Warnings, r.Results.Errors, r.Results.Updated}
+	if d := r.Results.DryRun; d != nil {
+		maps = append(maps, d.WouldCreate, d.Unchanged, d.Existing, d.Skipped)
+	}
+	for _, m := range maps {
 		for _, l := range m {
 			sort.Strings(l)
 		}

@@ -265,6 +265,14 @@ type BackupStatus struct {
 	// +optional
 	Contents *ContentsChecksum `json:"contents,omitempty"`
 
+	// LastVerified is when the backup was last verified (BackupVerificationRequest).
+	// +optional
+	LastVerified *metav1.Time `json:"lastVerified,omitempty"`
+
+	// Verification is the result of the backup's last verification.
+	// +optional
+	Verification *BackupVerification `json:"verification,omitempty"`
+
 	// ClusterID identifies the cluster whose server took the backup (the UID of its
 	// kube-system namespace). With the Backup's UID, recorded in the bucket's copy of
 	// this object, it says which backup the bucket's files of this name belong to.

@@ -32,6 +32,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Config{}, &ConfigList{},
 		&DownloadRequest{}, &DownloadRequestList{},
 		&DeleteBackupRequest{}, &DeleteBackupRequestList{},
+		&BackupVerificationRequest{}, &BackupVerificationRequestList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

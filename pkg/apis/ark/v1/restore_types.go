@@ -64,6 +64,16 @@ type RestoreSpec struct {
 	// choose, with a warning). Unset or false: every node port is chosen anew.
 	// +optional
 	PreserveNodePorts *bool `json:"preserveNodePorts,omitempty"`
+
+	// DryRun runs the whole restore (filters, mapping, order,
+	// transformations, existingResourcePolicy) with every write sent to the
+	// API server as a server-side dry run (dryRun=All): admission (quotas,
+	// policies, webhooks, validation) answers as for real, and nothing is
+	// created or changed. No volume is restored from a snapshot. The restore
+	// ends DryRunCompleted; its results list, by namespace, what it would
+	// create, update, leave untouched and skip, and what would fail.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
 }
 
 // ExistingResourcePolicy says what a restore does with objects that already exist.
@@ -78,7 +88,7 @@ const (
 )
 
 // RestorePhase is where a restore is in its life.
-// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;DryRunCompleted
 type RestorePhase string
 
 const (
@@ -94,12 +104,16 @@ const (
 	RestorePhasePartiallyFailed RestorePhase = "PartiallyFailed"
 	// RestorePhaseFailed is a restore that could not run; see failureReason.
 	RestorePhaseFailed RestorePhase = "Failed"
+	// RestorePhaseDryRunCompleted is a dry-run restore (spec.dryRun) that ran
+	// to its end: nothing was created; status.dryRun counts what a restore
+	// would do and status.errors what would fail.
+	RestorePhaseDryRunCompleted RestorePhase = "DryRunCompleted"
 )
 
 // IsFinal says whether a restore in this phase will not change any more.
 func (p RestorePhase) IsFinal() bool {
 	switch p {
-	case RestorePhaseFailedValidation, RestorePhaseCompleted, RestorePhasePartiallyFailed, RestorePhaseFailed:
+	case RestorePhaseFailedValidation, RestorePhaseCompleted, RestorePhasePartiallyFailed, RestorePhaseFailed, RestorePhaseDryRunCompleted:
 		return true
 	}
 	return false
@@ -115,6 +129,38 @@ type RestoreProgress struct {
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	ItemsRestored int `json:"itemsRestored,omitempty"`
+}
+
+// RestoreDryRunCounts counts the items of a dry-run restore by what a
+// restore would do with them; the results file lists each, by namespace.
+type RestoreDryRunCounts struct {
+	// WouldCreate counts the items the API server accepted in a dry-run
+	// create, and those of namespaces the restore would create (see
+	// Unvalidated).
+	// +optional
+	WouldCreate int `json:"wouldCreate,omitempty"`
+	// Unvalidated counts the items of WouldCreate whose namespace (or CRD)
+	// the restore would create first: their admission could not be asked,
+	// only their schema was checked (in the namespace "default").
+	// +optional
+	Unvalidated int `json:"unvalidated,omitempty"`
+	// WouldUpdate counts the existing objects a restore would bring to
+	// their backed-up state (or merge with it).
+	// +optional
+	WouldUpdate int `json:"wouldUpdate,omitempty"`
+	// Unchanged counts the existing objects equal to the backup.
+	// +optional
+	Unchanged int `json:"unchanged,omitempty"`
+	// Existing counts the existing objects a restore would leave untouched
+	// although they differ from the backup (policy none).
+	// +optional
+	Existing int `json:"existing,omitempty"`
+	// Skipped counts the items a restore leaves out on purpose.
+	// +optional
+	Skipped int `json:"skipped,omitempty"`
+	// WouldFail counts the items a restore would fail to create or update.
+	// +optional
+	WouldFail int `json:"wouldFail,omitempty"`
 }
 
 // RestoreStatus is what the server observed of a restore.
@@ -150,6 +196,10 @@ type RestoreStatus struct {
 	// +optional
 	Unchanged int `json:"unchanged,omitempty"`
 
+	// DryRun counts what a dry-run restore found a restore would do.
+	// +optional
+	DryRun *RestoreDryRunCounts `json:"dryRun,omitempty"`
+
 	// Progress counts the items while the restore runs.
 	// +optional
 	Progress *RestoreProgress `json:"progress,omitempty"`
@@ -175,6 +225,7 @@ type RestoreStatus struct {
 // +kubebuilder:printcolumn:name="Warnings",type=integer,JSONPath=`.status.warnings`
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
 // +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="DryRun",type=boolean,JSONPath=`.spec.dryRun`,priority=1
 type Restore struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -8,7 +8,7 @@ import (
 )
 
 // NewBackup returns the Backup named name that the schedule makes: its template as the
-// spec, its labels, and format.ScheduleNameLabel. The schedule controller makes every scheduled
+// spec, its labels, format.ScheduleNameLabel, and the verify annotation when the schedule verifies. The schedule controller makes every scheduled
 // backup with it, and `ark backup create --from-schedule` a backup on demand.
 func (s *Schedule) NewBackup(name string) *Backup {
 	b := &Backup{
@@ -19,5 +19,8 @@ func (s *Schedule) NewBackup(name string) *Backup {
 		b.Labels[k] = v
 	}
 	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
+	if s.Spec.Verify {
+		b.Annotations = map[string]string{format.VerifyAfterBackupAnnotation: "true"}
+	}
 	return b
 }

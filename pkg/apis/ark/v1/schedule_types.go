@@ -19,6 +19,12 @@ type ScheduleSpec struct {
 	// backup is the next tick's. The schedule's phase is Paused meanwhile.
 	// +optional
 	Paused bool `json:"paused,omitempty"`
+
+	// Verify has the server verify each backup the schedule makes once it is
+	// done (as `ark backup verify` does): its result is in the Backup's
+	// status.verification.
+	// +optional
+	Verify bool `json:"verify,omitempty"`
 }
 
 // SchedulePhase is where a schedule is in its life.

@@ -1,4 +1,4 @@
-// Package backup is `ark backup`: create, get, describe, logs, download, delete.
+// Package backup is `ark backup`: create, get, describe, logs, download, delete, verify, diff.
 package backup
 
 import (
@@ -22,6 +22,8 @@ func NewCommand(f client.Factory) *cobra.Command {
 		NewLogsCommand(f),
 		NewDownloadCommand(f),
 		NewDeleteCommand(f),
+		NewVerifyCommand(f),
+		NewDiffCommand(f),
 	)
 	return c
 }

@@ -17,8 +17,10 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
+	"github.com/heptio/ark/pkg/cmd/util/output"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
 	"github.com/heptio/ark/pkg/format"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
@@ -44,6 +46,8 @@ type CreateOptions struct {
 	// ExistingResourcePolicy is spec.existingResourcePolicy: none or update.
 	ExistingResourcePolicy string
 	PreserveNodePorts      bool
+	// DryRun is spec.dryRun.
+	DryRun bool
 
 	cmd *cobra.Command
 	now func() time.Time
@@ -186,7 +190,8 @@ func (o *CreateOptions) BindFlags(c *cobra.Command) {
 	f.StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the restore object.")
 	f.StringVar(&o.ExistingResourcePolicy, "existing-resource-policy", string(arkv1.ExistingResourcePolicyNone), "What to do with objects that already exist: none (leave them, with a warning) or update (bring them to their backed-up state by server-side apply).")
 	f.BoolVar(&o.PreserveNodePorts, "preserve-nodeports", false, "Keep the node ports of restored Services when they are free (otherwise the cluster chooses new ones).")
-	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed.")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Run the whole restore with every write sent to the API server as a server-side dry run: admission answers as for real, nothing is created or changed, no volume is restored. With --wait, print what a restore would do.")
+	f.BoolVarP(&o.Wait, "wait", "w", false, "Wait until the restore is done, showing its progress; exit non-zero unless it Completed (a dry run: unless nothing would fail).")
 }
 
 // maxNameAttempts bounds the names tried when default names collide.
@@ -278,6 +283,7 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 	if o.PreserveNodePorts {
 		r.Spec.PreserveNodePorts = &o.PreserveNodePorts
 	}
+	r.Spec.DryRun = o.DryRun
 	if o.cmd != nil && o.cmd.Flags().Changed("restore-volumes") {
 		v := o.RestoreVolumes
 		r.Spec.RestorePVs = &v
@@ -322,8 +328,30 @@ func (o *CreateOptions) Run(ctx context.Context, c *cobra.Command, f client.Fact
 		return err
 	}
 	fmt.Fprintf(out, "Restore %q finished: %s. Run `ark restore describe %s` for more details.\n", r.Name, final.Phase, r.Name)
+	if o.DryRun {
+		return o.dryRunSummary(ctx, c, ark, r.Namespace, r.Name)
+	}
 	if final.Phase != string(arkv1.RestorePhaseCompleted) {
 		return fmt.Errorf("restore %q did not complete: %s", r.Name, final.Phase)
+	}
+	return nil
+}
+
+// dryRunSummary prints what a finished dry run found a restore would do; it
+// fails when the dry run did not complete or a restore would fail on some
+// items.
+func (o *CreateOptions) dryRunSummary(ctx context.Context, c *cobra.Command, ark arkclient.Interface, ns, name string) error {
+	got, err := ark.ArkV1().Restores(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if got.Status.Phase != arkv1.RestorePhaseDryRunCompleted {
+		return fmt.Errorf("dry run %q did not complete: %s %s", name, got.Status.Phase, got.Status.FailureReason)
+	}
+	results, resultsErr := fetchResults(ctx, ark, ns, name, time.Minute)
+	output.DescribeDryRun(c.OutOrStdout(), got, results, resultsErr)
+	if got.Status.Errors > 0 {
+		return fmt.Errorf("dry run %q: a restore would fail on %d items", name, got.Status.Errors)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/heptio/ark/pkg/cmd/util/download"
 	"github.com/heptio/ark/pkg/cmd/util/output"
 	"github.com/heptio/ark/pkg/format"
+	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 )
 
 // NewGetCommand returns `ark restore get [NAME...]`.
@@ -59,12 +60,8 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				}
 				var results *format.RestoreResults
 				var resultsErr error
-				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0 {
-					var buf bytes.Buffer
-					if resultsErr = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); resultsErr == nil {
-						results = &format.RestoreResults{}
-						resultsErr = json.Unmarshal(buf.Bytes(), results)
-					}
+				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && (r.Spec.DryRun || r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0) {
+					results, resultsErr = fetchResults(c.Context(), ark, f.Namespace(), name, timeout)
 				}
 				output.DescribeRestore(out, r, results, resultsErr, time.Now())
 			}
@@ -121,4 +118,17 @@ func NewDeleteCommand(f client.Factory) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// fetchResults downloads a restore's results file.
+func fetchResults(ctx context.Context, ark arkclient.Interface, ns, name string, timeout time.Duration) (*format.RestoreResults, error) {
+	var buf bytes.Buffer
+	if err := download.Stream(ctx, ark, ns, arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); err != nil {
+		return nil, err
+	}
+	results := &format.RestoreResults{}
+	if err := json.Unmarshal(buf.Bytes(), results); err != nil {
+		return nil, err
+	}
+	return results, nil
 }

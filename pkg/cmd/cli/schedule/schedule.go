@@ -38,7 +38,9 @@ type CreateOptions struct {
 	Schedule string
 	Labels   map[string]string
 	Paused   bool
-	Spec     backup.SpecFlags
+	// Verify is spec.verify: verify each backup once done.
+	Verify bool
+	Spec   backup.SpecFlags
 }
 
 // Object builds and checks the Schedule the options describe.
@@ -49,7 +51,7 @@ func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
 	}
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
-		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec, Paused: o.Paused},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec, Paused: o.Paused, Verify: o.Verify},
 	}
 	if errs := validation.Schedule(&s.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
@@ -84,6 +86,7 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 	c.Flags().StringVar(&o.Schedule, "schedule", "", "A cron expression (UTC) saying when to back up, such as \"0 7 * * *\".")
 	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the schedule object.")
 	c.Flags().BoolVar(&o.Paused, "paused", false, "Create the schedule paused: no backup (not even the first) until `ark schedule unpause`.")
+	c.Flags().BoolVar(&o.Verify, "verify", false, "Verify each backup once it is done, as `ark backup verify` does (the result is in the backup's status).")
 	o.Spec.BindFlags(c)
 	_ = c.MarkFlagRequired("schedule")
 	return c

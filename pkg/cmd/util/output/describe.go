@@ -134,6 +134,19 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	if b.Status.Warnings+b.Status.Errors > 0 {
 		fmt.Fprintf(w, "  (run `ark backup logs %s` for each warning and error)\n", b.Name)
 	}
+	if v := b.Status.Verification; v != nil {
+		d.line("Last verified", Timestamp(b.Status.LastVerified))
+		d.section("Verification", func() {
+			d.line("Result", v.Phase)
+			d.line("Items decoded", v.Items)
+			d.line("Snapshots checked", v.Snapshots)
+			for _, p := range v.Problems {
+				fmt.Fprintf(w, "%s- %s\n", d.indent, p)
+			}
+		})
+	} else {
+		d.line("Last verified", "never (run `ark backup verify "+b.Name+"`)")
+	}
 	fmt.Fprintln(w)
 	if len(b.Status.VolumeBackups) == 0 {
 		d.line("Persistent volumes", "<none included>")
@@ -222,6 +235,9 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResul
 	d.line("Restore PVs", optionalBool(r.Spec.RestorePVs, "auto"))
 	d.line("Existing objects", phaseOr(string(r.Spec.ExistingResourcePolicy), string(arkv1.ExistingResourcePolicyNone)))
 	d.line("Preserve node ports", optionalBool(r.Spec.PreserveNodePorts, "false"))
+	if r.Spec.DryRun {
+		d.line("Dry run", "true (every write sent with dryRun=All: nothing is created or changed)")
+	}
 	fmt.Fprintln(w)
 	d.line("Created", Timestamp(&r.CreationTimestamp))
 	d.line("Started", Timestamp(r.Status.StartTimestamp))
@@ -232,6 +248,10 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResul
 	}
 	d.line("Warnings", r.Status.Warnings)
 	d.line("Errors", r.Status.Errors)
+	if r.Spec.DryRun {
+		DescribeDryRun(w, r, results, resultsErr)
+		return
+	}
 	d.line("Existing objects updated", r.Status.Updated)
 	d.line("Existing objects unchanged", r.Status.Unchanged)
 	switch {
@@ -242,6 +262,40 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResul
 		d.byNamespace("Warnings by namespace", results.Warnings)
 		d.byNamespace("Errors by namespace", results.Errors)
 		d.byNamespace("Updated by namespace", results.Updated)
+	}
+}
+
+// DescribeDryRun writes what a dry-run restore found a restore would do:
+// the counts of its status and, when given, the items by namespace.
+func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *format.RestoreResults, resultsErr error) {
+	d := &describer{w: w}
+	fmt.Fprintln(w)
+	if c := r.Status.DryRun; c != nil {
+		d.section("A restore would", func() {
+			d.line("Create", fmt.Sprintf("%d (of which %d not validated by admission: their namespace or CRD would be created first)", c.WouldCreate, c.Unvalidated))
+			d.line("Update", c.WouldUpdate)
+			d.line("Leave unchanged", fmt.Sprintf("%d (equal to the backup)", c.Unchanged))
+			d.line("Leave untouched", fmt.Sprintf("%d (they differ from the backup)", c.Existing))
+			d.line("Skip", c.Skipped)
+			d.line("Fail on", c.WouldFail)
+		})
+	}
+	switch {
+	case resultsErr != nil:
+		fmt.Fprintf(w, "\n(the items are not available: %v)\n", resultsErr)
+	case results != nil:
+		fmt.Fprintln(w)
+		d.byNamespace("Would fail, by namespace", results.Errors)
+		var dr format.DryRunResults
+		if results.DryRun != nil {
+			dr = *results.DryRun
+		}
+		d.byNamespace("Would create, by namespace", dr.WouldCreate)
+		d.byNamespace("Would update, by namespace", results.Updated)
+		d.byNamespace("Unchanged, by namespace", dr.Unchanged)
+		d.byNamespace("Left untouched, by namespace", dr.Existing)
+		d.byNamespace("Skipped, by namespace", dr.Skipped)
+		d.byNamespace("Warnings by namespace", results.Warnings)
 	}
 }
 

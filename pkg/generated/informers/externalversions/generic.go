@@ -55,6 +55,8 @@ func (f *sharedInformerFactory) ForResource(resource schema.GroupVersionResource
 	// Group=ark.heptio.com, Version=v1
 	case v1.SchemeGroupVersion.WithResource("backups"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Ark().V1().Backups().Informer()}, nil
+	case v1.SchemeGroupVersion.WithResource("backupverificationrequests"):
+		return &genericInformer{resource: resource.GroupResource(), informer: f.Ark().V1().BackupVerificationRequests().Informer()}, nil
 	case v1.SchemeGroupVersion.WithResource("configs"):
 		return &genericInformer{resource: resource.GroupResource(), informer: f.Ark().V1().Configs().Informer()}, nil
 	case v1.SchemeGroupVersion.WithResource("deletebackuprequests"):

@@ -26,6 +26,14 @@ type BackupListerExpansion interface{}
 // BackupNamespaceLister.
 type BackupNamespaceListerExpansion interface{}
 
+// BackupVerificationRequestListerExpansion allows custom methods to be added to
+// BackupVerificationRequestLister.
+type BackupVerificationRequestListerExpansion interface{}
+
+// BackupVerificationRequestNamespaceListerExpansion allows custom methods to be added to
+// BackupVerificationRequestNamespaceLister.
+type BackupVerificationRequestNamespaceListerExpansion interface{}
+
 // ConfigListerExpansion allows custom methods to be added to
 // ConfigLister.
 type ConfigListerExpansion interface{}

@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// Backups returns a BackupInformer.
 	Backups() BackupInformer
+	// BackupVerificationRequests returns a BackupVerificationRequestInformer.
+	BackupVerificationRequests() BackupVerificationRequestInformer
 	// Configs returns a ConfigInformer.
 	Configs() ConfigInformer
 	// DeleteBackupRequests returns a DeleteBackupRequestInformer.
@@ -52,6 +54,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Backups returns a BackupInformer.
 func (v *version) Backups() BackupInformer {
 	return &backupInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// BackupVerificationRequests returns a BackupVerificationRequestInformer.
+func (v *version) BackupVerificationRequests() BackupVerificationRequestInformer {
+	return &backupVerificationRequestInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Configs returns a ConfigInformer.

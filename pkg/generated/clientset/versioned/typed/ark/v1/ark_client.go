@@ -29,6 +29,7 @@ import (
 type ArkV1Interface interface {
 	RESTClient() rest.Interface
 	BackupsGetter
+	BackupVerificationRequestsGetter
 	ConfigsGetter
 	DeleteBackupRequestsGetter
 	DownloadRequestsGetter
@@ -43,6 +44,10 @@ type ArkV1Client struct {
 
 func (c *ArkV1Client) Backups(namespace string) BackupInterface {
 	return newBackups(c, namespace)
+}
+
+func (c *ArkV1Client) BackupVerificationRequests(namespace string) BackupVerificationRequestInterface {
+	return newBackupVerificationRequests(c, namespace)
 }
 
 func (c *ArkV1Client) Configs(namespace string) ConfigInterface {

@@ -20,6 +20,8 @@ package v1
 
 type BackupExpansion interface{}
 
+type BackupVerificationRequestExpansion interface{}
+
 type ConfigExpansion interface{}
 
 type DeleteBackupRequestExpansion interface{}

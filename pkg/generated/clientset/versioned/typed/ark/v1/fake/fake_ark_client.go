@@ -32,6 +32,10 @@ func (c *FakeArkV1) Backups(namespace string) v1.BackupInterface {
 	return newFakeBackups(c, namespace)
 }
 
+func (c *FakeArkV1) BackupVerificationRequests(namespace string) v1.BackupVerificationRequestInterface {
+	return newFakeBackupVerificationRequests(c, namespace)
+}
+
 func (c *FakeArkV1) Configs(namespace string) v1.ConfigInterface {
 	return newFakeConfigs(c, namespace)
 }
