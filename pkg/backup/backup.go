@@ -115,6 +115,9 @@ type Result struct {
 	Errors []string
 	// ItemsBackedUp is the number of objects written to the tarball.
 	ItemsBackedUp int
+	// ResourceList names the objects written to the tarball, by kind (names only: it is
+	// uploaded beside the tarball for `ark backup describe --details`).
+	ResourceList format.ResourceList
 	// VolumeBackups maps each snapshotted persistent volume to its snapshot.
 	VolumeBackups map[string]*arkv1.VolumeBackupInfo
 	// VolumeSnapshotsFailed counts the snapshots that failed (each is also in Errors).
@@ -159,7 +162,7 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 		backup:        backup,
 		log:           oplog.New(ctx, log, oplog.Backup, backup.Name, b.clock),
 		progressFn:    progress,
-		result:        &Result{FormatVersion: format.FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
+		result:        &Result{FormatVersion: format.FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}, ResourceList: format.ResourceList{}},
 		pvcVolumes:    map[string]string{},
 		boundPVs:      sets.New[string](),
 		nsWithItems:   sets.New[string](),
@@ -539,6 +542,8 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		return err
 	}
 	r.result.ItemsBackedUp++
+	key := format.ResourceListKey(obj.GetAPIVersion(), obj.GetKind())
+	r.result.ResourceList[key] = append(r.result.ResourceList[key], format.ResourceListEntry(ns, name))
 	r.log.Item(slog.LevelInfo, "Item backed up", gr.String(), ns, name)
 	if ns != "" {
 		r.nsWithItems.Insert(ns)

@@ -1,5 +1,6 @@
 // Package client builds the Kubernetes and ark clients of the CLI and the
-// server from the global flags --kubeconfig, --kubecontext and --namespace.
+// server from kubectl's global flags (cli-runtime's genericclioptions.ConfigFlags:
+// --kubeconfig, --context, --namespace/-n, --cluster, --user, --server, --token, --as, ...).
 package client
 
 import (
@@ -7,9 +8,9 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/heptio/ark/pkg/authz"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
@@ -37,34 +38,39 @@ type Factory interface {
 }
 
 type factory struct {
-	kubeconfig  string
-	kubecontext string
-	namespace   string
-	qps         float32
-	burst       int
-	rateSet     bool
+	flags   *genericclioptions.ConfigFlags
+	qps     float32
+	burst   int
+	rateSet bool
 }
 
-// NewFactory returns a Factory whose namespace defaults to ARK_NAMESPACE, or heptio-ark.
+// NewFactory returns a Factory whose namespace defaults to ARK_NAMESPACE, or heptio-ark
+// (never the kubeconfig context's namespace: ark's objects live in the server's).
 func NewFactory() Factory {
 	ns := os.Getenv(NamespaceEnvVar)
 	if ns == "" {
 		ns = DefaultNamespace
 	}
-	return &factory{namespace: ns}
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.Namespace = &ns
+	// Not kubectl's discovery cache: no command uses it. --insecure-skip-tls-verify is left
+	// to the downloading commands, where it is about the object store's URL (the API
+	// server's is in the kubeconfig).
+	flags.CacheDir = nil
+	flags.Insecure = nil
+	return &factory{flags: flags}
 }
 
 func (f *factory) BindFlags(flags *pflag.FlagSet) {
-	flags.StringVar(&f.kubeconfig, "kubeconfig", "", "Path to the kubeconfig file to use to talk to the Kubernetes API server. Unset means $KUBECONFIG, then ~/.kube/config, then the in-cluster config.")
-	flags.StringVar(&f.kubecontext, "kubecontext", "", "The context of the kubeconfig to use. Unset means its current context.")
-	flags.StringVarP(&f.namespace, "namespace", "n", f.namespace, "The namespace of the ark server and its resources (env "+NamespaceEnvVar+").")
+	f.flags.AddFlags(flags)
+	flags.Lookup("kubeconfig").Usage = "Path to the kubeconfig file to use to talk to the Kubernetes API server. Unset means $KUBECONFIG, then ~/.kube/config, then the in-cluster config."
+	flags.Lookup("namespace").Usage = "The namespace of the ark server and its resources (env " + NamespaceEnvVar + ")."
+	// ark's (and Velero's) name of --context, kept for the scripts that use it.
+	flags.StringVar(f.flags.Context, "kubecontext", "", "Same as --context.")
 }
 
 func (f *factory) ClientConfig() (*rest.Config, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kubeconfig
-	overrides := &clientcmd.ConfigOverrides{CurrentContext: f.kubecontext}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides).ClientConfig()
+	cfg, err := f.flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("loading the Kubernetes client configuration: %w", err)
 	}
@@ -105,4 +111,4 @@ func (f *factory) DynamicClient() (dynamic.Interface, error) {
 	return dynamic.NewForConfig(cfg)
 }
 
-func (f *factory) Namespace() string { return f.namespace }
+func (f *factory) Namespace() string { return *f.flags.Namespace }

@@ -3,7 +3,10 @@ package client
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -44,7 +47,7 @@ func TestClientRateLimits(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := NewFactory().(*factory)
-			f.kubeconfig = path
+			f.flags.KubeConfig = &path
 			if tc.set {
 				SetClientRateLimits(f, tc.qps, tc.burst)
 			}
@@ -63,6 +66,57 @@ func TestClientRateLimits(t *testing.T) {
 			}
 			if throttled := rc.GetRateLimiter() != nil; throttled != tc.wantThrottled {
 				t.Errorf("rate limiter present: %v, want %v", throttled, tc.wantThrottled)
+			}
+		})
+	}
+}
+
+const twoContexts = `apiVersion: v1
+kind: Config
+clusters:
+- {name: c, cluster: {server: "https://127.0.0.1:6443"}}
+- {name: d, cluster: {server: "https://127.0.0.2:6443"}}
+users:
+- {name: u, user: {token: t}}
+contexts:
+- {name: x, context: {cluster: c, user: u, namespace: kube-system}}
+- {name: ctx-y, context: {cluster: d, user: u}}
+current-context: x
+`
+
+// The kubectl flags (genericclioptions.ConfigFlags) choose the cluster; the namespace is
+// ark's (ARK_NAMESPACE or heptio-ark), never the context's.
+func TestGlobalFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, []byte(twoContexts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args     []string
+		env      string
+		wantHost string
+		wantNS   string
+	}{
+		{args: nil, wantHost: "https://127.0.0.1:6443", wantNS: "heptio-ark"},
+		{args: []string{"--context", "ctx-y"}, wantHost: "https://127.0.0.2:6443", wantNS: "heptio-ark"},
+		{args: []string{"--kubecontext", "ctx-y", "-n", "backups"}, wantHost: "https://127.0.0.2:6443", wantNS: "backups"},
+		{args: []string{"--server", "https://10.0.0.1:443"}, env: "ark-env", wantHost: "https://10.0.0.1:443", wantNS: "ark-env"},
+		{args: []string{"--namespace", "flag"}, env: "ark-env", wantHost: "https://127.0.0.1:6443", wantNS: "flag"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv(NamespaceEnvVar, tc.env)
+			f := NewFactory()
+			flags := pflag.NewFlagSet("ark", pflag.ContinueOnError)
+			f.BindFlags(flags)
+			if err := flags.Parse(append([]string{"--kubeconfig", path}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := f.ClientConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Host != tc.wantHost || f.Namespace() != tc.wantNS {
+				t.Errorf("host %s namespace %s, want %s %s", cfg.Host, f.Namespace(), tc.wantHost, tc.wantNS)
 			}
 		})
 	}

@@ -49,6 +49,7 @@ type BackupUploader interface {
 	CreateBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
 	PutBackupContents(ctx context.Context, name string, contents io.Reader) (arkv1.ContentsChecksum, error)
 	PutBackupLog(ctx context.Context, name string, log io.Reader) error
+	PutBackupResourceList(ctx context.Context, name string, list format.ResourceList) error
 	PutBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	BackupExists(ctx context.Context, name string) (bool, error)
@@ -396,6 +397,9 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	}
 	if err := c.store.PutBackupLog(ctx, b.Name, logFile); err != nil {
 		return fail(fmt.Errorf("uploading the backup log: %w", err))
+	}
+	if err := c.store.PutBackupResourceList(ctx, b.Name, result.ResourceList); err != nil {
+		return fail(fmt.Errorf("uploading the backup's resource list: %w", err))
 	}
 
 	final := b.DeepCopy()

@@ -21,7 +21,6 @@ import (
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
-	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -46,6 +45,9 @@ type ScheduleClient interface {
 // A backup is named after its tick, so creating it is idempotent: after a
 // restart or a failed status update, AlreadyExists means the tick was served.
 // Of the ticks missed while no server ran, only the newest gets a backup.
+// A paused schedule (spec.paused) has the phase Paused and creates no backup:
+// each tick that passes is recorded as status.lastSkipped, so that after
+// unpausing the next backup is the next tick's, not one for the pause.
 // In restore-only mode every schedule is FailedValidation, saying so; it is
 // validated again (and Enabled) once the server runs without that mode.
 type ScheduleController struct {
@@ -117,10 +119,23 @@ func (c *ScheduleController) Sync(ctx context.Context, key string) (time.Duratio
 		return 0, nil
 	}
 	sched, _ := validation.CronParser.Parse(s.Spec.Schedule) // validated above
-	if s.Status.Phase != arkv1.SchedulePhaseEnabled || len(s.Status.ValidationErrors) > 0 {
-		logger.Info("Schedule enabled", "schedule", s.Spec.Schedule)
+	phase := arkv1.SchedulePhaseEnabled
+	if s.Spec.Paused {
+		phase = arkv1.SchedulePhasePaused
+	}
+	if s.Status.Phase != phase || len(s.Status.ValidationErrors) > 0 {
+		switch {
+		case phase == arkv1.SchedulePhasePaused:
+			logger.Info("Schedule paused: no backups until it is unpaused")
+			c.event(s, false, "Paused", "Schedule paused: its ticks are skipped until `ark schedule unpause %s`", s.Name)
+		case s.Status.Phase == arkv1.SchedulePhasePaused:
+			logger.Info("Schedule unpaused", "schedule", s.Spec.Schedule)
+			c.event(s, false, "Unpaused", "Schedule unpaused: the next backup is at the next tick of %q", s.Spec.Schedule)
+		default:
+			logger.Info("Schedule enabled", "schedule", s.Spec.Schedule)
+		}
 		if err := c.updateStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
-			st.Phase = arkv1.SchedulePhaseEnabled
+			st.Phase = phase
 			st.ValidationErrors = nil
 		}); err != nil {
 			return 0, ignoreNotFound(err)
@@ -129,16 +144,29 @@ func (c *ScheduleController) Sync(ctx context.Context, key string) (time.Duratio
 
 	now := c.clock.Now().UTC()
 	if tick, due := dueTick(sched, s, now); due {
-		if err := c.createBackup(ctx, s, tick); err != nil {
-			return 0, err
-		}
 		t := metav1.NewTime(tick)
-		if err := c.updateStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
-			if st.LastBackup == nil || st.LastBackup.Before(&t) {
-				st.LastBackup = &t
+		if s.Spec.Paused {
+			// The tick passes without a backup; recorded so that unpausing does not
+			// make up for it with an immediate backup.
+			logger.V(1).Info("Tick skipped: schedule paused", "tick", tick)
+			if err := c.updateStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+				if st.LastSkipped == nil || st.LastSkipped.Before(&t) {
+					st.LastSkipped = &t
+				}
+			}); err != nil {
+				return 0, ignoreNotFound(err)
 			}
-		}); err != nil {
-			return 0, ignoreNotFound(err)
+		} else {
+			if err := c.createBackup(ctx, s, tick); err != nil {
+				return 0, err
+			}
+			if err := c.updateStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+				if st.LastBackup == nil || st.LastBackup.Before(&t) {
+					st.LastBackup = &t
+				}
+			}); err != nil {
+				return 0, ignoreNotFound(err)
+			}
 		}
 	}
 	next := sched.Next(now)
@@ -160,10 +188,15 @@ func (c *ScheduleController) validate(s *arkv1.Schedule) []string {
 
 // dueTick returns the tick whose backup is due at now, if any: the
 // schedule's creation for its first backup, and otherwise the newest tick
-// after status.lastBackup that is not after now.
+// after status.lastBackup and status.lastSkipped (a tick passed while paused)
+// that is not after now.
 func dueTick(sched cron.Schedule, s *arkv1.Schedule, now time.Time) (time.Time, bool) {
-	if s.Status.LastBackup != nil {
-		return newestTick(sched, s.Status.LastBackup.Time.UTC(), now)
+	last := s.Status.LastBackup
+	if skipped := s.Status.LastSkipped; skipped != nil && (last == nil || last.Before(skipped)) {
+		last = skipped
+	}
+	if last != nil {
+		return newestTick(sched, last.Time.UTC(), now)
 	}
 	// The first backup is taken at creation, named after the creation time:
 	// a deterministic name, so a retry never creates a second one.
@@ -202,21 +235,7 @@ func ScheduledBackupName(schedule string, tick time.Time) string {
 
 func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule, tick time.Time) error {
 	logger := klog.FromContext(ctx)
-	b := &arkv1.Backup{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: s.Namespace,
-			Name:      ScheduledBackupName(s.Name, tick),
-			Labels:    map[string]string{},
-		},
-		Spec: *s.Spec.Template.DeepCopy(),
-	}
-	for k, v := range s.Labels {
-		b.Labels[k] = v
-	}
-	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
-	if s.Spec.Verify {
-		b.Annotations = map[string]string{format.VerifyAfterBackupAnnotation: "true"}
-	}
+	b := s.NewBackup(ScheduledBackupName(s.Name, tick))
 	// The schedule's requester asks for its backups (only the server's
 	// ServiceAccount may record someone else: the admission policy).
 	authz.CopyRequester(b, s)

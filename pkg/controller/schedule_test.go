@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
@@ -441,4 +442,97 @@ func TestScheduleFixedAfterFailedValidation(t *testing.T) {
 		t.Fatalf("after the fix: phase %q errors %v", got.Status.Phase, got.Status.ValidationErrors)
 	}
 	assertBackups(t, e, []string{"fixme-20260101100000"})
+}
+
+// TestSchedulePauseUnpause: a paused schedule creates no backup, says so in its phase and
+// Events, records the ticks it skips, and after unpausing backs up at the next tick (not
+// at once for the ticks it skipped).
+func TestSchedulePauseUnpause(t *testing.T) {
+	ctx := context.Background()
+	s := newSchedule("every15", "*/15 * * * *", "2026-03-01T12:05:00Z", nil)
+	s.Status = arkv1.ScheduleStatus{}
+	s.Spec.Paused = true
+	e := newLCEnv(t, utc("2026-03-01T12:05:00Z"), s)
+	events := record.NewFakeRecorder(10)
+	c := NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, time.Minute, false, WithEventRecorder(events))
+	key := lcNS + "/every15"
+	sync := func() time.Duration {
+		t.Helper()
+		e.refresh()
+		d, err := c.Sync(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.refresh()
+		return d
+	}
+	setPaused := func(p bool) {
+		t.Helper()
+		cur := e.schedule("every15")
+		cur.Spec.Paused = p
+		if _, err := e.client.ArkV1().Schedules(lcNS).Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantEvent := func(reason string) {
+		t.Helper()
+		for {
+			select {
+			case ev := <-events.Events:
+				if strings.HasPrefix(ev, "Normal "+reason+" ") {
+					return
+				}
+			default:
+				t.Errorf("no %s event", reason)
+				return
+			}
+		}
+	}
+	check := func(phase arkv1.SchedulePhase, lastSkipped string, backups []string) {
+		t.Helper()
+		got := e.schedule("every15")
+		if got.Status.Phase != phase {
+			t.Errorf("phase = %q, want %q", got.Status.Phase, phase)
+		}
+		if skipped := got.Status.LastSkipped; (skipped == nil) != (lastSkipped == "") || (skipped != nil && !skipped.Time.Equal(utc(lastSkipped))) {
+			t.Errorf("lastSkipped = %v, want %q", skipped, lastSkipped)
+		}
+		assertBackups(t, e, backups)
+	}
+
+	// Paused at creation: the creation's backup is skipped.
+	d := sync()
+	check(arkv1.SchedulePhasePaused, "2026-03-01T12:05:00Z", nil)
+	wantEvent("Paused")
+	if d != 10*time.Minute+time.Second {
+		t.Errorf("requeue %v, want the next tick (12:15) +1s", d)
+	}
+	e.clock.Step(d)
+	sync()
+	check(arkv1.SchedulePhasePaused, "2026-03-01T12:15:00Z", nil)
+
+	// Unpaused at 12:20: nothing at once, a backup at 12:30.
+	e.clock.SetTime(utc("2026-03-01T12:20:00Z"))
+	setPaused(false)
+	d = sync()
+	check(arkv1.SchedulePhaseEnabled, "2026-03-01T12:15:00Z", nil)
+	wantEvent("Unpaused")
+	e.clock.Step(d)
+	sync()
+	check(arkv1.SchedulePhaseEnabled, "2026-03-01T12:15:00Z", []string{"every15-20260301123000"})
+
+	// Paused for three hours (no server sync in between, as after a restart): still no
+	// backup; unpaused, none until the next tick.
+	setPaused(true)
+	e.clock.SetTime(utc("2026-03-01T15:40:00Z"))
+	sync()
+	check(arkv1.SchedulePhasePaused, "2026-03-01T15:30:00Z", []string{"every15-20260301123000"})
+	wantEvent("Paused")
+	setPaused(false)
+	e.clock.SetTime(utc("2026-03-01T15:41:00Z"))
+	sync()
+	check(arkv1.SchedulePhaseEnabled, "2026-03-01T15:30:00Z", []string{"every15-20260301123000"})
+	e.clock.SetTime(utc("2026-03-01T15:45:01Z"))
+	sync()
+	check(arkv1.SchedulePhaseEnabled, "2026-03-01T15:30:00Z", []string{"every15-20260301123000", "every15-20260301154500"})
 }

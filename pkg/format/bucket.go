@@ -5,6 +5,7 @@ package format
 //
 //	<backup>.tar.gz               the items (the tarball)
 //	<backup>-logs.gz              the backup's log
+//	<backup>-resource-list.json.gz the names of the backup's objects (ResourceList, gzipped JSON)
 //	restore-<restore>-logs.gz     a restore's log
 //	restore-<restore>-results.gz  a restore's results (RestoreResults, gzipped JSON)
 //	ark-backup.json               the Backup object
@@ -36,3 +37,23 @@ func RestoreLogFile(restore string) string { return RestoreFilePrefix + restore 
 
 // RestoreResultsFile is the name of restore's results, in its backup's directory.
 func RestoreResultsFile(restore string) string { return RestoreFilePrefix + restore + "-results.gz" }
+
+// ResourceListFile is the name of backup's resource list (Velero's name too).
+func ResourceListFile(backup string) string { return backup + "-resource-list.json.gz" }
+
+// ResourceList is the content of a backup's resource list, as Velero writes it: for each
+// kind backed up, keyed "<apiVersion>/<Kind>" ("apps/v1/Deployment", "v1/Namespace"), the
+// objects as "<namespace>/<name>", or "<name>" when cluster-scoped. `ark backup describe
+// --details` shows it without downloading the tarball.
+type ResourceList map[string][]string
+
+// ResourceListKey is the key of an object's kind in a ResourceList.
+func ResourceListKey(apiVersion, kind string) string { return apiVersion + "/" + kind }
+
+// ResourceListEntry is an object's entry in a ResourceList.
+func ResourceListEntry(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}

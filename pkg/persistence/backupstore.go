@@ -19,7 +19,9 @@ package persistence
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,8 +64,10 @@ type DownloadKind string
 const (
 	DownloadBackupLog      DownloadKind = "BackupLog"
 	DownloadBackupContents DownloadKind = "BackupContents"
-	DownloadRestoreLog     DownloadKind = "RestoreLog"
-	DownloadRestoreResults DownloadKind = "RestoreResults"
+	// DownloadBackupResourceList is the backup's resource list (format.ResourceList).
+	DownloadBackupResourceList DownloadKind = "BackupResourceList"
+	DownloadRestoreLog         DownloadKind = "RestoreLog"
+	DownloadRestoreResults     DownloadKind = "RestoreResults"
 )
 
 // DownloadTarget names a file to download. For the restore kinds, Name is the restore and
@@ -174,6 +178,9 @@ func (s *BackupStore) metadataFile() string {
 func (s *BackupStore) metadataKey(b string) string  { return s.dir(b) + s.metadataFile() }
 func (s *BackupStore) contentsKey(b string) string  { return s.dir(b) + format.ContentsFile(b) }
 func (s *BackupStore) backupLogKey(b string) string { return s.dir(b) + format.BackupLogFile(b) }
+func (s *BackupStore) resourceListKey(b string) string {
+	return s.dir(b) + format.ResourceListFile(b)
+}
 func (s *BackupStore) restoreLogKey(b, r string) string {
 	return s.dir(b) + format.RestoreLogFile(r)
 }
@@ -184,12 +191,15 @@ func (s *BackupStore) restoreResultsKey(b, r string) string {
 // Key returns the object key of a download target (for logs and tests).
 func (s *BackupStore) Key(t DownloadTarget) (string, error) {
 	switch t.Kind {
-	case DownloadBackupContents, DownloadBackupLog:
+	case DownloadBackupContents, DownloadBackupLog, DownloadBackupResourceList:
 		if err := ValidateName("backup", t.Name); err != nil {
 			return "", err
 		}
-		if t.Kind == DownloadBackupContents {
+		switch t.Kind {
+		case DownloadBackupContents:
 			return s.contentsKey(t.Name), nil
+		case DownloadBackupResourceList:
+			return s.resourceListKey(t.Name), nil
 		}
 		return s.backupLogKey(t.Name), nil
 	case DownloadRestoreLog, DownloadRestoreResults:
@@ -207,8 +217,8 @@ func (s *BackupStore) Key(t DownloadTarget) (string, error) {
 		}
 		return s.restoreResultsKey(t.BackupName, t.Name), nil
 	}
-	return "", fmt.Errorf("unknown download kind %q (valid: %s, %s, %s, %s)", t.Kind,
-		DownloadBackupLog, DownloadBackupContents, DownloadRestoreLog, DownloadRestoreResults)
+	return "", fmt.Errorf("unknown download kind %q (valid: %s, %s, %s, %s, %s)", t.Kind,
+		DownloadBackupLog, DownloadBackupContents, DownloadBackupResourceList, DownloadRestoreLog, DownloadRestoreResults)
 }
 
 // PutBackupContents streams the tarball of backup name into the bucket and returns its
@@ -231,6 +241,29 @@ func (s *BackupStore) PutBackupLog(ctx context.Context, name string, log io.Read
 	}
 	if err := s.store.PutObject(ctx, s.bucket, s.backupLogKey(name), log); err != nil {
 		return fmt.Errorf("uploading log of backup %q: %w", name, err)
+	}
+	return nil
+}
+
+// PutBackupResourceList uploads the resource list of backup name as gzipped JSON
+// (format.ResourceListFile), each kind's names sorted.
+func (s *BackupStore) PutBackupResourceList(ctx context.Context, name string, list format.ResourceList) error {
+	if err := s.checkWrite(name); err != nil {
+		return err
+	}
+	for _, names := range list {
+		sort.Strings(names)
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(gz).Encode(list); err != nil {
+		return fmt.Errorf("encoding the resource list of backup %q: %w", name, err)
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	if err := s.store.PutObject(ctx, s.bucket, s.resourceListKey(name), &buf); err != nil {
+		return fmt.Errorf("uploading the resource list of backup %q: %w", name, err)
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func TestExitCodesOfTypos(t *testing.T) {
 		{"schedule pauze daily", ExitUsage, `unknown command "pauze" for "ark schedule"`},
 		{"backup get --outptu json", ExitUsage, "Did you mean this?\n\t--output"},
 		{"backup create b --ttl forever", ExitUsage, `invalid argument "forever"`},
-		{"restore create", ExitUsage, "accepts 1 arg(s), received 0"},
+		{"restore create", ExitUsage, "name the backup to restore"},
 		{"version extra", ExitUsage, `unknown command "extra"`},
 		{"backup", ExitOK, ""},
 		{"version --client-only", ExitOK, ""},

@@ -185,6 +185,7 @@ func (e *arkEnv) run(args ...string) (string, error) {
 	cmd.SetArgs(append(args, "--kubeconfig", e.cluster.Kubeconfig(), "-n", e.namespace))
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
+	cmd.SetIn(strings.NewReader("")) // no terminal, as when a script runs ark
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	err := cmd.ExecuteContext(ctx)

@@ -5,7 +5,7 @@ import (
 )
 
 // DownloadTargetKind is the kind of file a download request asks for.
-// +kubebuilder:validation:Enum=BackupLog;BackupContents;RestoreLog;RestoreResults
+// +kubebuilder:validation:Enum=BackupLog;BackupContents;BackupResourceList;RestoreLog;RestoreResults
 type DownloadTargetKind string
 
 const (
@@ -13,6 +13,9 @@ const (
 	DownloadTargetKindBackupLog DownloadTargetKind = "BackupLog"
 	// DownloadTargetKindBackupContents is a backup's tarball.
 	DownloadTargetKindBackupContents DownloadTargetKind = "BackupContents"
+	// DownloadTargetKindBackupResourceList is the list of the objects in a backup, by
+	// resource: a small gzipped JSON object kept beside the tarball (Velero's format).
+	DownloadTargetKindBackupResourceList DownloadTargetKind = "BackupResourceList"
 	// DownloadTargetKindRestoreLog is a restore's log.
 	DownloadTargetKindRestoreLog DownloadTargetKind = "RestoreLog"
 	// DownloadTargetKindRestoreResults is a restore's warnings and errors.

@@ -14,6 +14,12 @@ type ScheduleSpec struct {
 	// +optional
 	Template BackupSpec `json:"template,omitempty"`
 
+	// Paused stops the schedule from creating backups: the ticks that pass while it is
+	// paused are skipped (status.lastSkipped), and after `ark schedule unpause` the next
+	// backup is the next tick's. The schedule's phase is Paused meanwhile.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+
 	// Verify has the server verify each backup the schedule makes once it is
 	// done (as `ark backup verify` does): its result is in the Backup's
 	// status.verification.
@@ -22,7 +28,7 @@ type ScheduleSpec struct {
 }
 
 // SchedulePhase is where a schedule is in its life.
-// +kubebuilder:validation:Enum=New;Enabled;FailedValidation
+// +kubebuilder:validation:Enum=New;Enabled;Paused;FailedValidation
 type SchedulePhase string
 
 const (
@@ -30,6 +36,8 @@ const (
 	SchedulePhaseNew SchedulePhase = "New"
 	// SchedulePhaseEnabled is a valid schedule that creates backups.
 	SchedulePhaseEnabled SchedulePhase = "Enabled"
+	// SchedulePhasePaused is a valid schedule whose spec.paused is set: it creates no backups.
+	SchedulePhasePaused SchedulePhase = "Paused"
 	// SchedulePhaseFailedValidation is a schedule whose spec is invalid; see validationErrors.
 	SchedulePhaseFailedValidation SchedulePhase = "FailedValidation"
 )
@@ -43,6 +51,11 @@ type ScheduleStatus struct {
 	// LastBackup is the cron tick of the newest backup the schedule created.
 	// +optional
 	LastBackup *metav1.Time `json:"lastBackup,omitempty"`
+
+	// LastSkipped is the newest cron tick that passed while the schedule was paused
+	// (its backup was not made); the next backup is due at a tick after it.
+	// +optional
+	LastSkipped *metav1.Time `json:"lastSkipped,omitempty"`
 
 	// ValidationErrors lists what is wrong with the spec when the phase is FailedValidation.
 	// +optional
@@ -59,6 +72,7 @@ type ScheduleStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
 // +kubebuilder:printcolumn:name="Last Backup",type=date,JSONPath=`.status.lastBackup`
+// +kubebuilder:printcolumn:name="Paused",type=boolean,JSONPath=`.spec.paused`
 // +kubebuilder:printcolumn:name="Created",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 238",message="a schedule name is at most 238 characters, so that <schedule>-<YYYYMMDDhhmmss> is a valid backup name"
 type Schedule struct {

@@ -1078,6 +1078,10 @@ func (in *ScheduleStatus) DeepCopyInto(out *ScheduleStatus) {
 		in, out := &in.LastBackup, &out.LastBackup
 		*out = (*in).DeepCopy()
 	}
+	if in.LastSkipped != nil {
+		in, out := &in.LastSkipped, &out.LastSkipped
+		*out = (*in).DeepCopy()
+	}
 	if in.ValidationErrors != nil {
 		in, out := &in.ValidationErrors, &out.ValidationErrors
 		*out = make([]string, len(*in))

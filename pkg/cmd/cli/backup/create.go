@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -24,6 +25,10 @@ type CreateOptions struct {
 	Spec   SpecFlags
 	Labels map[string]string
 	Wait   bool
+	// FromSchedule names a schedule whose template and labels the backup takes.
+	FromSchedule string
+
+	cmd *cobra.Command
 }
 
 // NewCreateCommand returns `ark backup create NAME`.
@@ -33,7 +38,8 @@ func NewCreateCommand(f client.Factory) *cobra.Command {
 		Use:   "create NAME",
 		Short: "Create a backup",
 		Example: `  ark backup create nginx-backup --selector app=nginx
-  ark backup create pre-upgrade --include-namespaces app --ttl 72h --wait`,
+  ark backup create pre-upgrade --include-namespaces app --ttl 72h --wait
+  ark backup create daily-now --from-schedule daily`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -49,13 +55,25 @@ func NewCreateCommand(f client.Factory) *cobra.Command {
 
 // BindFlags adds the command's flags.
 func (o *CreateOptions) BindFlags(c *cobra.Command) {
+	o.cmd = c
 	o.Spec.BindFlags(c)
 	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the backup object, such as env=prod.")
+	c.Flags().StringVar(&o.FromSchedule, "from-schedule", "", "Take the backup now as this schedule would: its template and its labels (with ark.heptio.com/schedule-name). No other backup flag but --labels goes with it.")
 	c.Flags().BoolVarP(&o.Wait, "wait", "w", false, "Wait until the backup is done, showing its progress; exit non-zero unless it Completed.")
 }
 
+// specFlagNames are the flags that say what a backup takes (SpecFlags).
+var specFlagNames = []string{"include-namespaces", "exclude-namespaces", "include-resources", "exclude-resources", "selector", "ttl", "snapshot-volumes", "include-cluster-resources"}
+
 // Validate checks the options without asking the cluster.
 func (o *CreateOptions) Validate() error {
+	if o.FromSchedule != "" && o.cmd != nil {
+		for _, n := range specFlagNames {
+			if o.cmd.Flags().Changed(n) {
+				return fmt.Errorf("--%s cannot be used with --from-schedule: the backup takes the schedule's template", n)
+			}
+		}
+	}
 	spec, err := o.Spec.Spec()
 	if err != nil {
 		return err
@@ -79,6 +97,19 @@ func (o *CreateOptions) Run(ctx context.Context, c *cobra.Command, f client.Fact
 	backup := &arkv1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.Namespace(), Name: o.Name, Labels: o.Labels},
 		Spec:       spec,
+	}
+	if o.FromSchedule != "" {
+		s, err := ark.ArkV1().Schedules(f.Namespace()).Get(ctx, o.FromSchedule, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("schedule %s not found", o.FromSchedule)
+		}
+		if err != nil {
+			return fmt.Errorf("getting schedule %q: %w", o.FromSchedule, err)
+		}
+		backup = s.NewBackup(o.Name)
+		for k, v := range o.Labels {
+			backup.Labels[k] = v
+		}
 	}
 	if _, err := ark.ArkV1().Backups(f.Namespace()).Create(ctx, backup, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("creating backup %q: %w", o.Name, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -28,6 +30,15 @@ type DeleteOptions struct {
 	Confirm  bool
 
 	in io.Reader // the confirmation's answer (the command's stdin)
+	// terminal says whether in is a terminal: without one and without --confirm
+	// nothing is deleted (a script must say --confirm).
+	terminal func() bool
+}
+
+// isTerminal says whether r is a terminal (golang.org/x/term).
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // NewDeleteCommand returns `ark backup delete NAME... | --all | --selector`.
@@ -36,7 +47,10 @@ func NewDeleteCommand(f client.Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "delete NAME... | --all | --selector SELECTOR",
 		Short: "Delete backups, with their files, snapshots and restores",
-		Long: `Asks the server to delete backups completely, by creating one DeleteBackupRequest per
+		Long: `Without --confirm, asks on the terminal first; without a terminal (a script, a pipe)
+it refuses and deletes nothing. A named backup that does not exist is an error.
+
+Asks the server to delete backups completely, by creating one DeleteBackupRequest per
 backup: the server removes the backup's files from the bucket (first marking it as no longer
 whole), its volume snapshots (only those the cloud says carry its tag), the files and
 objects of its restores, then the Backup object. A backup still InProgress is deleted once it
@@ -52,6 +66,7 @@ backup sync brings it back from the bucket.`,
 		RunE: func(c *cobra.Command, args []string) error {
 			o.Names = args
 			o.in = c.InOrStdin()
+			o.terminal = func() bool { return isTerminal(o.in) }
 			if err := o.Validate(); err != nil {
 				return err
 			}
@@ -66,7 +81,7 @@ backup sync brings it back from the bucket.`,
 func (o *DeleteOptions) BindFlags(c *cobra.Command) {
 	c.Flags().BoolVar(&o.All, "all", false, "Delete every backup in the namespace.")
 	c.Flags().StringVarP(&o.Selector, "selector", "l", "", "Delete the backups whose labels match this selector, such as app=nginx.")
-	c.Flags().BoolVar(&o.Confirm, "confirm", false, "Do not ask for confirmation.")
+	c.Flags().BoolVar(&o.Confirm, "confirm", false, "Do not ask for confirmation (required when stdin is not a terminal).")
 }
 
 // Validate checks that exactly one way of naming backups is used, and the names.
@@ -98,8 +113,9 @@ func (o *DeleteOptions) Run(ctx context.Context, out io.Writer, f client.Factory
 }
 
 func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.Interface, ns string) error {
-	names := o.Names
-	if len(names) == 0 {
+	var errs []error
+	var names []string
+	if len(o.Names) == 0 {
 		selector := o.Selector
 		list, err := ark.ArkV1().Backups(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 		if err != nil {
@@ -113,17 +129,33 @@ func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.In
 			return nil
 		}
 	}
+	for _, name := range o.Names {
+		_, err := ark.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			errs = append(errs, fmt.Errorf("backup %s not found", name))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("getting backup %q: %w", name, err))
+		default:
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return errors.Join(errs...)
+	}
 	if !o.Confirm {
+		if o.terminal != nil && !o.terminal() {
+			return errors.Join(append(errs, fmt.Errorf("not deleting %d backup(s) without confirmation: stdin is not a terminal; add --confirm", len(names)))...)
+		}
 		fmt.Fprintf(out, "You are about to delete %d backup(s), with their files in the bucket, their volume snapshots and their restores:\n  %s\n",
 			len(names), strings.Join(names, "\n  "))
 		fmt.Fprint(out, "Are you sure you want to continue (y/N)? ")
 		answer, _ := bufio.NewReader(o.in).ReadString('\n')
 		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
 			fmt.Fprintln(out, "Cancelled: nothing was deleted.")
-			return nil
+			return errors.Join(errs...)
 		}
 	}
-	var errs []error
 	for _, name := range names {
 		req := &arkv1.DeleteBackupRequest{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: requestPrefix(name)},

@@ -52,10 +52,12 @@ func TestDeleteCreatesRequests(t *testing.T) {
 		return &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, Labels: labels}}
 	}
 	for _, tc := range []struct {
-		name  string
-		o     DeleteOptions
-		stdin string
-		want  []string // backups requested
+		name    string
+		o       DeleteOptions
+		stdin   string
+		noTTY   bool
+		want    []string // backups requested
+		wantErr string
 	}{
 		{name: "confirmed by flag", o: DeleteOptions{Names: []string{"a"}, Confirm: true}, want: []string{"a"}},
 		{name: "answered yes", o: DeleteOptions{Names: []string{"a", "b"}}, stdin: "y\n", want: []string{"a", "b"}},
@@ -63,6 +65,10 @@ func TestDeleteCreatesRequests(t *testing.T) {
 		{name: "no answer", o: DeleteOptions{Names: []string{"a"}}},
 		{name: "all", o: DeleteOptions{All: true, Confirm: true}, want: []string{"a", "b", "c"}},
 		{name: "selector", o: DeleteOptions{Selector: "app=x", Confirm: true}, want: []string{"b"}},
+		{name: "no terminal", o: DeleteOptions{Names: []string{"a"}}, stdin: "y\n", noTTY: true, wantErr: "stdin is not a terminal; add --confirm"},
+		{name: "no terminal, confirmed", o: DeleteOptions{Names: []string{"a"}, Confirm: true}, noTTY: true, want: []string{"a"}},
+		{name: "not found", o: DeleteOptions{Names: []string{"nope"}, Confirm: true}, wantErr: "backup nope not found"},
+		{name: "one not found", o: DeleteOptions{Names: []string{"a", "nope"}, Confirm: true}, want: []string{"a"}, wantErr: "backup nope not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client := fake.NewSimpleClientset(backup("a", nil), backup("b", map[string]string{"app": "x"}), backup("c", nil))
@@ -77,8 +83,10 @@ func TestDeleteCreatesRequests(t *testing.T) {
 			})
 			var out bytes.Buffer
 			tc.o.in = strings.NewReader(tc.stdin)
-			if err := tc.o.run(context.Background(), &out, client, "ns"); err != nil {
-				t.Fatal(err)
+			tc.o.terminal = func() bool { return !tc.noTTY }
+			err := tc.o.run(context.Background(), &out, client, "ns")
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 			l, _ := client.ArkV1().DeleteBackupRequests("ns").List(context.Background(), metav1.ListOptions{})
 			var got []string
@@ -91,7 +99,7 @@ func TestDeleteCreatesRequests(t *testing.T) {
 			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 				t.Errorf("requested %v, want %v\n%s", got, tc.want, out.String())
 			}
-			if len(tc.want) == 0 && !strings.Contains(out.String(), "Cancelled") {
+			if len(tc.want) == 0 && tc.wantErr == "" && !strings.Contains(out.String(), "Cancelled") {
 				t.Errorf("output:\n%s", out.String())
 			}
 		})

@@ -2,10 +2,9 @@ package backup
 
 import (
 	"context"
-	"io"
-	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -15,7 +14,8 @@ import (
 
 // NewGetCommand returns `ark backup get [NAME...]`.
 func NewGetCommand(f client.Factory) *cobra.Command {
-	return output.GetCommand[arkv1.Backup]{
+	return output.GetCommand[arkv1.Backup, *arkv1.Backup]{
+		Kind:   "Backup",
 		Plural: "backups",
 		List: func(ctx context.Context, selector string) ([]arkv1.Backup, []error, error) {
 			return client.List[arkv1.Backup](ctx, f, "Backup", selector)
@@ -23,8 +23,7 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 		Get: func(ctx context.Context, name string) (*arkv1.Backup, error) {
 			return client.Get[arkv1.Backup](ctx, f, "Backup", name)
 		},
-		Print: func(w io.Writer, items []arkv1.Backup, format string, now time.Time) error {
-			return output.Backups(w, &arkv1.BackupList{Items: items}, format, now)
-		},
+		Columns: output.BackupColumns,
+		ToList:  func(items []arkv1.Backup) runtime.Object { return &arkv1.BackupList{Items: items} },
 	}.Command(completion.Names(f, completion.Backups, false))
 }

@@ -20,23 +20,27 @@ import (
 
 // NewLogsCommand returns `ark backup logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
-	timeout := time.Minute
-	var tlsOpts download.TLSOptions
+	o := &download.LogOptions{}
 	c := &cobra.Command{
-		Use:               "logs NAME",
-		Short:             "Print a backup's log",
+		Use:   "logs NAME",
+		Short: "Print a backup's log: what was included, skipped and why",
+		Example: `  ark backup logs nginx-backup
+  ark backup logs nginx-backup --level warning
+  ark backup logs nginx-backup --grep 'namespace=app' -o json`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
+			if _, err := o.Filter(); err != nil {
+				return err
+			}
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupLog, args[0], c.OutOrStdout(), true, timeout, download.WithTLS(&tlsOpts))
+			return o.Log(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindBackupLog, args[0], c.OutOrStdout())
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
-	tlsOpts.BindFlags(c.Flags())
+	o.BindFlags(c)
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -21,12 +22,17 @@ import (
 	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
 
 // CreateOptions are the inputs of `ark restore create`.
 type CreateOptions struct {
-	BackupName        string
+	BackupName string
+	// FromBackup and FromSchedule name the backup as Velero's flags do: a backup, or a
+	// schedule whose newest Completed backup is restored.
+	FromBackup        string
+	FromSchedule      string
 	Name              string
 	RestoreVolumes    bool
 	NamespaceMappings string
@@ -50,18 +56,44 @@ type CreateOptions struct {
 	at  time.Time // when the default name was made
 }
 
-// NewCreateCommand returns `ark restore create BACKUP`.
+// NewCreateCommand returns `ark restore create BACKUP`, or (as Velero's) `ark restore
+// create [NAME] --from-backup BACKUP | --from-schedule SCHEDULE`.
 func NewCreateCommand(f client.Factory) *cobra.Command {
 	o := &CreateOptions{now: time.Now}
 	c := &cobra.Command{
-		Use:   "create BACKUP",
+		Use:   "create BACKUP | [NAME] --from-backup BACKUP | [NAME] --from-schedule SCHEDULE",
 		Short: "Create a restore from a backup",
+		Long: `Create a restore from a backup, named as the argument or by --from-backup; or from the
+newest Completed backup of a schedule (--from-schedule: the backups labelled
+ark.heptio.com/schedule-name=SCHEDULE, newest by start time, so it works after a disaster
+too, when only the backups synced from the bucket are left). With --from-backup or
+--from-schedule the argument, if any, is the restore's name (as in Velero).`,
 		Example: `  ark restore create nginx-backup
+  ark restore create --from-backup nginx-backup --wait
+  ark restore create --from-schedule daily --include-namespaces app
   ark restore create daily-20261121070000 --namespace-mappings abc:def,123:456 --wait`,
-		Args:              cobra.ExactArgs(1),
+		// The argument checks are Complete's: a wrong command line is a usage
+		// error (exit 2), not a failed restore.
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.MaximumNArgs(1)(c, args); err != nil {
+				return err
+			}
+			return o.Complete(args)
+		},
 		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
-			o.BackupName = args[0]
+			if o.FromSchedule != "" {
+				ark, err := f.ArkClient()
+				if err != nil {
+					return err
+				}
+				b, err := NewestCompletedBackup(c.Context(), ark.ArkV1().Backups(f.Namespace()), o.FromSchedule)
+				if err != nil {
+					return err
+				}
+				o.BackupName = b.Name
+				fmt.Fprintf(c.OutOrStdout(), "Restoring backup %q, the newest Completed backup of schedule %q.\n", b.Name, o.FromSchedule)
+			}
 			restore, err := o.Restore(f.Namespace())
 			if err != nil {
 				return err
@@ -73,11 +105,87 @@ func NewCreateCommand(f client.Factory) *cobra.Command {
 	return c
 }
 
+// Complete reads the argument: the backup, or with --from-backup or --from-schedule
+// the restore's name.
+func (o *CreateOptions) Complete(args []string) error {
+	switch {
+	case o.FromBackup != "" && o.FromSchedule != "":
+		return errors.New("give either --from-backup or --from-schedule, not both")
+	case o.FromBackup != "" || o.FromSchedule != "":
+		if len(args) == 1 {
+			if o.Name != "" {
+				return errors.New("give the restore's name once: as the argument or as --name")
+			}
+			o.Name = args[0]
+		}
+		o.BackupName = o.FromBackup
+	case len(args) == 0:
+		return errors.New("name the backup to restore: ark restore create BACKUP, --from-backup BACKUP, or --from-schedule SCHEDULE")
+	default:
+		o.BackupName = args[0]
+	}
+	return nil
+}
+
+// NewestCompletedBackup returns the newest Completed backup of the schedule named
+// schedule: of the backups labelled with its name (ScheduleNameLabel), the one that
+// started last (after a sync from the bucket, creation times are the sync's). It needs
+// no Schedule object. An error says when there is none, and what there is instead.
+func NewestCompletedBackup(ctx context.Context, backups arkv1client.BackupInterface, schedule string) (*arkv1.Backup, error) {
+	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: label.Selector(format.ScheduleNameLabel, schedule)})
+	if err != nil {
+		return nil, fmt.Errorf("listing the backups of schedule %q: %w", schedule, err)
+	}
+	var newest *arkv1.Backup
+	phases := map[arkv1.BackupPhase]int{}
+	for i := range list.Items {
+		b := &list.Items[i]
+		phases[b.Status.Phase]++
+		if b.Status.Phase == arkv1.BackupPhaseCompleted && (newest == nil || startedAfter(b, newest)) {
+			newest = b
+		}
+	}
+	if newest != nil {
+		return newest, nil
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("schedule %q has no backups (none labelled %s)", schedule, label.Selector(format.ScheduleNameLabel, schedule))
+	}
+	var seen []string
+	for p, n := range phases {
+		seen = append(seen, fmt.Sprintf("%d %s", n, phaseOr(p)))
+	}
+	sort.Strings(seen)
+	return nil, fmt.Errorf("schedule %q has no Completed backup (its backups: %s)", schedule, strings.Join(seen, ", "))
+}
+
+func phaseOr(p arkv1.BackupPhase) string {
+	if p == "" {
+		return string(arkv1.BackupPhaseNew)
+	}
+	return string(p)
+}
+
+// startedAfter orders backups by start time, then creation time, then name (a
+// schedule's names end with their tick).
+func startedAfter(a, b *arkv1.Backup) bool {
+	ta, tb := a.CreationTimestamp, b.CreationTimestamp
+	if a.Status.StartTimestamp != nil && b.Status.StartTimestamp != nil {
+		ta, tb = *a.Status.StartTimestamp, *b.Status.StartTimestamp
+	}
+	if !ta.Equal(&tb) {
+		return tb.Before(&ta)
+	}
+	return a.Name > b.Name
+}
+
 // BindFlags adds the command's flags.
 func (o *CreateOptions) BindFlags(c *cobra.Command) {
 	o.cmd = c
 	f := c.Flags()
 	f.StringVar(&o.Name, "name", "", "The restore's name (default BACKUP-YYYYMMDDhhmmss).")
+	f.StringVar(&o.FromBackup, "from-backup", "", "The backup to restore (as Velero's flag; the same as the argument without it).")
+	f.StringVar(&o.FromSchedule, "from-schedule", "", "Restore the newest Completed backup of this schedule.")
 	f.BoolVar(&o.RestoreVolumes, "restore-volumes", true, "Recreate persistent volumes from their snapshots.")
 	f.StringVar(&o.NamespaceMappings, "namespace-mappings", "", "Restore namespaces under other names, as src1:dst1,src2:dst2.")
 	f.StringSliceVar(&o.IncludeNamespaces, "include-namespaces", []string{"*"}, "Namespaces of the backup to restore (use '*' for all namespaces).")

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 )
 
@@ -146,5 +147,80 @@ func TestCreateRestoreDefaultNamesNeverCollide(t *testing.T) {
 	r := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "b-20261130101500"}, Spec: arkv1.RestoreSpec{BackupName: "b"}}
 	if _, err := createRestore(ctx, client, r, false, nameFor); !apierrors.IsAlreadyExists(err) {
 		t.Errorf("an explicit name that is taken: err = %v, want AlreadyExists", err)
+	}
+}
+
+func TestNewestCompletedBackup(t *testing.T) {
+	ns := "heptio-ark"
+	mk := func(name, schedule string, phase arkv1.BackupPhase, started string) *arkv1.Backup {
+		b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{format.ScheduleNameLabel: schedule}},
+			Status: arkv1.BackupStatus{Phase: phase}}
+		if started != "" {
+			ts, _ := time.Parse(time.RFC3339, started)
+			b.Status.StartTimestamp = &metav1.Time{Time: ts}
+		}
+		return b
+	}
+	client := fake.NewSimpleClientset(
+		mk("daily-20261120070000", "daily", arkv1.BackupPhaseCompleted, "2026-11-20T07:00:00Z"),
+		mk("daily-20261121070000", "daily", arkv1.BackupPhaseCompleted, "2026-11-21T07:00:00Z"),
+		mk("daily-20261122070000", "daily", arkv1.BackupPhasePartiallyFailed, "2026-11-22T07:00:00Z"),
+		mk("daily-20261123070000", "daily", arkv1.BackupPhaseInProgress, "2026-11-23T07:00:00Z"),
+		mk("hourly-1", "hourly", arkv1.BackupPhaseFailed, "2026-11-23T07:00:00Z"),
+		mk("other", "weekly", arkv1.BackupPhaseCompleted, "2026-11-24T07:00:00Z"),
+	)
+	backups := client.ArkV1().Backups(ns)
+	tests := []struct {
+		schedule, want, wantErr string
+	}{
+		{schedule: "daily", want: "daily-20261121070000"},
+		{schedule: "hourly", wantErr: `schedule "hourly" has no Completed backup (its backups: 1 Failed)`},
+		{schedule: "none", wantErr: `schedule "none" has no backups`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.schedule, func(t *testing.T) {
+			got, err := NewestCompletedBackup(context.Background(), backups, tt.schedule)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got.Name != tt.want {
+				t.Fatalf("got %v, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCreateArguments(t *testing.T) {
+	tests := []struct {
+		name                          string
+		args                          []string
+		o                             CreateOptions
+		wantBackup, wantName, wantErr string
+	}{
+		{name: "positional backup", args: []string{"b"}, wantBackup: "b"},
+		{name: "from-backup", o: CreateOptions{FromBackup: "b"}, wantBackup: "b"},
+		{name: "from-backup with restore name", args: []string{"r"}, o: CreateOptions{FromBackup: "b"}, wantBackup: "b", wantName: "r"},
+		{name: "from-schedule with restore name", args: []string{"r"}, o: CreateOptions{FromSchedule: "daily"}, wantName: "r"},
+		{name: "name twice", args: []string{"r"}, o: CreateOptions{FromBackup: "b", Name: "s"}, wantErr: "name once"},
+		{name: "both", o: CreateOptions{FromBackup: "b", FromSchedule: "s"}, wantErr: "not both"},
+		{name: "nothing", wantErr: "name the backup to restore"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			err := o.Complete(tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || o.BackupName != tt.wantBackup || o.Name != tt.wantName {
+				t.Errorf("backup %q name %q err %v; want %q %q", o.BackupName, o.Name, err, tt.wantBackup, tt.wantName)
+			}
+		})
 	}
 }

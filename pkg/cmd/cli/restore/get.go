@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -22,7 +22,8 @@ import (
 
 // NewGetCommand returns `ark restore get [NAME...]`.
 func NewGetCommand(f client.Factory) *cobra.Command {
-	return output.GetCommand[arkv1.Restore]{
+	return output.GetCommand[arkv1.Restore, *arkv1.Restore]{
+		Kind:   "Restore",
 		Plural: "restores",
 		List: func(ctx context.Context, selector string) ([]arkv1.Restore, []error, error) {
 			return client.List[arkv1.Restore](ctx, f, "Restore", selector)
@@ -30,9 +31,8 @@ func NewGetCommand(f client.Factory) *cobra.Command {
 		Get: func(ctx context.Context, name string) (*arkv1.Restore, error) {
 			return client.Get[arkv1.Restore](ctx, f, "Restore", name)
 		},
-		Print: func(w io.Writer, items []arkv1.Restore, format string, _ time.Time) error {
-			return output.Restores(w, &arkv1.RestoreList{Items: items}, format)
-		},
+		Columns: func(time.Time) output.Columns[arkv1.Restore] { return output.RestoreColumns() },
+		ToList:  func(items []arkv1.Restore) runtime.Object { return &arkv1.RestoreList{Items: items} },
 	}.Command(completion.Names(f, completion.Restores, false))
 }
 
@@ -76,23 +76,26 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 
 // NewLogsCommand returns `ark restore logs NAME`.
 func NewLogsCommand(f client.Factory) *cobra.Command {
-	timeout := time.Minute
-	var tlsOpts download.TLSOptions
+	o := &download.LogOptions{}
 	c := &cobra.Command{
-		Use:               "logs NAME",
-		Short:             "Print a restore's log",
+		Use:   "logs NAME",
+		Short: "Print a restore's log",
+		Example: `  ark restore logs nginx-backup-20261121070000
+  ark restore logs nginx-backup-20261121070000 --level warning -o json`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completion.Names(f, completion.Restores, true),
 		RunE: func(c *cobra.Command, args []string) error {
+			if _, err := o.Filter(); err != nil {
+				return err
+			}
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err
 			}
-			return download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout(), true, timeout, download.WithTLS(&tlsOpts))
+			return o.Log(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreLog, args[0], c.OutOrStdout())
 		},
 	}
-	c.Flags().DurationVar(&timeout, "timeout", timeout, "How long to wait for the server to answer.")
-	tlsOpts.BindFlags(c.Flags())
+	o.BindFlags(c)
 	return c
 }
 

@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
@@ -26,9 +26,9 @@ func NewCommand(f client.Factory) *cobra.Command {
 		Use:     "schedule",
 		Aliases: []string{"schedules"},
 		Short:   "Work with schedules",
-		Long:    "Create, inspect and delete schedules, which create backups on a cron schedule named <schedule>-<YYYYMMDDhhmmss>.",
+		Long:    "Create, inspect, pause and delete schedules, which create backups on a cron schedule named <schedule>-<YYYYMMDDhhmmss>.",
 	}
-	c.AddCommand(newCreateCommand(f), newGetCommand(f), newDescribeCommand(f), newDeleteCommand(f))
+	c.AddCommand(newCreateCommand(f), newGetCommand(f), newDescribeCommand(f), newDeleteCommand(f), newPauseCommand(f, true), newPauseCommand(f, false))
 	return c
 }
 
@@ -37,6 +37,7 @@ type CreateOptions struct {
 	Name     string
 	Schedule string
 	Labels   map[string]string
+	Paused   bool
 	// Verify is spec.verify: verify each backup once done.
 	Verify bool
 	Spec   backup.SpecFlags
@@ -50,7 +51,7 @@ func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
 	}
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: o.Name, Labels: o.Labels},
-		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec, Verify: o.Verify},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.Schedule, Template: spec, Paused: o.Paused, Verify: o.Verify},
 	}
 	if errs := validation.Schedule(&s.Spec, nil); len(errs) > 0 {
 		return nil, errors.New(strings.Join(errs, "; "))
@@ -84,6 +85,7 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 	}
 	c.Flags().StringVar(&o.Schedule, "schedule", "", "A cron expression (UTC) saying when to back up, such as \"0 7 * * *\".")
 	c.Flags().StringToStringVar(&o.Labels, "labels", nil, "Labels to put on the schedule object.")
+	c.Flags().BoolVar(&o.Paused, "paused", false, "Create the schedule paused: no backup (not even the first) until `ark schedule unpause`.")
 	c.Flags().BoolVar(&o.Verify, "verify", false, "Verify each backup once it is done, as `ark backup verify` does (the result is in the backup's status).")
 	o.Spec.BindFlags(c)
 	_ = c.MarkFlagRequired("schedule")
@@ -91,7 +93,8 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 }
 
 func newGetCommand(f client.Factory) *cobra.Command {
-	return output.GetCommand[arkv1.Schedule]{
+	return output.GetCommand[arkv1.Schedule, *arkv1.Schedule]{
+		Kind:   "Schedule",
 		Plural: "schedules",
 		List: func(ctx context.Context, selector string) ([]arkv1.Schedule, []error, error) {
 			return client.List[arkv1.Schedule](ctx, f, "Schedule", selector)
@@ -99,9 +102,8 @@ func newGetCommand(f client.Factory) *cobra.Command {
 		Get: func(ctx context.Context, name string) (*arkv1.Schedule, error) {
 			return client.Get[arkv1.Schedule](ctx, f, "Schedule", name)
 		},
-		Print: func(w io.Writer, items []arkv1.Schedule, format string, now time.Time) error {
-			return output.Schedules(w, &arkv1.ScheduleList{Items: items}, format, now)
-		},
+		Columns: output.ScheduleColumns,
+		ToList:  func(items []arkv1.Schedule) runtime.Object { return &arkv1.ScheduleList{Items: items} },
 	}.Command(completion.Names(f, completion.Schedules, false))
 }
 
@@ -120,7 +122,7 @@ func newDescribeCommand(f client.Factory) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(c.OutOrStdout(), "---")
 				}
-				output.DescribeSchedule(c.OutOrStdout(), s)
+				output.DescribeSchedule(c.OutOrStdout(), s, time.Now())
 			}
 			return nil
 		},

@@ -88,9 +88,20 @@ func what(kind arkv1.DownloadTargetKind, name string) string {
 		return fmt.Sprintf("log of restore %q", name)
 	case arkv1.DownloadTargetKindRestoreResults:
 		return fmt.Sprintf("results of restore %q", name)
+	case arkv1.DownloadTargetKindBackupResourceList:
+		return fmt.Sprintf("resource list of backup %q", name)
 	}
 	return fmt.Sprintf("%s of %q", kind, name)
 }
+
+// ErrNotFound is matched (errors.Is) by the error of a file the bucket does not hold.
+var ErrNotFound = errors.New("the bucket holds no such file")
+
+// notFound is the error of a 404: its own message, and errors.Is(ErrNotFound).
+type notFound struct{ msg string }
+
+func (e notFound) Error() string        { return e.msg }
+func (e notFound) Is(target error) bool { return target == ErrNotFound }
 
 // Stream asks the server for the file of kind for name and copies it to w,
 // gunzipped when gunzip is set. It waits at most timeout for the server's
@@ -156,7 +167,7 @@ func Fetch(ctx context.Context, httpClient *http.Client, u, file string, w io.Wr
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s not found in the bucket (%s answered 404)", capitalize(file), host)
+		return notFound{fmt.Sprintf("%s not found in the bucket (%s answered 404)", capitalize(file), host)}
 	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("downloading the %s: %s refused the download URL (%s): it expired, or the server signed it for another address than %s (the provider's publicUrl config key)",
 			file, host, resp.Status, host)

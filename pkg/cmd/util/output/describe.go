@@ -300,7 +300,7 @@ func DescribeDryRun(w io.Writer, r *arkv1.Restore, results *format.RestoreResult
 }
 
 // DescribeSchedule writes a readable account of a schedule.
-func DescribeSchedule(w io.Writer, s *arkv1.Schedule) {
+func DescribeSchedule(w io.Writer, s *arkv1.Schedule, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", s.Name)
 	d.line("Namespace", s.Namespace)
@@ -315,7 +315,40 @@ func DescribeSchedule(w io.Writer, s *arkv1.Schedule) {
 	}
 	d.line("Schedule", s.Spec.Schedule)
 	d.line("Created", Timestamp(&s.CreationTimestamp))
+	d.line("Paused", s.Spec.Paused)
 	d.line("Last backup", Timestamp(s.Status.LastBackup))
+	if s.Status.LastSkipped != nil {
+		d.line("Last skipped tick", Timestamp(s.Status.LastSkipped))
+	}
+	d.line("Next backup", NextBackup(s, now))
 	fmt.Fprintln(w)
 	d.section("Backup template", func() { d.backupSpec(&s.Spec.Template) })
+}
+
+// DescribeResourceList writes a backup's resource list (`ark backup describe --details`):
+// each kind, then its objects, sorted; or why there is none (err).
+func DescribeResourceList(w io.Writer, list format.ResourceList, err error) {
+	fmt.Fprintln(w)
+	if err != nil {
+		fmt.Fprintf(w, "Resource list:         <not available: %v>\n", err)
+		return
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(w, "Resource list:         <none: the backup holds no objects>")
+		return
+	}
+	fmt.Fprintln(w, "Resource list:")
+	kinds := make([]string, 0, len(list))
+	for k := range list {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		names := append([]string(nil), list[k]...)
+		sort.Strings(names)
+		fmt.Fprintf(w, "  %s:\n", k)
+		for _, n := range names {
+			fmt.Fprintf(w, "    - %s\n", n)
+		}
+	}
 }
