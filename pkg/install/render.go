@@ -29,6 +29,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/aws"
 	"github.com/heptio/ark/pkg/cloudprovider/azure"
+	"github.com/heptio/ark/pkg/cloudprovider/factory"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
 	"github.com/heptio/ark/pkg/validation"
@@ -137,7 +138,7 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 func ExampleConfig(provider string) (*arkv1.Config, error) {
 	data, err := examples.Configs.ReadFile("common/config/" + provider + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("unknown provider %q (valid: %s)", provider, strings.Join(validation.ObjectStorageProviders, ", "))
+		return nil, fmt.Errorf("unknown provider %q (valid: %s)", provider, strings.Join(factory.ObjectStoreNames(), ", "))
 	}
 	var cfg arkv1.Config
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
@@ -151,7 +152,7 @@ func ExampleConfig(provider string) (*arkv1.Config, error) {
 // and are replaced, not merged).
 func renderConfig(o Options) (*arkv1.Config, error) {
 	if o.Provider == "" {
-		return nil, fmt.Errorf("--provider is required (one of %s)", strings.Join(validation.ObjectStorageProviders, ", "))
+		return nil, fmt.Errorf("--provider is required (one of %s)", strings.Join(factory.ObjectStoreNames(), ", "))
 	}
 	cfg, err := ExampleConfig(o.Provider)
 	if err != nil {

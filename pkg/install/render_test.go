@@ -105,7 +105,7 @@ func fromUnstructured(t *testing.T, u *unstructured.Unstructured, into any) {
 // https://kubernetes.io/docs/concepts/security/pod-security-standards/), with
 // a read-only root filesystem whose only writable paths are volumes.
 func TestRenderedPodIsRestricted(t *testing.T) {
-	for _, provider := range validation.ObjectStorageProviders {
+	for _, provider := range factory.ObjectStoreNames() {
 		t.Run(provider, func(t *testing.T) {
 			got := render(t, Options{Provider: provider, Bucket: "b", Credentials: []byte("x")})
 			var d appsv1.Deployment

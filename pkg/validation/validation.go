@@ -12,13 +12,8 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cloudprovider/factory"
 )
-
-// ObjectStorageProviders are the names Config.backupStorageProvider.name may take.
-var ObjectStorageProviders = []string{"aws", "gcp", "azure", "filesystem"}
-
-// VolumeProviders are the names Config.persistentVolumeProvider.name may take.
-var VolumeProviders = []string{"aws", "gcp", "azure", "csi"}
 
 // CronParser parses schedules: five fields (minute hour day month weekday) and
 // descriptors such as @daily.
@@ -211,15 +206,15 @@ func Config(c *arkv1.Config) []string {
 	p := c.BackupStorageProvider
 	switch {
 	case p.Name == "":
-		errs = append(errs, fmt.Sprintf("backupStorageProvider.name is required (one of %v)", ObjectStorageProviders))
-	case !oneOf(p.Name, ObjectStorageProviders):
-		errs = append(errs, fmt.Sprintf("backupStorageProvider.name %q is not one of %v", p.Name, ObjectStorageProviders))
+		errs = append(errs, fmt.Sprintf("backupStorageProvider.name is required (one of %v)", factory.ObjectStoreNames()))
+	case !oneOf(p.Name, factory.ObjectStoreNames()):
+		errs = append(errs, fmt.Sprintf("backupStorageProvider.name %q is not one of %v", p.Name, factory.ObjectStoreNames()))
 	}
 	if p.Bucket == "" {
 		errs = append(errs, "backupStorageProvider.bucket is required")
 	}
-	if v := c.PersistentVolumeProvider; v != nil && !oneOf(v.Name, VolumeProviders) {
-		errs = append(errs, fmt.Sprintf("persistentVolumeProvider.name %q is not one of %v", v.Name, VolumeProviders))
+	if v := c.PersistentVolumeProvider; v != nil && !oneOf(v.Name, factory.VolumeProviderNames()) {
+		errs = append(errs, fmt.Sprintf("persistentVolumeProvider.name %q is not one of %v", v.Name, factory.VolumeProviderNames()))
 	}
 	for name, d := range map[string]metav1.Duration{"backupSyncPeriod": c.BackupSyncPeriod, "gcSyncPeriod": c.GCSyncPeriod, "scheduleSyncPeriod": c.ScheduleSyncPeriod} {
 		if d.Duration < 0 {

@@ -15,9 +15,9 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
-	"github.com/heptio/ark/pkg/cloudprovider/csi"
 	"github.com/heptio/ark/pkg/discovery"
 	"github.com/heptio/ark/pkg/restore"
+	"github.com/heptio/ark/pkg/volume/csi"
 )
 
 func TestIntegrationCSIBackupRestoreMapped(t *testing.T) {

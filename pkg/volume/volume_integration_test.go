@@ -23,10 +23,10 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
-	"github.com/heptio/ark/pkg/cloudprovider/csi"
-	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
 	"github.com/heptio/ark/pkg/discovery"
 	"github.com/heptio/ark/pkg/test/cluster"
+	"github.com/heptio/ark/pkg/volume/csi"
+	"github.com/heptio/ark/pkg/volume/csi/csitest"
 )
 
 const testDriver = "hostpath.csi.k8s.io"

@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider/csi"
-	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
 	"github.com/heptio/ark/pkg/test/cluster"
+	"github.com/heptio/ark/pkg/volume/csi"
+	"github.com/heptio/ark/pkg/volume/csi/csitest"
 )
 
 // clusterDump lists every object of every listable resource and returns

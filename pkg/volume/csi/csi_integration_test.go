@@ -4,7 +4,7 @@
 // small VolumeSnapshot CRDs (testdata) and a stand-in for the snapshot controller and the
 // CSI driver that marks VolumeSnapshots ready to use:
 //
-//	go test -tags integration ./pkg/cloudprovider/csi/ -v
+//	go test -tags integration ./pkg/volume/csi/ -v
 package csi
 
 import (
@@ -26,9 +26,9 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
-	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
 	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/cluster"
+	"github.com/heptio/ark/pkg/volume/csi/csitest"
 )
 
 const (
