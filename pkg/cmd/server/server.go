@@ -49,9 +49,13 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	HTTPAddress     string
 	PageSize        int64
-	RestoreWorkers  int
-	LogLevel        string
-	LogFormat       string
+	// BackupWorkers and RestoreWorkers are how many Backups and Restores run
+	// at once; RestoreItemWorkers how many objects one restore creates at once.
+	BackupWorkers      int
+	RestoreWorkers     int
+	RestoreItemWorkers int
+	LogLevel           string
+	LogFormat          string
 
 	// LeaderElect runs the controllers only while this server holds the
 	// Lease "ark" in its namespace, so that one replica is active.
@@ -66,8 +70,9 @@ type Options struct {
 // (on by default since Kubernetes 1.20, GA in 1.29) queues the server's
 // requests in its own flow and answers 429 with Retry-After when its share is
 // full; client-go waits that long and retries (up to 10 times per request).
-// The server's own concurrency is bounded anyway: --restore-workers creates,
-// one list at a time per backup, and its controllers' workers. A fixed client
+// The server's own concurrency is bounded anyway: --restore-item-workers
+// creates per restore, one list at a time per backup, --backup-workers and
+// --restore-workers operations at once, and its controllers' workers. A fixed client
 // QPS (client-go's default 5, or the former 100 here) only slows a restore
 // of many objects (5,000 ConfigMaps: 48 s at QPS 100 against 4 s raw) and
 // protects nothing that APF does not already protect.
@@ -76,12 +81,20 @@ const (
 	DefaultClientBurst         = 200
 )
 
+// Default numbers of Backups and Restores run at once (--backup-workers,
+// --restore-workers). Above one, a slow backup of one schedule does not hold
+// back the others; each operation keeps its own state, log and tarball.
+const (
+	DefaultBackupWorkers  = 4
+	DefaultRestoreWorkers = 4
+)
+
 // downloadPath is where the filesystem provider's signed URLs are served.
 const downloadPath = "/download"
 
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: DefaultClientQPS, ClientBurst: DefaultClientBurst, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, RestoreWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
+	o := &Options{ClientQPS: DefaultClientQPS, ClientBurst: DefaultClientBurst, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, BackupWorkers: DefaultBackupWorkers, RestoreWorkers: DefaultRestoreWorkers, RestoreItemWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
 		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
 	c := &cobra.Command{
 		Use:   "server",
@@ -92,6 +105,11 @@ does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if err := configureLogging(o.LogLevel, o.LogFormat, c.ErrOrStderr()); err != nil {
 				return err
+			}
+			for flag, n := range map[string]int{"--backup-workers": o.BackupWorkers, "--restore-workers": o.RestoreWorkers, "--restore-item-workers": o.RestoreItemWorkers} {
+				if n < 1 {
+					return fmt.Errorf("%s must be at least 1, not %d", flag, n)
+				}
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -110,7 +128,9 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries above --client-qps; used only when --client-qps is positive.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the filesystem provider's download links. Empty disables it.")
-	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many objects of one resource a restore creates in parallel.")
+	flags.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups run at the same time. Each holds one list request open at a time and streams its tarball, so a slow backup does not hold back the others (or the backups of other schedules).")
+	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many restores run at the same time (each creates up to --restore-item-workers objects at once).")
+	flags.IntVar(&o.RestoreItemWorkers, "restore-item-workers", o.RestoreItemWorkers, "How many objects one restore creates in parallel, within a group of resources restored together (the resources its priorities leave unordered; each prerequisite such as CRDs, namespaces, service accounts is a group of its own).")
 	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
 	flags.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run the controllers only while holding the Lease \"ark\" in the server's namespace, so that one of several replicas is active; losing it stops the server (exit 1). Disable only when a single server runs.")
 	flags.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby server waits after the last renewal before taking the lease over.")
@@ -230,7 +250,7 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	runners = append(runners, backupRunner)
 	restorer := restore.NewRestorer(discoveryHelper, dynamicClient, restore.Options{
 		VolumeRestorer:     volumeRestorer,
-		Workers:            o.RestoreWorkers,
+		Workers:            o.RestoreItemWorkers,
 		ResourcePriorities: cfg.EffectiveResourcePriorities(),
 		Clock:              clk,
 	})
@@ -356,7 +376,14 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 
 		done := make(chan error, len(runners))
 		for _, r := range runners {
-			go func() { done <- r.Run(ctx, o.Workers) }()
+			workers := o.Workers
+			switch r {
+			case backupRunner:
+				workers = o.BackupWorkers
+			case restoreRunner:
+				workers = o.RestoreWorkers
+			}
+			go func() { done <- r.Run(ctx, workers) }()
 		}
 		// Ticks come from each schedule's requeue; this is only the safety resync.
 		go wait.UntilWithContext(ctx, func(context.Context) { scheduleController.EnqueueAll(scheduleRunner) }, cfg.EffectiveScheduleSyncPeriod())
