@@ -100,7 +100,12 @@ type archiveItem struct {
 	copy   copyKind
 }
 
-func (it *archiveItem) key() string { return it.resource + "|" + it.namespace + "|" + it.name }
+// itemKey identifies an item; a struct of the item's own strings rather than
+// one joined string, so that the index of a large backup allocates nothing
+// more per item.
+type itemKey struct{ resource, namespace, name string }
+
+func (it *archiveItem) key() itemKey { return itemKey{it.resource, it.namespace, it.name} }
 
 func (it *archiveItem) String() string {
 	if it.namespace == "" {
@@ -129,7 +134,7 @@ type archive struct {
 	// byResource holds the items to restore, one copy each, sorted by
 	// namespace and name.
 	byResource map[string][]*archiveItem
-	byKey      map[string]*archiveItem
+	byKey      map[itemKey]*archiveItem
 	total      int
 	// notes are things worth logging: ignored entries, duplicates.
 	notes []string
@@ -166,7 +171,7 @@ func (a *archive) read(it *archiveItem) ([]byte, error) {
 
 // lookup returns the item of resource directory resource, or nil.
 func (a *archive) lookup(resource, namespace, name string) *archiveItem {
-	return a.byKey[resource+"|"+namespace+"|"+name]
+	return a.byKey[itemKey{resource, namespace, name}]
 }
 
 // resources returns the resource directories holding items, sorted.
@@ -204,7 +209,7 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 	if err != nil {
 		return nil, fmt.Errorf("creating extraction directory: %w", err)
 	}
-	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[string]*archiveItem{}}
+	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[itemKey]*archiveItem{}}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
