@@ -62,7 +62,10 @@ type tarWriter struct {
 
 func newTarWriter(w io.Writer, modTime time.Time) *tarWriter {
 	gz := gzip.NewWriter(w)
-	return &tarWriter{gz: gz, tw: tar.NewWriter(gz), written: map[nameSum]struct{}{}, modTime: modTime}
+	// Whole seconds: a sub-second time would make every entry carry a PAX
+	// header for its mtime (two more 512-byte blocks, and a map per entry for
+	// the reader).
+	return &tarWriter{gz: gz, tw: tar.NewWriter(gz), written: map[nameSum]struct{}{}, modTime: modTime.Truncate(time.Second)}
 }
 
 // nameSum is the first half of a tarball entry name's SHA-256.

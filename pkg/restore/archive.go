@@ -210,6 +210,15 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 		return nil, fmt.Errorf("creating extraction directory: %w", err)
 	}
 	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[itemKey]*archiveItem{}}
+	interned := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := interned[s]; ok {
+			return v
+		}
+		s = strings.Clone(s)
+		interned[s] = s
+		return s
+	}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -289,6 +298,10 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 		if !ok {
 			continue // the reader skips the entry's data
 		}
+		// The item keeps copies of its own: the entry's name (and the header
+		// it came in) can then be freed, and the resource and namespace,
+		// shared by many items, are stored once.
+		it.resource, it.namespace, it.name = intern(it.resource), intern(it.namespace), strings.Clone(it.name)
 		if prev := a.byKey[it.key()]; prev != nil {
 			// Keep the plain copy; a preferred-version copy only stands in for
 			// a missing plain one.
