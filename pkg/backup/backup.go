@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -21,6 +22,8 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
+	"github.com/heptio/ark/pkg/oplog"
 	"github.com/heptio/ark/pkg/util/collections"
 )
 
@@ -98,7 +101,7 @@ func NewBackupper(helper DiscoveryHelper, client dynamic.Interface, podExec PodC
 
 // Result is what a backup did.
 type Result struct {
-	// FormatVersion is the tarball's format version (FormatVersion).
+	// FormatVersion is the tarball's format version (format.FormatVersion).
 	FormatVersion int
 	// ResourceVersion is the cluster resourceVersion every resource was listed at.
 	ResourceVersion string
@@ -135,7 +138,7 @@ func (r *Result) ApplyTo(status *arkv1.BackupStatus) {
 }
 
 // Backup backs up what backup.Spec selects: it streams the gzipped tarball to
-// contents (which it does not close), writes the log as JSON lines to log
+// contents (which it does not close), writes its log (pkg/oplog: JSON lines) to log
 // (may be nil), and calls progress (may be nil) every 100 items and at the
 // end.
 //
@@ -151,9 +154,9 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 		ctx:           ctx,
 		logger:        klog.FromContext(ctx).WithValues("backup", klog.KObj(backup)),
 		backup:        backup,
-		jlog:          &jsonLog{w: log, clock: b.clock, backup: backup.Name},
+		log:           oplog.New(ctx, log, oplog.Backup, backup.Name, b.clock),
 		progressFn:    progress,
-		result:        &Result{FormatVersion: FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
+		result:        &Result{FormatVersion: format.FormatVersion, VolumeBackups: map[string]*arkv1.VolumeBackupInfo{}},
 		pvcVolumes:    map[string]string{},
 		boundPVs:      sets.New[string](),
 		nsWithItems:   sets.New[string](),
@@ -163,12 +166,13 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 	}
 	err := r.do(contents)
 	r.result.InconsistentResources = sets.List(r.inconsistents)
-	if r.jlog.err != nil {
-		r.result.Warnings = append(r.result.Warnings, fmt.Sprintf("writing the backup log: %v", r.jlog.err))
+	if err != nil {
+		r.log.Error("Backup failed", oplog.KeyError, err.Error())
+	}
+	if lerr := r.log.Err(); lerr != nil {
+		r.result.Warnings = append(r.result.Warnings, fmt.Sprintf("writing the backup log: %v", lerr))
 	}
 	if err != nil {
-		r.logger.V(1).Info("Backup failed", "err", err)
-		r.jlog.write(LogEntry{Level: LevelError, Msg: "Backup failed", Error: err.Error()})
 		return r.result, err
 	}
 	r.logger.V(1).Info("Backup done", "items", r.result.ItemsBackedUp, "warnings", len(r.result.Warnings), "errors", len(r.result.Errors), "resourceVersion", r.result.ResourceVersion)
@@ -183,7 +187,7 @@ type run struct {
 	currentRaw []byte
 	logger     klog.Logger
 	backup     *arkv1.Backup
-	jlog       *jsonLog
+	log        *oplog.Log
 	tar        *tarWriter
 	progressFn func(arkv1.BackupProgress)
 	result     *Result
@@ -290,7 +294,7 @@ func (r *run) prepare(spec *arkv1.BackupSpec) error {
 	} else {
 		r.clusterIncluded = r.namespaces.IncludesAll()
 	}
-	r.snapshots = spec.SnapshotVolumes == nil || *spec.SnapshotVolumes
+	r.snapshots = spec.ShouldSnapshotVolumes()
 	r.info(fmt.Sprintf("Namespaces %s; resources %s; label selector %q; cluster-scoped resources: %v",
 		r.namespaces, r.resources, r.selector.String(), r.clusterIncluded), "", "", "", "")
 	return nil
@@ -307,7 +311,7 @@ func (r *run) plan() []discovery.Resource {
 		gr := res.GroupResource()
 		name := gr.String()
 		if !res.HasVerb("list") {
-			r.skip("Resource skipped", name, "", "", "it does not support list")
+			r.info("Resource skipped", name, "", "", "it does not support list")
 			continue
 		}
 		switch gr {
@@ -315,7 +319,7 @@ func (r *run) plan() []discovery.Resource {
 			if r.resources.ShouldInclude(name) {
 				claims = append(claims, res)
 			} else {
-				r.skip("Resource skipped", name, "", "", "not selected by the resource filter")
+				r.info("Resource skipped", name, "", "", "not selected by the resource filter")
 			}
 			continue
 		case pvsGR:
@@ -332,7 +336,7 @@ func (r *run) plan() []discovery.Resource {
 			continue
 		}
 		if reason := r.resourceSkipReason(res); reason != "" {
-			r.skip("Resource skipped", name, "", "", reason)
+			r.info("Resource skipped", name, "", "", reason)
 			continue
 		}
 		middle = append(middle, res)
@@ -342,14 +346,14 @@ func (r *run) plan() []discovery.Resource {
 	})
 	if crds != nil {
 		if r.resources.IsExcluded(crdsGR.String()) {
-			r.skip("Resource skipped", crdsGR.String(), "", "", "excluded by the resource filter")
+			r.info("Resource skipped", crdsGR.String(), "", "", "excluded by the resource filter")
 		} else {
 			last = append(last, *crds)
 		}
 	}
 	if pvs != nil {
 		if r.resources.IsExcluded(pvsGR.String()) {
-			r.skip("Resource skipped", pvsGR.String(), "", "", "excluded by the resource filter")
+			r.info("Resource skipped", pvsGR.String(), "", "", "excluded by the resource filter")
 		} else {
 			last = append(last, *pvs)
 			r.pvResource = pvs
@@ -357,7 +361,7 @@ func (r *run) plan() []discovery.Resource {
 	}
 	if nss != nil {
 		if r.resources.IsExcluded(namespacesGR.String()) {
-			r.skip("Resource skipped", namespacesGR.String(), "", "", "excluded by the resource filter")
+			r.info("Resource skipped", namespacesGR.String(), "", "", "excluded by the resource filter")
 		} else {
 			last = append(last, *nss)
 		}
@@ -412,7 +416,7 @@ func (r *run) backupResource(res discovery.Resource) error {
 	for _, ns := range scopes {
 		err := r.list(res, ns, selector, "", func(obj *unstructured.Unstructured) error {
 			if !r.namespaces.ShouldInclude(obj.GetNamespace()) {
-				r.skip("Item skipped", gr.String(), obj.GetNamespace(), obj.GetName(), "namespace not selected")
+				r.info("Item skipped", gr.String(), obj.GetNamespace(), obj.GetName(), "namespace not selected")
 				return nil
 			}
 			return r.backupItem(res, obj)
@@ -429,7 +433,7 @@ func (r *run) backupResource(res discovery.Resource) error {
 func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 	all := r.clusterIncluded && r.resources.ShouldInclude(pvsGR.String())
 	if !all && r.boundPVs.Len() == 0 {
-		r.skip("Resource skipped", pvsGR.String(), "", "", "no backed-up claim is bound and cluster-scoped persistent volumes are not included")
+		r.info("Resource skipped", pvsGR.String(), "", "", "no backed-up claim is bound and cluster-scoped persistent volumes are not included")
 		return nil
 	}
 	return r.list(res, "", "", "", func(pv *unstructured.Unstructured) error {
@@ -437,7 +441,7 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 		case r.boundPVs.Has(pv.GetName()):
 		case all && r.selector.Matches(labels.Set(pv.GetLabels())):
 		default:
-			r.skip("Item skipped", pvsGR.String(), "", pv.GetName(), "not bound to a backed-up claim")
+			r.info("Item skipped", pvsGR.String(), "", pv.GetName(), "not bound to a backed-up claim")
 			return nil
 		}
 		if err := r.backupItem(res, pv); err != nil {
@@ -458,7 +462,7 @@ func (r *run) backupCRDs(res discovery.Resource) error {
 		case r.grWithItems.Has(crd.GetName()):
 		case all && r.selector.Matches(labels.Set(crd.GetLabels())):
 		default:
-			r.skip("Item skipped", crdsGR.String(), "", crd.GetName(), "no backed-up custom resource of this definition")
+			r.info("Item skipped", crdsGR.String(), "", crd.GetName(), "no backed-up custom resource of this definition")
 			return nil
 		}
 		return r.backupItem(res, crd)
@@ -475,7 +479,7 @@ func (r *run) backupNamespaces(res discovery.Resource) error {
 		case r.nsWithItems.Has(name):
 		case selectedToo && r.namespaces.ShouldInclude(name) && r.selector.Matches(labels.Set(ns.GetLabels())):
 		default:
-			r.skip("Item skipped", namespacesGR.String(), "", name, "namespace not selected and without backed-up items")
+			r.info("Item skipped", namespacesGR.String(), "", name, "namespace not selected and without backed-up items")
 			return nil
 		}
 		return r.backupItem(res, ns)
@@ -494,14 +498,14 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		r.fail("Item not backed up", gr.String(), ns, name, "its name cannot be a file name", nil)
 		return nil
 	}
-	path := ItemPath(gr, ns, name)
+	path := format.ItemPath(gr, ns, name)
 	if r.tar.has(path) {
 		return nil // already written (a relisted page, or taken for a relation)
 	}
 	// The CSI provider's own snapshots of earlier backups are not application
 	// state: restoring them would snapshot the restored claims again.
 	if gr.Group == csiSnapshotGroup && obj.GetLabels()[BackupNameTag] != "" {
-		r.skip("Item skipped", gr.String(), ns, name, "a volume snapshot ark made for backup "+obj.GetLabels()[BackupNameTag])
+		r.info("Item skipped", gr.String(), ns, name, "a volume snapshot ark made for backup "+obj.GetLabels()[BackupNameTag])
 		return nil
 	}
 	// The listed bytes of this item, if it was listed raw: written as they are.
@@ -532,8 +536,7 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		return err
 	}
 	r.result.ItemsBackedUp++
-	r.logger.V(4).Info("Backed up item", "resource", gr.String(), "namespace", ns, "name", name)
-	r.jlog.write(LogEntry{Level: LevelInfo, Msg: "Item backed up", Resource: gr.String(), Namespace: ns, Name: name})
+	r.log.Item(slog.LevelInfo, "Item backed up", gr.String(), ns, name)
 	if ns != "" {
 		r.nsWithItems.Insert(ns)
 	}
@@ -720,36 +723,43 @@ func (r *run) reportProgress(final bool) {
 	r.progressFn(arkv1.BackupProgress{TotalItems: total, ItemsBackedUp: n})
 }
 
-// Logging helpers: each writes a JSON line and logs through klog; warn and
-// fail also record the message in the result.
+// Logging helpers: each writes a record to the backup's log (and klog);
+// warn and fail also record the message in the result. Empty fields are left
+// out; a record with a name is an item record.
 
-func (r *run) info(msg, resource, namespace, name, reason string) {
-	r.logger.V(2).Info(msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason)
-	r.jlog.write(LogEntry{Level: LevelInfo, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason})
+func (r *run) record(level slog.Level, msg, resource, namespace, name, reason string, err error) {
+	var kv []any
+	if reason != "" {
+		kv = append(kv, oplog.KeyReason, reason)
+	}
+	if err != nil {
+		kv = append(kv, oplog.KeyError, err.Error())
+	}
+	if name != "" {
+		r.log.Item(level, msg, resource, namespace, name, kv...)
+		return
+	}
+	var where []any
+	if resource != "" {
+		where = append(where, oplog.KeyResource, resource)
+	}
+	if namespace != "" {
+		where = append(where, oplog.KeyNamespace, namespace)
+	}
+	r.log.Log(level, msg, append(where, kv...)...)
 }
 
-func (r *run) skip(msg, resource, namespace, name, reason string) {
-	r.logger.V(4).Info(msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason)
-	r.jlog.write(LogEntry{Level: LevelInfo, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason})
+func (r *run) info(msg, resource, namespace, name, reason string) {
+	r.record(slog.LevelInfo, msg, resource, namespace, name, reason, nil)
 }
 
 func (r *run) warn(msg, resource, namespace, name, reason string, err error) {
-	r.logger.V(1).Info("Warning: "+msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason, "err", err)
-	e := LogEntry{Level: LevelWarning, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	r.jlog.write(e)
+	r.record(slog.LevelWarn, msg, resource, namespace, name, reason, err)
 	r.result.Warnings = append(r.result.Warnings, describe(msg, resource, namespace, name, reason, err))
 }
 
 func (r *run) fail(msg, resource, namespace, name, reason string, err error) {
-	r.logger.V(1).Info("Error: "+msg, "resource", resource, "namespace", namespace, "name", name, "reason", reason, "err", err)
-	e := LogEntry{Level: LevelError, Msg: msg, Resource: resource, Namespace: namespace, Name: name, Reason: reason}
-	if err != nil {
-		e.Error = err.Error()
-	}
-	r.jlog.write(e)
+	r.record(slog.LevelError, msg, resource, namespace, name, reason, err)
 	r.result.Errors = append(r.result.Errors, describe(msg, resource, namespace, name, reason, err))
 }
 

@@ -40,6 +40,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -253,7 +254,7 @@ func TestIntegrationNginxSelector(t *testing.T) {
 		snap := &recordingSnapshotter{}
 		res, tb, log := runRealBackup(t, newRealBackupper(t, snap), arkv1.BackupSpec{IncludedNamespaces: []string{ns}, LabelSelector: selector})
 		checkItems(t, tb.items(), want)
-		if tb.names[0] != MetadataVersionPath {
+		if tb.names[0] != format.MetadataVersionPath {
 			t.Errorf("first entry %s", tb.names[0])
 		}
 		if len(res.Errors) != 0 || len(res.Warnings) != 0 || len(res.InconsistentResources) != 0 {

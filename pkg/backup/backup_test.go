@@ -561,23 +561,6 @@ func TestTarballLayoutAndOrder(t *testing.T) {
 	}
 }
 
-func TestItemPath(t *testing.T) {
-	for _, tt := range []struct {
-		gr       schema.GroupResource
-		ns, name string
-		want     string
-	}{
-		{schema.GroupResource{Resource: "pods"}, "default", "p", "resources/pods/namespaces/default/p.json"},
-		{schema.GroupResource{Group: "apps", Resource: "deployments"}, "ns", "d", "resources/deployments.apps/namespaces/ns/d.json"},
-		{schema.GroupResource{Resource: "persistentvolumes"}, "", "pv", "resources/persistentvolumes/cluster/pv.json"},
-		{schema.GroupResource{Group: "rbac.authorization.k8s.io", Resource: "clusterroles"}, "", "system:a", "resources/clusterroles.rbac.authorization.k8s.io/cluster/system:a.json"},
-	} {
-		if got := ItemPath(tt.gr, tt.ns, tt.name); got != tt.want {
-			t.Errorf("ItemPath = %s, want %s", got, tt.want)
-		}
-	}
-}
-
 func TestPointInTimeListOptions(t *testing.T) {
 	e := newEnv()
 	e.noSnap = true
@@ -929,7 +912,7 @@ func TestProgressAndLog(t *testing.T) {
 	included := 0
 	skipped := 0
 	for _, l := range lines {
-		var entry LogEntry
+		var entry struct{ Time, Level, Msg, Backup, Resource, Reason string }
 		if err := json.Unmarshal([]byte(l), &entry); err != nil {
 			t.Fatalf("bad log line %q: %v", l, err)
 		}

@@ -9,12 +9,9 @@
 //
 // # Tarball
 //
-//	metadata/version                                        FormatVersion, first entry
-//	resources/<resource>.<group>/namespaces/<ns>/<name>.json  namespaced objects
-//	resources/<resource>.<group>/cluster/<name>.json          cluster-scoped objects
-//
-// Core-group resources drop the ".<group>" ("resources/pods/..."). Each file
-// holds one object as the API server listed it, with apiVersion and kind set.
+// The layout is pkg/format's (format.ItemPath, format.MetadataVersionPath,
+// written first). Each file holds one object as the API server listed it,
+// with apiVersion and kind set.
 //
 // # What is backed up
 //

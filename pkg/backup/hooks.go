@@ -18,9 +18,6 @@ import (
 	"github.com/heptio/ark/pkg/util/collections"
 )
 
-// DefaultHookTimeout is how long a hook may run when its timeout is unset.
-const DefaultHookTimeout = 30 * time.Second
-
 type hookPhase string
 
 const (
@@ -100,14 +97,8 @@ func (r *run) runHook(pod *unstructured.Unstructured, specName string, phase hoo
 	if container == "" {
 		container = firstContainer(pod)
 	}
-	timeout := hook.Timeout.Duration
-	if timeout <= 0 {
-		timeout = DefaultHookTimeout
-	}
-	onError := hook.OnError
-	if onError == "" {
-		onError = arkv1.HookErrorModeContinue
-	}
+	timeout := hook.EffectiveTimeout()
+	onError := hook.EffectiveOnError()
 
 	var stdout, stderr limitedBuffer
 	var err error

@@ -6,39 +6,12 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
-	"path"
 	"strconv"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	"github.com/heptio/ark/pkg/format"
 )
-
-// FormatVersion is the version of the tarball layout, written as the content
-// of metadata/version (a decimal number, no newline).
-const FormatVersion = 1
-
-const (
-	// MetadataVersionPath is the tarball entry holding FormatVersion.
-	MetadataVersionPath = "metadata/version"
-	// ResourcesDir is the tarball directory holding the objects.
-	ResourcesDir = "resources"
-	// NamespacedDir is the directory, under a resource's, of namespaced objects.
-	NamespacedDir = "namespaces"
-	// ClusterDir is the directory, under a resource's, of cluster-scoped objects.
-	ClusterDir = "cluster"
-)
-
-// ItemPath is the tarball path of an object: for a namespaced one
-// resources/<resource>.<group>/namespaces/<namespace>/<name>.json, for a
-// cluster-scoped one (namespace "") resources/<resource>.<group>/cluster/<name>.json,
-// with the ".<group>" dropped for the core group.
-func ItemPath(gr schema.GroupResource, namespace, name string) string {
-	if namespace == "" {
-		return path.Join(ResourcesDir, gr.String(), ClusterDir, name+".json")
-	}
-	return path.Join(ResourcesDir, gr.String(), NamespacedDir, namespace, name+".json")
-}
 
 // validPathSegment says whether a namespace or object name can be used as a
 // path segment without leaving its directory.
@@ -57,7 +30,6 @@ type tarWriter struct {
 	tw      *tar.Writer
 	written map[nameSum]struct{}
 	modTime time.Time
-	bytes   int64
 }
 
 func newTarWriter(w io.Writer, modTime time.Time) *tarWriter {
@@ -100,12 +72,11 @@ func (t *tarWriter) writeFile(name string, data []byte) error {
 		return fmt.Errorf("writing tarball entry %s: %w", name, err)
 	}
 	t.written[sumName(name)] = struct{}{}
-	t.bytes += int64(len(data))
 	return nil
 }
 
 func (t *tarWriter) writeVersion() error {
-	return t.writeFile(MetadataVersionPath, []byte(strconv.Itoa(FormatVersion)))
+	return t.writeFile(format.MetadataVersionPath, []byte(strconv.Itoa(format.FormatVersion)))
 }
 
 // close finishes the tar and the gzip stream; it does not close the

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/heptio/ark/pkg/format"
 )
 
 // BenchmarkWriteItems measures the engine's own work per item (encode, tar,
@@ -36,7 +38,7 @@ func BenchmarkWriteItems(b *testing.B) {
 				b.Fatal(err)
 			}
 			md := it["metadata"].(map[string]interface{})
-			if err := tw.writeFile(ItemPath(gr, "bench", md["name"].(string)), raw); err != nil {
+			if err := tw.writeFile(format.ItemPath(gr, "bench", md["name"].(string)), raw); err != nil {
 				b.Fatal(err)
 			}
 		}

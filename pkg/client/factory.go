@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -30,8 +29,6 @@ type Factory interface {
 	ClientConfig() (*rest.Config, error)
 	// ArkClient talks to the ark.heptio.com API.
 	ArkClient() (arkclient.Interface, error)
-	// KubeClient talks to the built-in Kubernetes APIs.
-	KubeClient() (kubernetes.Interface, error)
 	// DynamicClient talks to any resource.
 	DynamicClient() (dynamic.Interface, error)
 	// Namespace is the namespace of the ark server and its resources.
@@ -92,14 +89,6 @@ func (f *factory) ArkClient() (arkclient.Interface, error) {
 		return nil, err
 	}
 	return arkclient.NewForConfig(cfg)
-}
-
-func (f *factory) KubeClient() (kubernetes.Interface, error) {
-	cfg, err := f.ClientConfig()
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(cfg)
 }
 
 func (f *factory) DynamicClient() (dynamic.Interface, error) {

@@ -65,10 +65,6 @@ type SnapshotTagReader interface {
 // whose it is and leaves it alone.
 var ErrTagsUnsupported = errors.New("the persistentVolumeProvider cannot read snapshot tags")
 
-// BackupTag is the tag (label) on each snapshot naming its backup: the same as
-// backup.BackupNameTag, repeated here so that providers need not import the engine.
-const BackupTag = "ark.heptio.com/backup"
-
 // VolumeInfo is what a BlockStore reads of a disk.
 type VolumeInfo struct {
 	// Type is the disk type: gp3, io2, pd-ssd, Premium_LRS...

@@ -34,11 +34,6 @@ type ObjectStore interface {
 	// key gives an error that matches ErrNotFound.
 	GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error)
 
-	// ListCommonPrefixes returns the distinct prefixes of the keys under prefix that end at
-	// the first delimiter after prefix, as S3 CommonPrefixes does: with prefix "a/" and
-	// delimiter "/", keys a/x/1 and a/y/2 give "a/x/" and "a/y/". Sorted, no duplicates.
-	ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error)
-
 	// ListObjects returns every key that starts with prefix (all levels), sorted.
 	ListObjects(ctx context.Context, bucket, prefix string) ([]string, error)
 

@@ -22,6 +22,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/metrics"
@@ -96,7 +97,7 @@ func (c *BackupController) Register(r *Runner, informer cache.SharedIndexInforme
 	return r.Watch(informer, func(obj any) bool {
 		b, ok := obj.(*arkv1.Backup)
 		return ok && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil &&
-			b.Annotations[SyncedFromBucketAnnotation] == ""
+			b.Annotations[format.SyncedFromBucketAnnotation] == ""
 	}, false)
 }
 
@@ -189,7 +190,7 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 	}
 	// A backup the sync controller is importing from the bucket is not new work:
 	// its status is about to be set from the bucket's copy.
-	if cached.Annotations[SyncedFromBucketAnnotation] != "" {
+	if cached.Annotations[format.SyncedFromBucketAnnotation] != "" {
 		return 0, nil
 	}
 	b := cached.DeepCopy()
@@ -202,7 +203,7 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		b.Status.ValidationErrors = errs
 		_, err := c.client.Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
 		if err == nil {
-			c.metrics.BackupFailedValidation(b.Labels[arkv1.ScheduleNameLabel])
+			c.metrics.BackupFailedValidation(b.Labels[format.ScheduleNameLabel])
 			c.event(b, true, "FailedValidation", "The backup is invalid: %s", strings.Join(errs, "; "))
 		}
 		return 0, ignoreConflict(err)
@@ -232,7 +233,7 @@ func (c *BackupController) Sync(ctx context.Context, key string) (time.Duration,
 		return 0, err
 	}
 	logger.Info("Backup started")
-	schedule := b.Labels[arkv1.ScheduleNameLabel]
+	schedule := b.Labels[format.ScheduleNameLabel]
 	c.metrics.BackupStarted(schedule)
 	c.event(claimed, false, "Started", "Backup started")
 

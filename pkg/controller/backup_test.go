@@ -6,10 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -22,7 +21,6 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
-	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/metrics"
@@ -72,24 +70,7 @@ type failingUploader struct {
 }
 
 func (f failingUploader) PutBackupContents(ctx context.Context, name string, contents io.Reader) (arkv1.ContentsChecksum, error) {
-	return f.BackupStore.PutBackupContents(ctx, name, &failingReader{r: contents, left: f.failAfter})
-}
-
-type failingReader struct {
-	r    io.Reader
-	left int64
-}
-
-func (f *failingReader) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, errors.New("connection reset by the object store")
-	}
-	if int64(len(p)) > f.left {
-		p = p[:f.left]
-	}
-	n, err := f.r.Read(p)
-	f.left -= int64(n)
-	return n, err
+	return f.BackupStore.PutBackupContents(ctx, name, io.MultiReader(io.LimitReader(contents, f.failAfter), iotest.ErrReader(errors.New("connection reset by the object store"))))
 }
 
 func TestBackupController(t *testing.T) {
@@ -139,18 +120,7 @@ func TestBackupController(t *testing.T) {
 			if err := informers.Ark().V1().Backups().Informer().GetIndexer().Add(b); err != nil {
 				t.Fatal(err)
 			}
-			root := t.TempDir()
-			fs, err := filesystem.New(filesystem.Options{Root: root})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(filepath.Join(root, "ark"), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			store, err := persistence.NewBackupStore(fs, "ark", "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			store, _ := newTestBucket(t)
 			if tt.existingInStore {
 				other := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b1", UID: "other-uid"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
 				if err := store.PutBackupObject(ctx, other, strings.NewReader("old"), nil); err != nil {
@@ -260,7 +230,7 @@ func TestBackupControllerRecoversInterrupted(t *testing.T) {
 	for _, b := range []*arkv1.Backup{whole, partial, claimed, lost, done} {
 		_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 	}
-	store := newTestStore(t)
+	store, _ := newTestBucket(t)
 	// whole: its final metadata reached the bucket (the status update was lost).
 	m := whole.DeepCopy()
 	m.Status.Phase, m.Status.Errors = arkv1.BackupPhasePartiallyFailed, 2
@@ -323,7 +293,7 @@ func TestBackupControllerRetriesFinalStatus(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	store := newTestStore(t)
+	store, _ := newTestBucket(t)
 	c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), &fakeBackupper{size: 10}, fakeResolver{}, store, clocktesting.NewFakeClock(time.Now()), false)
 	if _, err := c.Sync(ctx, "ns/b"); err == nil {
 		t.Fatal("Sync hid the failed status update")
@@ -340,24 +310,6 @@ func TestBackupControllerRetriesFinalStatus(t *testing.T) {
 	if got.Status.Phase != arkv1.BackupPhaseCompleted || got.Status.Contents == nil {
 		t.Fatalf("after the retry: %s %+v", got.Status.Phase, got.Status.Contents)
 	}
-}
-
-// newTestStore is a BackupStore on a filesystem bucket in a temporary directory.
-func newTestStore(t *testing.T) *persistence.BackupStore {
-	t.Helper()
-	root := t.TempDir()
-	fs, err := filesystem.New(filesystem.Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "ark"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.NewBackupStore(fs, "ark", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
 }
 
 // unreachableStore is a bucket that does not answer. Only BackupExists is

@@ -17,6 +17,7 @@ import (
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/metrics"
@@ -25,16 +26,6 @@ import (
 
 // BackupSyncKey is the fixed key of the backup sync controller's periodic pass.
 const BackupSyncKey = "!backup-sync"
-
-// SyncedFromBucketAnnotation marks a Backup object the sync controller created
-// from the bucket's metadata: it is a record of a backup taken elsewhere,
-// never new work for the backup controller.
-const SyncedFromBucketAnnotation = "ark.heptio.com/synced-from-bucket"
-
-// BucketUIDAnnotation, on a Backup object imported from the bucket, is the UID
-// recorded in the bucket's metadata: the deletion controller deletes the
-// bucket's files of an imported backup only while they still carry that UID.
-const BucketUIDAnnotation = "ark.heptio.com/bucket-uid"
 
 // syncRetryInterval is how soon a pass whose bucket listing failed is tried again.
 const syncRetryInterval = time.Minute
@@ -154,7 +145,7 @@ func (c *BackupSyncController) SyncOnce(ctx context.Context) SyncResult {
 			return res
 		}
 		if b, ok := inCluster[name]; ok {
-			if b.Annotations[SyncedFromBucketAnnotation] != "" && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil {
+			if b.Annotations[format.SyncedFromBucketAnnotation] != "" && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil {
 				// An import interrupted between the create and the status.
 				if err := c.finishImport(ctx, b); err != nil {
 					logger.Error(err, "Finishing an interrupted import", "backup", name)
@@ -245,7 +236,7 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 			Namespace:   c.namespace,
 			Name:        name,
 			Labels:      m.Labels,
-			Annotations: map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(m.UID)},
+			Annotations: map[string]string{format.SyncedFromBucketAnnotation: "true", format.BucketUIDAnnotation: string(m.UID)},
 		},
 		Spec: m.Spec,
 	}

@@ -15,6 +15,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/persistence"
 )
 
@@ -39,7 +40,7 @@ func (s *flakyStore) ListBackups(ctx context.Context) ([]string, error) {
 
 func bucketBackup(name string, phase arkv1.BackupPhase) *arkv1.Backup {
 	b := completedBackup(name, "2026-01-01T00:00:00Z", "2026-02-01T00:00:00Z")
-	b.Labels = map[string]string{"app": "shop", arkv1.ScheduleNameLabel: "daily"}
+	b.Labels = map[string]string{"app": "shop", format.ScheduleNameLabel: "daily"}
 	b.Spec.IncludedNamespaces = []string{"shop"}
 	b.Status.Phase = phase
 	b.Status.Warnings = 2
@@ -61,7 +62,7 @@ func TestBackupSyncImports(t *testing.T) {
 	// A folder whose metadata names another backup (a copy, junk) is not imported.
 	putBackup(t, store, bucketBackup("copy", arkv1.BackupPhaseCompleted))
 	meta, _ := json.Marshal(bucketBackup("original", arkv1.BackupPhaseCompleted))
-	if err := os.WriteFile(filepath.Join(bucketDir, "copy", persistence.MetadataFile), meta, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bucketDir, "copy", format.MetadataFile), meta, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	existing := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "already"}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted}}
@@ -85,14 +86,14 @@ func TestBackupSyncImports(t *testing.T) {
 		if b.Status.Phase != phase || b.Status.Warnings != 2 || b.Status.Expiration == nil {
 			t.Errorf("%s status = %+v", name, b.Status)
 		}
-		if b.Labels["app"] != "shop" || b.Labels[arkv1.ScheduleNameLabel] != "daily" || b.Annotations[SyncedFromBucketAnnotation] != "true" {
+		if b.Labels["app"] != "shop" || b.Labels[format.ScheduleNameLabel] != "daily" || b.Annotations[format.SyncedFromBucketAnnotation] != "true" {
 			t.Errorf("%s labels %v annotations %v", name, b.Labels, b.Annotations)
 		}
 		if !slices.Equal(b.Spec.IncludedNamespaces, []string{"shop"}) {
 			t.Errorf("%s spec = %+v", name, b.Spec)
 		}
 	}
-	if got["already"].Annotations[SyncedFromBucketAnnotation] != "" {
+	if got["already"].Annotations[format.SyncedFromBucketAnnotation] != "" {
 		t.Error("an existing object was overwritten")
 	}
 	// A second pass imports nothing more.
@@ -112,7 +113,7 @@ func TestBackupSyncFinishesInterruptedImport(t *testing.T) {
 	store, _ := newTestBucket(t)
 	putBackup(t, store, bucketBackup("completed", arkv1.BackupPhaseCompleted))
 	left := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "completed",
-		Annotations: map[string]string{SyncedFromBucketAnnotation: "true"}}}
+		Annotations: map[string]string{format.SyncedFromBucketAnnotation: "true"}}}
 	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), left)
 	c := NewBackupSyncController(e.informers.Ark().V1().Backups().Lister(), e.client.ArkV1(), store, lcNS, time.Hour)
 	c.SyncOnce(context.Background())

@@ -16,6 +16,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
@@ -32,7 +33,7 @@ const deletionWaitInterval = 30 * time.Second
 // SnapshotDeleter deletes volume snapshots through the persistentVolumeProvider.
 type SnapshotDeleter interface {
 	// SnapshotBackupTag returns the value of the snapshot's backup tag
-	// (cloudprovider.BackupTag) as the cloud has it, "" if it has none. A
+	// (format.BackupTag) as the cloud has it, "" if it has none. A
 	// snapshot that does not exist gives an error matching
 	// cloudprovider.ErrSnapshotNotFound.
 	SnapshotBackupTag(ctx context.Context, snapshotID string) (string, error)
@@ -173,20 +174,6 @@ func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duratio
 	return 0, c.finish(ctx, req, notes)
 }
 
-// Annotations with which a DeleteBackupRequest's first pass pins what the request
-// deletes, so that a retry, or a pass on a stale cache, never deletes another backup of
-// the same name made since (a Backup object imported again by the sync, another
-// cluster's backup in the bucket).
-const (
-	// TargetObjectAnnotation is the UID of the Backup object to delete, or "none".
-	TargetObjectAnnotation = "ark.heptio.com/target-object-uid"
-	// TargetBucketAnnotation says what the request does in the bucket: "uid:<UID>"
-	// deletes the bucket's backup whose metadata has that UID; "other:<UID>" leaves the
-	// bucket's backup alone (another Backup's) and deletes the object only; "none": the
-	// bucket held nothing of that name.
-	TargetBucketAnnotation = "ark.heptio.com/target-bucket"
-)
-
 // delete runs the steps. It returns what it waits for, if anything; the
 // notes of what it left alone; and the error of a step that failed.
 func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackupRequest) (wait string, notes []string, err error) {
@@ -198,12 +185,12 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 	if err != nil {
 		return "", nil, err
 	}
-	pinnedObject, pinned := req.Annotations[TargetObjectAnnotation]
-	pinnedBucket := req.Annotations[TargetBucketAnnotation]
+	pinnedObject, pinned := req.Annotations[format.TargetObjectAnnotation]
+	pinnedBucket := req.Annotations[format.TargetBucketAnnotation]
 	if pinned && b != nil && string(b.UID) != pinnedObject {
 		b = nil // another object of that name, made since: not this request's
 	}
-	if b != nil && b.Annotations[SyncedFromBucketAnnotation] == "" && b.DeletionTimestamp == nil &&
+	if b != nil && b.Annotations[format.SyncedFromBucketAnnotation] == "" && b.DeletionTimestamp == nil &&
 		(b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew || b.Status.Phase == arkv1.BackupPhaseInProgress) {
 		return "the backup is in progress; it is deleted once it ends", nil, nil
 	}
@@ -319,9 +306,9 @@ func (c *DeletionController) delete(ctx context.Context, req *arkv1.DeleteBackup
 // earlier version, which recorded no UID, is taken for the bucket's backup of
 // its name.
 func owns(b, m *arkv1.Backup) bool {
-	uid, imported := b.Annotations[BucketUIDAnnotation]
+	uid, imported := b.Annotations[format.BucketUIDAnnotation]
 	if !imported {
-		if b.Annotations[SyncedFromBucketAnnotation] != "" {
+		if b.Annotations[format.SyncedFromBucketAnnotation] != "" {
 			return true
 		}
 		uid = string(b.UID)
@@ -332,7 +319,7 @@ func owns(b, m *arkv1.Backup) bool {
 	if uid != string(m.UID) {
 		return false
 	}
-	if b.Annotations[SyncedFromBucketAnnotation] == "" && b.Status.ClusterID != "" && m.Status.ClusterID != "" {
+	if b.Annotations[format.SyncedFromBucketAnnotation] == "" && b.Status.ClusterID != "" && m.Status.ClusterID != "" {
 		return b.Status.ClusterID == m.Status.ClusterID
 	}
 	return true
@@ -344,7 +331,7 @@ func owns(b, m *arkv1.Backup) bool {
 func (c *DeletionController) deleteSnapshots(ctx context.Context, name string, m, b *arkv1.Backup) ([]string, error) {
 	ids := map[string]string{} // snapshot ID -> PV
 	for _, src := range []*arkv1.Backup{m, b} {
-		if src == nil || (src == b && b.Annotations[SyncedFromBucketAnnotation] != "") {
+		if src == nil || (src == b && b.Annotations[format.SyncedFromBucketAnnotation] != "") {
 			continue
 		}
 		for pv, v := range src.Status.VolumeBackups {
@@ -412,15 +399,15 @@ func (c *DeletionController) restoresOf(ns, backup string) ([]*arkv1.Restore, er
 	return ret, nil
 }
 
-// pin records on the request what it deletes (see TargetObjectAnnotation), and
+// pin records on the request what it deletes (see format.TargetObjectAnnotation), and
 // sets it InProgress.
 func (c *DeletionController) pin(ctx context.Context, req *arkv1.DeleteBackupRequest, object, bucket string) error {
 	cur := req.DeepCopy()
 	if cur.Annotations == nil {
 		cur.Annotations = map[string]string{}
 	}
-	cur.Annotations[TargetObjectAnnotation] = object
-	cur.Annotations[TargetBucketAnnotation] = bucket
+	cur.Annotations[format.TargetObjectAnnotation] = object
+	cur.Annotations[format.TargetBucketAnnotation] = bucket
 	updated, err := c.client.DeleteBackupRequests(req.Namespace).Update(ctx, cur, metav1.UpdateOptions{})
 	if err != nil {
 		return fmt.Errorf("recording the request's target: %w", err)

@@ -19,15 +19,10 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 )
-
-// LegacyGCFinalizer is the finalizer earlier versions of ark put on every
-// Backup, which made deleting the object (or its namespace) delete the
-// backup's files and snapshots. The gc controller removes it, deleting
-// nothing: only a DeleteBackupRequest or the backup's expiry deletes data.
-const LegacyGCFinalizer = "ark.heptio.com/gc"
 
 // GCResyncKey is the fixed key of the gc controller's periodic pass over all backups.
 const GCResyncKey = "!gc-resync"
@@ -42,7 +37,7 @@ type GCClient interface {
 // it creates a DeleteBackupRequest for it, so that expiry deletes through the
 // same path, in the same safe order, as `ark backup delete`.
 //
-// It also removes LegacyGCFinalizer from any Backup that still carries it,
+// It also removes format.LegacyGCFinalizer from any Backup that still carries it,
 // without touching the bucket: deleting a Backup object by any other means
 // than a request never deletes data, and the sync brings it back.
 //
@@ -100,8 +95,8 @@ func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, err
 	logger := klog.FromContext(ctx).WithValues("backup", klog.KObj(b))
 	ctx = klog.NewContext(ctx, logger)
 
-	if slices.Contains(b.Finalizers, LegacyGCFinalizer) {
-		logger.Info("Removing the finalizer of an earlier ark version; no data is deleted", "finalizer", LegacyGCFinalizer)
+	if slices.Contains(b.Finalizers, format.LegacyGCFinalizer) {
+		logger.Info("Removing the finalizer of an earlier ark version; no data is deleted", "finalizer", format.LegacyGCFinalizer)
 		return 0, removeLegacyFinalizer(ctx, c.client, b)
 	}
 	if c.restoreOnly || b.DeletionTimestamp != nil {
@@ -125,7 +120,7 @@ func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, err
 		Spec:       arkv1.DeleteBackupRequestSpec{BackupName: name},
 	}
 	if len(validation.IsValidLabelValue(name)) == 0 {
-		req.Labels = map[string]string{arkv1.DeleteBackupRequestBackupLabel: name}
+		req.Labels = map[string]string{format.DeleteBackupRequestBackupLabel: name}
 	}
 	if _, err := c.client.DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{}); err != nil {
 		return 0, fmt.Errorf("requesting the deletion of an expired backup: %w", err)
@@ -171,7 +166,7 @@ func eventf(r record.EventRecorder, obj runtime.Object, eventType, reason, forma
 	}
 }
 
-// removeLegacyFinalizer removes LegacyGCFinalizer from the newest version of b.
+// removeLegacyFinalizer removes format.LegacyGCFinalizer from the newest version of b.
 func removeLegacyFinalizer(ctx context.Context, client arkv1client.BackupsGetter, b *arkv1.Backup) error {
 	backups := client.Backups(b.Namespace)
 	cur := b.DeepCopy()
@@ -187,7 +182,7 @@ func removeLegacyFinalizer(ctx context.Context, client arkv1client.BackupsGetter
 			}
 		}
 		first = false
-		cur.Finalizers = slices.DeleteFunc(cur.Finalizers, func(f string) bool { return f == LegacyGCFinalizer })
+		cur.Finalizers = slices.DeleteFunc(cur.Finalizers, func(f string) bool { return f == format.LegacyGCFinalizer })
 		_, err := backups.Update(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
@@ -195,7 +190,7 @@ func removeLegacyFinalizer(ctx context.Context, client arkv1client.BackupsGetter
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("removing finalizer %s: %w", LegacyGCFinalizer, err)
+		return fmt.Errorf("removing finalizer %s: %w", format.LegacyGCFinalizer, err)
 	}
 	return nil
 }

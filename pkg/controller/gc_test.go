@@ -20,13 +20,22 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/persistence"
 )
 
-// newTestBucket returns a BackupStore on a new directory bucket.
+// newTestBucket returns a BackupStore on a new directory bucket, and the
+// bucket's directory.
 func newTestBucket(t *testing.T) (*persistence.BackupStore, string) {
 	t.Helper()
 	root := t.TempDir()
+	return newBucketAt(t, root), filepath.Join(root, "bucket")
+}
+
+// newBucketAt returns a BackupStore on the directory bucket "bucket" under
+// root, made if missing (another store on the same root sees the same files).
+func newBucketAt(t *testing.T, root string) *persistence.BackupStore {
+	t.Helper()
 	if err := os.MkdirAll(filepath.Join(root, "bucket"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +47,7 @@ func newTestBucket(t *testing.T) (*persistence.BackupStore, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store, filepath.Join(root, "bucket")
+	return store
 }
 
 // putBackup writes b whole into the bucket, with a restore log beside it.
@@ -178,7 +187,7 @@ func TestGCExpiryRequestsDeletion(t *testing.T) {
 			t.Fatalf("requests = %v, want one for old", keys(reqs))
 		}
 		for _, r := range reqs {
-			if r.Spec.BackupName != "old" || r.Labels[arkv1.DeleteBackupRequestBackupLabel] != "old" {
+			if r.Spec.BackupName != "old" || r.Labels[format.DeleteBackupRequestBackupLabel] != "old" {
 				t.Errorf("request %+v", r)
 			}
 		}
@@ -196,11 +205,11 @@ func TestGCRemovesLegacyFinalizer(t *testing.T) {
 	b := completedBackup("old", "2026-01-01T00:00:00Z", "2027-01-01T01:00:00Z")
 	putBackup(t, store, b)
 	obj := b.DeepCopy()
-	obj.Finalizers = []string{LegacyGCFinalizer}
+	obj.Finalizers = []string{format.LegacyGCFinalizer}
 	now := metav1.NewTime(utc("2026-01-01T02:00:00Z"))
 	obj.DeletionTimestamp = &now
 	kept := completedBackup("kept", "2026-01-01T00:00:00Z", "2027-01-01T01:00:00Z")
-	kept.Finalizers = []string{LegacyGCFinalizer, "example.com/other"}
+	kept.Finalizers = []string{format.LegacyGCFinalizer, "example.com/other"}
 	for _, restoreOnly := range []bool{false, true} {
 		e := newLCEnv(t, now.Time, obj, kept)
 		v1 := e.informers.Ark().V1()
@@ -315,7 +324,7 @@ func TestDeletionOwnership(t *testing.T) {
 			object: func(b *arkv1.Backup) *arkv1.Backup {
 				o := b.DeepCopy()
 				o.UID = "uid-in-this-cluster"
-				o.Annotations = map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(b.UID)}
+				o.Annotations = map[string]string{format.SyncedFromBucketAnnotation: "true", format.BucketUIDAnnotation: string(b.UID)}
 				return o
 			},
 		},
@@ -489,14 +498,14 @@ func TestDeletionRetryKeepsToItsTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := e.requests()["del"]
-	if req.Annotations[TargetObjectAnnotation] != "loser" || req.Annotations[TargetBucketAnnotation] != "other:uid-same" {
+	if req.Annotations[format.TargetObjectAnnotation] != "loser" || req.Annotations[format.TargetBucketAnnotation] != "other:uid-same" {
 		t.Fatalf("pinned target %v", req.Annotations)
 	}
 	// The sync imports the winner's backup under the same name; the request is
 	// passed again as if its last status update had been lost.
 	imported := winner.DeepCopy()
 	imported.UID = "imported"
-	imported.Annotations = map[string]string{SyncedFromBucketAnnotation: "true", BucketUIDAnnotation: string(winner.UID)}
+	imported.Annotations = map[string]string{format.SyncedFromBucketAnnotation: "true", format.BucketUIDAnnotation: string(winner.UID)}
 	if _, err := e.client.ArkV1().Backups(lcNS).Create(ctx, imported, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

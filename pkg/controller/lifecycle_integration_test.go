@@ -34,11 +34,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 	"github.com/heptio/ark/pkg/leaderelection"
-	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -133,7 +132,7 @@ func TestScheduleIntegration(t *testing.T) {
 		return err == nil, nil
 	})
 	t.Logf("first backup %s created %v after the schedule", backup.Name, time.Since(start).Round(time.Millisecond))
-	if backup.Labels[arkv1.ScheduleNameLabel] != "nightly" || !slices.Equal(backup.Spec.IncludedNamespaces, []string{ns}) || backup.Spec.TTL.Duration != 48*time.Hour {
+	if backup.Labels[format.ScheduleNameLabel] != "nightly" || !slices.Equal(backup.Spec.IncludedNamespaces, []string{ns}) || backup.Spec.TTL.Duration != 48*time.Hour {
 		t.Errorf("backup = labels %v spec %+v", backup.Labels, backup.Spec)
 	}
 	poll(t, 30*time.Second, "the schedule's status", func(ctx context.Context) (bool, error) {
@@ -157,27 +156,10 @@ func TestScheduleIntegration(t *testing.T) {
 	runControllers(t, informers2, r2)
 	r.EnqueueKey(ns + "/nightly")
 	time.Sleep(2 * time.Second)
-	l, err := ark.ArkV1().Backups(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.Set{arkv1.ScheduleNameLabel: "nightly"}.String()})
+	l, err := ark.ArkV1().Backups(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.Set{format.ScheduleNameLabel: "nightly"}.String()})
 	if err != nil || len(l.Items) != 1 {
 		t.Fatalf("backups of the schedule after a restart: %d, %v", len(l.Items), err)
 	}
-}
-
-// newBucketAt returns a BackupStore on the bucket "bucket" under root.
-func newBucketAt(t *testing.T, root string) *persistence.BackupStore {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Join(root, "bucket"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	fs, err := filesystem.New(filesystem.Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := persistence.NewBackupStore(fs, "bucket", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
 }
 
 // createBackupObject creates b in the cluster and sets its status.

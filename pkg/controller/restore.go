@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
@@ -180,7 +181,7 @@ func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*ar
 	switch {
 	case apierrors.IsNotFound(err):
 		backup, err = c.backupFromBucket(ctx, r.Spec.BackupName)
-	case err == nil && backup.Annotations[SyncedFromBucketAnnotation] != "" && !backup.Status.Phase.IsFinal():
+	case err == nil && backup.Annotations[format.SyncedFromBucketAnnotation] != "" && !backup.Status.Phase.IsFinal():
 		// The sync controller is importing it right now (created, status not yet
 		// set): the bucket's copy is the backup.
 		backup, err = c.backupFromBucket(ctx, r.Spec.BackupName)
@@ -322,7 +323,7 @@ func (f *removeOnClose) Close() error {
 }
 
 // upload stores the restore's results and log beside its backup.
-func (c *RestoreController) upload(ctx context.Context, r *arkv1.Restore, backupName string, results restore.Results, logFile *os.File, logErr error) error {
+func (c *RestoreController) upload(ctx context.Context, r *arkv1.Restore, backupName string, results format.RestoreResults, logFile *os.File, logErr error) error {
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	if err := json.NewEncoder(gz).Encode(results); err != nil {

@@ -14,16 +14,15 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
-	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
 )
 
 // fakeRestorer reads the tarball and reports what it was told to.
 type fakeRestorer struct {
-	results restore.Results
+	results format.RestoreResults
 	err     error
 	gotData string
 }
@@ -54,7 +53,7 @@ func TestRestoreController(t *testing.T) {
 		{name: "missing backup", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "neither in the cluster nor in the bucket"},
 		{name: "failed backup", inCluster: &arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}, inBucket: &completed, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "only Completed or PartiallyFailed"},
 		{name: "two namespaces to one", inCluster: &completed, inBucket: &completed, spec: arkv1.RestoreSpec{NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "both map to x"},
-		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: restore.Results{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
+		{name: "item errors", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{results: format.RestoreResults{Errors: map[string][]string{"ns": {"configmaps ns/a: boom"}}}}, wantPhase: arkv1.RestorePhasePartiallyFailed},
 		{name: "corrupted tarball", inCluster: &completed, inBucket: &completed, tamper: "tarbalL", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "replaced tarball", inCluster: &completed, inBucket: &completed, tamper: "another tarball", restorer: &fakeRestorer{}, wantPhase: arkv1.RestorePhaseFailed, wantInReasons: "checksum mismatch"},
 		{name: "unknown resource found by the engine", inCluster: &completed, inBucket: &completed, restorer: &fakeRestorer{err: &restore.InvalidError{Errors: []string{`excluded resource "secrts" is not served by the cluster (did you mean secrets?)`}}}, wantPhase: arkv1.RestorePhaseFailedValidation, wantInReasons: "did you mean secrets?"},
@@ -63,19 +62,14 @@ func TestRestoreController(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			root := t.TempDir()
-			if err := os.MkdirAll(filepath.Join(root, "ark"), 0o700); err != nil {
-				t.Fatal(err)
-			}
-			fs, _ := filesystem.New(filesystem.Options{Root: root})
-			store, _ := persistence.NewBackupStore(fs, "ark", "")
+			store, dir := newTestBucket(t)
 			if tt.inBucket != nil {
 				b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Status: *tt.inBucket}
 				if err := store.PutBackupObject(ctx, b, strings.NewReader("tarball"), nil); err != nil {
 					t.Fatal(err)
 				}
 				if tt.tamper != "" {
-					if err := os.WriteFile(filepath.Join(root, "ark", "b", "b.tar.gz"), []byte(tt.tamper), 0o644); err != nil {
+					if err := os.WriteFile(filepath.Join(dir, "b", "b.tar.gz"), []byte(tt.tamper), 0o644); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -89,7 +83,7 @@ func TestRestoreController(t *testing.T) {
 			if tt.inCluster != nil {
 				b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "b"}, Status: *tt.inCluster}
 				if tt.syncing {
-					b.Annotations = map[string]string{SyncedFromBucketAnnotation: "true"}
+					b.Annotations = map[string]string{format.SyncedFromBucketAnnotation: "true"}
 				}
 				_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 			}
@@ -113,7 +107,7 @@ func TestRestoreController(t *testing.T) {
 				if tt.restorer.gotData != "tarball" {
 					t.Errorf("the engine read %q", tt.restorer.gotData)
 				}
-				if _, err := os.Stat(filepath.Join(root, "ark", "b", "restore-r-results.gz")); err != nil {
+				if _, err := os.Stat(filepath.Join(dir, "b", "restore-r-results.gz")); err != nil {
 					t.Errorf("results not uploaded: %v", err)
 				}
 				if got.Status.Errors != len(tt.restorer.results.Errors["ns"]) || got.Status.CompletionTimestamp == nil {

@@ -107,9 +107,6 @@ func (r *Runner) Enqueue(obj any) {
 // EnqueueKey adds a key as it is (periodic controllers use fixed keys).
 func (r *Runner) EnqueueKey(key string) { r.queue.Add(key) }
 
-// EnqueueAfter adds a key after a delay.
-func (r *Runner) EnqueueAfter(key string, d time.Duration) { r.queue.AddAfter(key, d) }
-
 // Run waits for the caches, then runs workers until ctx is done, and returns
 // once they have stopped.
 func (r *Runner) Run(ctx context.Context, workers int) error {

@@ -18,15 +18,12 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
 )
-
-// ScheduleTimestampFormat is the UTC time layout of the suffix of a scheduled
-// backup's name: <schedule>-<YYYYMMDDhhmmss>.
-const ScheduleTimestampFormat = "20060102150405"
 
 // restoreOnlyScheduleError is the validation error of every schedule while
 // the server is in restore-only mode.
@@ -200,7 +197,7 @@ func newestTick(sched cron.Schedule, after, now time.Time) (time.Time, bool) {
 
 // ScheduledBackupName is the name of the backup of schedule for tick.
 func ScheduledBackupName(schedule string, tick time.Time) string {
-	return schedule + "-" + tick.UTC().Format(ScheduleTimestampFormat)
+	return schedule + "-" + tick.UTC().Format(format.NameTimestamp)
 }
 
 func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule, tick time.Time) error {
@@ -216,7 +213,7 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 	for k, v := range s.Labels {
 		b.Labels[k] = v
 	}
-	b.Labels[arkv1.ScheduleNameLabel] = label.ValidValue(s.Name)
+	b.Labels[format.ScheduleNameLabel] = label.ValidValue(s.Name)
 	_, err := c.client.Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
 	switch {
 	case apierrors.IsAlreadyExists(err):

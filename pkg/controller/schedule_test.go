@@ -13,6 +13,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
 )
@@ -225,7 +226,7 @@ func TestScheduleSync(t *testing.T) {
 			name:     "restart after the backup was created but before lastBackup was recorded: no duplicate",
 			schedule: newSchedule("daily", "0 7 * * *", "2026-01-01T10:00:00Z", mtime("2026-01-01T10:00:00Z")),
 			existing: []runtime.Object{&arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: lcNS, Name: "daily-20260102070000",
-				Labels: map[string]string{arkv1.ScheduleNameLabel: "daily"}}}},
+				Labels: map[string]string{format.ScheduleNameLabel: "daily"}}}},
 			now:            "2026-01-02T07:00:30Z",
 			wantBackups:    []string{"daily-20260102070000"},
 			wantCreates:    1, // tried, AlreadyExists
@@ -316,7 +317,7 @@ func TestScheduleSync(t *testing.T) {
 					t.Errorf("backup %s missing; have %v", name, keys(got))
 					continue
 				}
-				if b.Labels[arkv1.ScheduleNameLabel] != tt.schedule.Name {
+				if b.Labels[format.ScheduleNameLabel] != tt.schedule.Name {
 					t.Errorf("backup %s labels = %v", name, b.Labels)
 				}
 				if len(tt.existing) == 0 && (len(b.Spec.IncludedNamespaces) != 1 || b.Spec.TTL.Duration != 24*time.Hour || b.Labels["team"] != "a") {

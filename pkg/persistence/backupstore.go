@@ -1,5 +1,5 @@
-// Package persistence is the one place that knows where a backup's files live in object
-// storage (design.md, compatible with Heptio Ark):
+// Package persistence is the one place that reads and writes a backup's files in object
+// storage (design.md, compatible with Heptio Ark); their names are pkg/format's:
 //
 //	<prefix>/<backup>/<backup>.tar.gz               the items
 //	<prefix>/<backup>/<backup>-logs.gz              the backup's log
@@ -31,16 +31,8 @@ import (
 
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
-
-// MetadataFile is the name of the file holding the Backup object.
-const MetadataFile = "ark-backup.json"
-
-// DeletionMarkerFile replaces MetadataFile while a backup is being deleted.
-const DeletionMarkerFile = "ark-backup-deleting.json"
-
-// restoreFilePrefix starts the names of a restore's files in its backup's directory.
-const restoreFilePrefix = "restore-"
 
 // Errors of the typed contract; check them with errors.Is.
 var (
@@ -55,12 +47,6 @@ var (
 
 // ErrReadOnly is matched (errors.Is) by the errors of writes to a Velero bucket.
 var ErrReadOnly = errors.New("the bucket is a Velero bucket (layout: velero), read-only to ark")
-
-// Velero 1.x's layout: backups/<name>/velero-backup.json, backups/<name>/<name>.tar.gz, ...
-const (
-	VeleroBackupsDir   = "backups/"
-	VeleroMetadataFile = "velero-backup.json"
-)
 
 // LayoutConfigKey is the Config.backupStorageProvider.config key naming the bucket's layout:
 // "ark" (the default) or "velero".
@@ -156,7 +142,7 @@ func validateRestore(backup, restore string) error {
 		return err
 	}
 	// restore-<r>-logs.gz of backup "restore-<r>" is that backup's own log file.
-	if backup == "restore-"+restore {
+	if format.RestoreLogFile(restore) == format.BackupLogFile(backup) {
 		return fmt.Errorf("%w: restore %q of backup %q: its log would overwrite the backup's log",
 			ErrInvalidName, restore, backup)
 	}
@@ -173,26 +159,26 @@ func (s *BackupStore) dir(backup string) string {
 // backupsRoot is where the backups' directories are.
 func (s *BackupStore) backupsRoot() string {
 	if s.velero {
-		return s.prefix + VeleroBackupsDir
+		return s.prefix + format.VeleroBackupsDir
 	}
 	return s.prefix
 }
 
 func (s *BackupStore) metadataFile() string {
 	if s.velero {
-		return VeleroMetadataFile
+		return format.VeleroMetadataFile
 	}
-	return MetadataFile
+	return format.MetadataFile
 }
 
 func (s *BackupStore) metadataKey(b string) string  { return s.dir(b) + s.metadataFile() }
-func (s *BackupStore) contentsKey(b string) string  { return s.dir(b) + b + ".tar.gz" }
-func (s *BackupStore) backupLogKey(b string) string { return s.dir(b) + b + "-logs.gz" }
+func (s *BackupStore) contentsKey(b string) string  { return s.dir(b) + format.ContentsFile(b) }
+func (s *BackupStore) backupLogKey(b string) string { return s.dir(b) + format.BackupLogFile(b) }
 func (s *BackupStore) restoreLogKey(b, r string) string {
-	return s.dir(b) + restoreFilePrefix + r + "-logs.gz"
+	return s.dir(b) + format.RestoreLogFile(r)
 }
 func (s *BackupStore) restoreResultsKey(b, r string) string {
-	return s.dir(b) + restoreFilePrefix + r + "-results.gz"
+	return s.dir(b) + format.RestoreResultsFile(r)
 }
 
 // Key returns the object key of a download target (for logs and tests).
@@ -383,7 +369,7 @@ func (s *BackupStore) MarkDeleting(ctx context.Context, backup *v1.Backup) error
 	if err != nil {
 		return err
 	}
-	if err := s.store.PutObject(ctx, s.bucket, s.dir(backup.Name)+DeletionMarkerFile, bytes.NewReader(data)); err != nil {
+	if err := s.store.PutObject(ctx, s.bucket, s.dir(backup.Name)+format.DeletionMarkerFile, bytes.NewReader(data)); err != nil {
 		return fmt.Errorf("writing the deletion marker of backup %q: %w", backup.Name, err)
 	}
 	if err := s.store.DeleteObject(ctx, s.bucket, s.metadataKey(backup.Name)); err != nil {
@@ -401,7 +387,7 @@ func (s *BackupStore) GetDeletionMarker(ctx context.Context, name string) (*v1.B
 	if s.velero {
 		return nil, fmt.Errorf("%w: %q has no deletion marker", ErrBackupNotFound, name)
 	}
-	data, err := s.readMetadata(ctx, name, s.dir(name)+DeletionMarkerFile)
+	data, err := s.readMetadata(ctx, name, s.dir(name)+format.DeletionMarkerFile)
 	if err != nil {
 		return nil, err
 	}
@@ -420,18 +406,18 @@ func (s *BackupStore) DeleteBackupFiles(ctx context.Context, name string) error 
 	if exists, err := s.BackupExists(ctx, name); err != nil {
 		return err
 	} else if exists {
-		return fmt.Errorf("%w: %q has an %s (not marked for deletion, or claimed again): its files are left alone", ErrBackupExists, name, MetadataFile)
+		return fmt.Errorf("%w: %q has an %s (not marked for deletion, or claimed again): its files are left alone", ErrBackupExists, name, format.MetadataFile)
 	}
 	keys, err := s.store.ListObjects(ctx, s.bucket, s.dir(name))
 	if err != nil {
 		return fmt.Errorf("listing files of backup %q: %w", name, err)
 	}
 	var restores, rest []string
-	marker := s.dir(name) + DeletionMarkerFile
+	marker := s.dir(name) + format.DeletionMarkerFile
 	for _, k := range keys {
 		switch base := strings.TrimPrefix(k, s.dir(name)); {
 		case strings.Contains(base, "/") || k == marker:
-		case strings.HasPrefix(base, restoreFilePrefix):
+		case strings.HasPrefix(base, format.RestoreFilePrefix):
 			restores = append(restores, k)
 		default:
 			rest = append(rest, k)

@@ -95,10 +95,6 @@ func (f *fakeStore) ListObjects(_ context.Context, bucket, prefix string) ([]str
 	return ret, nil
 }
 
-func (f *fakeStore) ListCommonPrefixes(context.Context, string, string, string) ([]string, error) {
-	return nil, errors.New("not used")
-}
-
 func (f *fakeStore) DeleteObject(_ context.Context, bucket, key string) error {
 	if err := f.record("delete " + key); err != nil {
 		return err

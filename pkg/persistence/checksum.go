@@ -9,6 +9,7 @@ import (
 	"io"
 
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // ErrChecksumMismatch is matched (errors.Is) by the error of a tarball whose size or
@@ -66,8 +67,8 @@ func (v *verifyingReader) mismatch() error {
 	got := v.h.sum()
 	if v.h.n > v.want.Size {
 		return fmt.Errorf("%w: the tarball of backup %q is longer than the %d bytes its %s records: it was corrupted or replaced",
-			ErrChecksumMismatch, v.backup, v.want.Size, MetadataFile)
+			ErrChecksumMismatch, v.backup, v.want.Size, format.MetadataFile)
 	}
 	return fmt.Errorf("%w: the tarball of backup %q has %d bytes and SHA-256 %s, its %s records %d bytes and SHA-256 %s: it was corrupted or replaced",
-		ErrChecksumMismatch, v.backup, got.Size, got.SHA256, MetadataFile, v.want.Size, v.want.SHA256)
+		ErrChecksumMismatch, v.backup, got.Size, got.SHA256, format.MetadataFile, v.want.Size, v.want.SHA256)
 }

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // GetBackup returns the Backup object stored with backup name (GetBackupMetadata, decoded).
@@ -72,9 +73,6 @@ func TargetFromAPI(t v1.DownloadTarget, backupName string) DownloadTarget {
 	return DownloadTarget{Kind: DownloadKind(t.Kind), Name: t.Name, BackupName: backupName}
 }
 
-// VeleroSourceAnnotation marks a Backup read from a Velero bucket.
-const VeleroSourceAnnotation = "ark.heptio.com/source"
-
 // fromVelero turns a Velero 1.x Backup, decoded into ark's type, into an ark
 // Backup. The fields ark shares with Velero (namespaces, resources, label
 // selector, ttl, snapshotVolumes, includeClusterResources, phase, timestamps,
@@ -87,7 +85,7 @@ func fromVelero(b *v1.Backup) {
 	b.ObjectMeta = metav1.ObjectMeta{
 		Name:        b.Name,
 		Labels:      b.Labels,
-		Annotations: map[string]string{VeleroSourceAnnotation: "velero"},
+		Annotations: map[string]string{format.VeleroSourceAnnotation: "velero"},
 	}
 	b.Status.VolumeBackups = nil
 	b.Status.ValidationErrors = nil

@@ -15,6 +15,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // veleroBucket copies the Velero 1.18 fixtures into a filesystem bucket, at Velero's keys.
@@ -68,7 +69,7 @@ func TestVeleroLayout(t *testing.T) {
 	}
 	if b.Kind != "Backup" || b.APIVersion != arkv1.SchemeGroupVersion.String() || b.Name != "vnginx" ||
 		b.Status.Phase != arkv1.BackupPhaseCompleted || !reflect.DeepEqual(b.Spec.IncludedNamespaces, []string{"nginx-example"}) ||
-		b.Spec.TTL.Duration.Hours() != 720 || b.UID != "" || b.Annotations[VeleroSourceAnnotation] != "velero" {
+		b.Spec.TTL.Duration.Hours() != 720 || b.UID != "" || b.Annotations[format.VeleroSourceAnnotation] != "velero" {
 		t.Errorf("converted backup = %+v", b)
 	}
 	w, err := s.GetBackup(ctx, "vwidgets")

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/heptio/ark/pkg/format"
 )
 
 // ArchiveLimits bound what the extraction of a backup tarball accepts. A
@@ -63,28 +65,14 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidArchive, fmt.Sprintf(format, args...))
 }
 
-// copyKind says which copy of an item a tarball entry is.
-//
-// Velero 1.x tarballs (format 1.1.0) hold each item twice: in the plain
-// directory and in <version>-preferredversion/, with the same bytes (both
-// are the source cluster's preferred version). The plain copy is the one
-// restored: it is in every format (ark's "1", Velero's 1.0 and 1.1.0) and is
-// what ark's own backups write, so one rule reads them all. The
-// preferred-version copy is used only for an item that has no plain copy;
-// other version directories (Velero's EnableAPIGroupVersions) are ignored.
-type copyKind int
-
-const (
-	// plainCopy: resources/<gr>/{cluster,namespaces/<ns>}/<name>.json, the
-	// layout ark writes (and every version of Velero too).
-	plainCopy copyKind = iota
-	// preferredCopy: resources/<gr>/<version>-preferredversion/..., the
-	// duplicate Velero (format 1.1.0) adds.
-	preferredCopy
-	// otherVersionCopy: resources/<gr>/<version>/..., a non-preferred version
-	// Velero writes with its EnableAPIGroupVersions feature. Never restored.
-	otherVersionCopy
-)
+// Which copy of an item is restored: Velero 1.x tarballs (format 1.1.0) hold
+// each item twice, in the plain directory and in <version>-preferredversion/,
+// with the same bytes (both are the source cluster's preferred version). The
+// plain copy (format.PlainCopy) is the one restored: it is in every format
+// (ark's "1", Velero's 1.0 and 1.1.0) and is what ark's own backups write, so
+// one rule reads them all. The preferred-version copy is used only for an item
+// that has no plain copy; other version directories (Velero's
+// EnableAPIGroupVersions) are ignored.
 
 // archiveItem is one item of the backup as indexed by extraction.
 type archiveItem struct {
@@ -97,7 +85,7 @@ type archiveItem struct {
 	// offset and size locate the item's bytes in the spool file.
 	offset int64
 	size   int64
-	copy   copyKind
+	copy   format.Copy
 }
 
 // itemKey identifies an item; a struct of the item's own strings rather than
@@ -283,7 +271,7 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 			return nil, invalid("contents over the limit of %d bytes", limits.MaxTotalBytes)
 		}
 
-		if name == "metadata/version" {
+		if name == format.MetadataVersionPath {
 			b, err := io.ReadAll(io.LimitReader(tr, 256))
 			if err != nil {
 				return nil, invalid("reading %s: %v", name, err)
@@ -291,21 +279,23 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 			a.formatVersion = strings.TrimSpace(string(b))
 			continue
 		}
-		it, ok, note := parseItemPath(name)
+		e, ok, note := format.ParseItemPath(name)
 		if note != "" {
 			a.notes = append(a.notes, note)
 		}
-		if !ok {
+		// Another version's copy is never restored (and no note per entry: an
+		// API-group-versions backup has many).
+		if !ok || e.Copy == format.OtherVersionCopy {
 			continue // the reader skips the entry's data
 		}
 		// The item keeps copies of its own: the entry's name (and the header
 		// it came in) can then be freed, and the resource and namespace,
 		// shared by many items, are stored once.
-		it.resource, it.namespace, it.name = intern(it.resource), intern(it.namespace), strings.Clone(it.name)
+		it := &archiveItem{resource: intern(e.Resource), namespace: intern(e.Namespace), name: strings.Clone(e.Name), copy: e.Copy}
 		if prev := a.byKey[it.key()]; prev != nil {
 			// Keep the plain copy; a preferred-version copy only stands in for
 			// a missing plain one.
-			if prev.copy == plainCopy || it.copy != plainCopy {
+			if prev.copy == format.PlainCopy || it.copy != format.PlainCopy {
 				if prev.copy == it.copy {
 					a.notes = append(a.notes, fmt.Sprintf("duplicate entry %q ignored", name))
 				}
@@ -402,44 +392,4 @@ func checkEntryName(raw string, maxLen int) (string, error) {
 		return "", invalid("entry %q is not a local path", raw)
 	}
 	return name, nil
-}
-
-// parseItemPath parses an entry name of the resources/ tree. ok is false for
-// entries that are not items to restore; note then says why, if worth saying.
-func parseItemPath(name string) (it *archiveItem, ok bool, note string) {
-	parts := strings.Split(name, "/")
-	if parts[0] != "resources" {
-		return nil, false, fmt.Sprintf("entry %q outside resources/ ignored", name)
-	}
-	if len(parts) < 4 {
-		return nil, false, fmt.Sprintf("unexpected entry %q ignored", name)
-	}
-	it = &archiveItem{resource: strings.ToLower(parts[1]), copy: plainCopy}
-	rest := parts[2:]
-	if rest[0] != "cluster" && rest[0] != "namespaces" {
-		if strings.HasSuffix(rest[0], "-preferredversion") {
-			it.copy = preferredCopy
-		} else {
-			it.copy = otherVersionCopy
-		}
-		rest = rest[1:]
-	}
-	var file string
-	switch {
-	case len(rest) == 2 && rest[0] == "cluster":
-		file = rest[1]
-	case len(rest) == 3 && rest[0] == "namespaces":
-		it.namespace, file = rest[1], rest[2]
-	default:
-		return nil, false, fmt.Sprintf("unexpected entry %q ignored", name)
-	}
-	if !strings.HasSuffix(file, ".json") || file == ".json" {
-		return nil, false, fmt.Sprintf("unexpected entry %q ignored (not a .json file)", name)
-	}
-	it.name = strings.TrimSuffix(file, ".json")
-	if it.copy == otherVersionCopy {
-		// Not a note per entry: an API-group-versions backup has many.
-		return nil, false, ""
-	}
-	return it, true, ""
 }

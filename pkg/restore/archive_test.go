@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/heptio/ark/pkg/format"
 )
 
 var cmJSON = []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c1","namespace":"ns1"}}`)
@@ -120,14 +122,14 @@ func TestExtractIndex(t *testing.T) {
 				t.Errorf("total %d, want 3", a.total)
 			}
 			c1 := a.lookup("configmaps", "ns1", "c1")
-			if c1 == nil || c1.copy != plainCopy {
+			if c1 == nil || c1.copy != format.PlainCopy {
 				t.Fatalf("c1 = %+v, want the plain copy", c1)
 			}
 			data, err := a.read(c1)
 			if err != nil || !bytes.Equal(data, plain) {
 				t.Errorf("c1 read %q, %v", data, err)
 			}
-			if c2 := a.lookup("configmaps", "ns1", "c2"); c2 == nil || c2.copy != preferredCopy {
+			if c2 := a.lookup("configmaps", "ns1", "c2"); c2 == nil || c2.copy != format.PreferredCopy {
 				t.Errorf("c2 = %+v, want the preferred-version copy", c2)
 			}
 			if a.byResource["deployments.apps"] != nil {

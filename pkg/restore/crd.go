@@ -76,12 +76,12 @@ func (s *run) waitForCRDs(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CRDTimeout)
 	defer cancel()
-	s.log.info("waiting for CRDs", "count", len(crds))
+	s.log.Info("waiting for CRDs", "count", len(crds))
 	var pending []restoredCRD
 	for _, c := range crds {
 		if err := s.opts.CRDWaiter.WaitEstablished(ctx, c.ref.Name); err != nil {
 			s.col.error("", "%s: not Established: %v", c.ref, err)
-			s.log.item(slog.LevelError, "CRD not Established", c.ref, "error", err.Error())
+			s.log.Item(slog.LevelError, "CRD not Established", c.ref.Resource, c.ref.Namespace, c.ref.Name, "error", err.Error())
 			continue
 		}
 		pending = append(pending, c)
@@ -101,7 +101,7 @@ func (s *run) waitForCRDs(ctx context.Context) {
 	var missing []restoredCRD
 	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		if err := s.discovery.Refresh(ctx); err != nil {
-			s.log.debug("discovery refresh failed", "error", err.Error())
+			s.log.Debug("discovery refresh failed", "error", err.Error())
 			return false, nil
 		}
 		missing = served()
@@ -110,11 +110,11 @@ func (s *run) waitForCRDs(ctx context.Context) {
 	if err != nil {
 		for _, c := range missing {
 			s.col.error("", "%s: resource %s not served by discovery after %v", c.ref, c.resource, s.opts.CRDTimeout)
-			s.log.item(slog.LevelError, "CRD resource not served", c.ref, "crdResource", c.resource)
+			s.log.Item(slog.LevelError, "CRD resource not served", c.ref.Resource, c.ref.Namespace, c.ref.Name, "crdResource", c.resource)
 		}
 		return
 	}
-	s.log.info("CRDs established and served", "count", len(pending))
+	s.log.Info("CRDs established and served", "count", len(pending))
 }
 
 // waitForQuotas waits for the ResourceQuotas restored (or found existing) to
@@ -131,7 +131,7 @@ func (s *run) waitForQuotas(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.CRDTimeout)
 	defer cancel()
-	s.log.info("waiting for resource quotas to have a status", "count", len(quotas))
+	s.log.Info("waiting for resource quotas to have a status", "count", len(quotas))
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
 	for _, q := range quotas {
 		err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
@@ -144,7 +144,7 @@ func (s *run) waitForQuotas(ctx context.Context) {
 		})
 		if err != nil {
 			s.col.warn(q.Namespace, "%s: the quota controller gave it no status within %s: objects it covers may be rejected", q, s.opts.CRDTimeout)
-			s.log.item(slog.LevelWarn, "resource quota without status", q, "error", err.Error())
+			s.log.Item(slog.LevelWarn, "resource quota without status", q.Resource, q.Namespace, q.Name, "error", err.Error())
 		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // FieldManager is the field manager of ark's server-side applies.
@@ -60,7 +61,7 @@ func (s *run) prepareRootCA(ref ItemRef, obj *unstructured.Unstructured) {
 		sort.Strings(lost)
 		msg := fmt.Sprintf("data keys %s not restored: the cluster's root CA publisher keeps only ca.crt in this ConfigMap", strings.Join(lost, ", "))
 		s.col.warn(ref.Namespace, "%s: %s", ref, msg)
-		s.log.item(slog.LevelWarn, msg, ref)
+		s.log.Item(slog.LevelWarn, msg, ref.Resource, ref.Namespace, ref.Name)
 	}
 }
 
@@ -83,7 +84,7 @@ func (s *run) updateExisting() bool {
 
 func (s *run) unchanged(ref ItemRef) {
 	s.col.add(func(r *Result) { r.Unchanged++ })
-	s.log.item(slog.LevelInfo, "already exists, equal to the backup", ref)
+	s.log.Item(slog.LevelInfo, "already exists, equal to the backup", ref.Resource, ref.Namespace, ref.Name)
 }
 
 // applyExisting compares an existing object with its backed-up state by a
@@ -105,10 +106,10 @@ func (s *run) applyExisting(ctx context.Context, gvr schema.GroupVersionResource
 	// ark set it, which omitting it would remove.
 	bare := obj.DeepCopy()
 	if l := bare.GetLabels(); l != nil {
-		if v, ok := live.GetLabels()[arkv1.RestoreNameLabel]; ok {
-			l[arkv1.RestoreNameLabel] = v
+		if v, ok := live.GetLabels()[format.RestoreNameLabel]; ok {
+			l[format.RestoreNameLabel] = v
 		} else {
-			delete(l, arkv1.RestoreNameLabel)
+			delete(l, format.RestoreNameLabel)
 		}
 		bare.SetLabels(l)
 	}
@@ -139,7 +140,7 @@ func (s *run) applyExisting(ctx context.Context, gvr schema.GroupVersionResource
 		return
 	}
 	s.col.updated(ref.Namespace, "%s: updated to its backed-up state (%s)", ref, strings.Join(diff, ", "))
-	s.log.item(slog.LevelInfo, "updated to its backed-up state", ref, "fields", diff)
+	s.log.Item(slog.LevelInfo, "updated to its backed-up state", ref.Resource, ref.Namespace, ref.Name, "fields", diff)
 }
 
 // ignoredInComparison are the metadata fields an apply changes by itself.
@@ -219,7 +220,7 @@ func (s *run) mergeClusterMade(ctx context.Context, gvr schema.GroupVersionResou
 	if len(kept) > 0 {
 		msg := fmt.Sprintf("made by the cluster; kept its own value of %s (the backup's differs; existingResourcePolicy update takes the backup's)", strings.Join(kept, ", "))
 		s.col.warn(ref.Namespace, "%s: %s", ref, msg)
-		s.log.item(slog.LevelWarn, msg, ref)
+		s.log.Item(slog.LevelWarn, msg, ref.Resource, ref.Namespace, ref.Name)
 	}
 	if len(added) == 0 {
 		if len(kept) == 0 {
@@ -230,7 +231,7 @@ func (s *run) mergeClusterMade(ctx context.Context, gvr schema.GroupVersionResou
 		return
 	}
 	s.col.updated(ref.Namespace, "%s: made by the cluster; merged from the backup: %s", ref, strings.Join(added, ", "))
-	s.log.item(slog.LevelInfo, "made by the cluster; merged from the backup", ref, "fields", added)
+	s.log.Item(slog.LevelInfo, "made by the cluster; merged from the backup", ref.Resource, ref.Namespace, ref.Name, "fields", added)
 }
 
 // mergeUserContent merges into live the user-set content of backup (see
@@ -244,7 +245,7 @@ func mergeUserContent(live, backup *unstructured.Unstructured, overwrite bool) (
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if what == "label" && k == arkv1.RestoreNameLabel {
+			if what == "label" && k == format.RestoreNameLabel {
 				continue // the merged object is not one this restore made
 			}
 			v := from[k]

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 func u(o map[string]any) *unstructured.Unstructured { return &unstructured.Unstructured{Object: o} }
@@ -69,7 +69,7 @@ func TestMergeUserContent(t *testing.T) {
 		{
 			name:    "adds what is missing, not the restore label",
 			live:    sa(nil, nil, nil),
-			backup:  sa(map[string]any{"team": "a", arkv1.RestoreNameLabel: "r"}, []any{secret("reg")}, map[string]any{"automountServiceAccountToken": false}),
+			backup:  sa(map[string]any{"team": "a", format.RestoreNameLabel: "r"}, []any{secret("reg")}, map[string]any{"automountServiceAccountToken": false}),
 			want:    sa(map[string]any{"team": "a"}, []any{secret("reg")}, map[string]any{"automountServiceAccountToken": false}),
 			changed: []string{"label team", "imagePullSecret reg", "automountServiceAccountToken"},
 		},

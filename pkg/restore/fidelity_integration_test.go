@@ -26,6 +26,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // Regression tests for issue 16: restores that did not bring back what was
@@ -377,7 +378,7 @@ func TestIntegrationRestoreExistingResourcePolicy(t *testing.T) {
 		}
 	}
 	got := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{}))
-	if got.Data["mode"] != "safe" || got.Labels["added-later"] != "yes" || got.Labels[arkv1.RestoreNameLabel] != "policy-update" {
+	if got.Data["mode"] != "safe" || got.Labels["added-later"] != "yes" || got.Labels[format.RestoreNameLabel] != "policy-update" {
 		t.Errorf("settings after update: data %v labels %v", got.Data, got.Labels)
 	}
 	owned := false
@@ -391,7 +392,7 @@ func TestIntegrationRestoreExistingResourcePolicy(t *testing.T) {
 		t.Errorf("deployment replicas %d, want the backup's 2", *d.Spec.Replicas)
 	}
 	unchangedCM := must[*corev1.ConfigMap](t)(kube.CoreV1().ConfigMaps(ns).Get(ctx, "untouched", metav1.GetOptions{}))
-	if _, ok := unchangedCM.Labels[arkv1.RestoreNameLabel]; ok {
+	if _, ok := unchangedCM.Labels[format.RestoreNameLabel]; ok {
 		t.Errorf("an object equal to its backup was written: %v", unchangedCM.Labels)
 	}
 

@@ -61,7 +61,7 @@ func (s *run) checkFilters() error {
 	inBackup := s.arc.namespaces()
 	warn := func(what, ns string) {
 		s.col.warn("", "%s %q is not in the backup: it matches nothing", what, ns)
-		s.log.warn(what+" is not in the backup", "namespace", ns)
+		s.log.Warn(what+" is not in the backup", "namespace", ns)
 	}
 	for _, ns := range spec.IncludedNamespaces {
 		if ns != "*" && ns != "" && !inBackup[ns] {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/label"
 )
 
@@ -99,7 +100,7 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 		}
 		gr := schema.ParseGroupResource(dir)
 		skipAll := func(reason string) {
-			s.log.info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
+			s.log.Info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
 			for _, it := range items {
 				s.skipped(s.refOf(it), reason)
 				s.processed.Add(1)
@@ -121,7 +122,7 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 		if err != nil {
 			// Still go item by item: items the filters leave out are skips, not
 			// errors.
-			s.log.error("resource not served by the cluster", "resource", dir, "error", err.Error())
+			s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
 			notServed := fmt.Errorf("resource %s is not served by the cluster: %w", dir, err)
 			for _, it := range items {
 				if !yield(job{it: it, gvr: schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, notServed: notServed}) {
@@ -134,7 +135,7 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 			skipAll("the resource does not support create")
 			return
 		}
-		s.log.info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
+		s.log.Info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
 		for _, it := range items {
 			if !yield(job{it: it, gvr: gvr, api: api}) {
 				return
@@ -177,32 +178,32 @@ func (s *run) restored(ref ItemRef, kv ...any) {
 		r.Restored++
 		r.Items = append(r.Items, ref)
 	})
-	s.log.item(slog.LevelInfo, "restored", ref, kv...)
+	s.log.Item(slog.LevelInfo, "restored", ref.Resource, ref.Namespace, ref.Name, kv...)
 }
 
 func (s *run) existing(ref ItemRef) {
 	s.col.add(func(r *Result) { r.Existing++ })
 	s.col.warn(ref.Namespace, "%s: already exists in the cluster, left untouched", ref)
-	s.log.item(slog.LevelWarn, "already exists, left untouched", ref)
+	s.log.Item(slog.LevelWarn, "already exists, left untouched", ref.Resource, ref.Namespace, ref.Name)
 }
 
 func (s *run) skipped(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
-	s.log.item(slog.LevelInfo, "skipped", ref, "reason", reason)
+	s.log.Item(slog.LevelInfo, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
 // skippedWarn is a skip the user should hear about.
 func (s *run) skippedWarn(ref ItemRef, reason string) {
 	s.col.add(func(r *Result) { r.Skipped++ })
 	s.col.warn(ref.Namespace, "%s: not restored: %s", ref, reason)
-	s.log.item(slog.LevelWarn, "skipped", ref, "reason", reason)
+	s.log.Item(slog.LevelWarn, "skipped", ref.Resource, ref.Namespace, ref.Name, "reason", reason)
 }
 
 func (s *run) failed(ref ItemRef, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	s.col.add(func(r *Result) { r.Failed++ })
 	s.col.error(ref.Namespace, "%s: %s", ref, msg)
-	s.log.item(slog.LevelError, "restore failed", ref, "error", msg)
+	s.log.Item(slog.LevelError, "restore failed", ref.Resource, ref.Namespace, ref.Name, "error", msg)
 }
 
 // restoreItem restores one item; every outcome is recorded. A non-nil
@@ -213,7 +214,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 	deferred := false
 	defer func() {
 		if p := recover(); p != nil {
-			s.log.error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			s.log.Error("panic restoring item", "item", ref.String(), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			s.failed(ref, "internal error: %v", p)
 		}
 		if !deferred {
@@ -282,7 +283,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		s.deferred = append(s.deferred, deferredItem{it: it, gvr: gvr, api: api})
 		s.deferMu.Unlock()
 		deferred = true
-		s.log.item(slog.LevelDebug, "deferred until the service accounts are restored", ref)
+		s.log.Item(slog.LevelDebug, "deferred until the service accounts are restored", ref.Resource, ref.Namespace, ref.Name)
 		return
 	}
 
@@ -342,7 +343,7 @@ func (s *run) restoreItem(ctx context.Context, it *archiveItem, gvr schema.Group
 		s.restored(ref, extra...)
 		if warning != "" {
 			s.col.warn(ref.Namespace, "%s: %s", ref, warning)
-			s.log.item(slog.LevelWarn, warning, ref)
+			s.log.Item(slog.LevelWarn, warning, ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):
 		s.noteRestored(gr, ref, obj)
@@ -490,7 +491,7 @@ func setRestoreLabel(obj *unstructured.Unstructured, restore string) {
 	if l == nil {
 		l = map[string]string{}
 	}
-	l[arkv1.RestoreNameLabel] = label.ValidValue(restore)
+	l[format.RestoreNameLabel] = label.ValidValue(restore)
 	obj.SetLabels(l)
 }
 
@@ -718,7 +719,7 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 			s.restored(ref)
 		} else {
 			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
-			s.log.item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref)
+			s.log.Item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):
 		e.fromItem = it

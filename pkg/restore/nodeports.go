@@ -62,6 +62,6 @@ func (s *run) createService(ctx context.Context, gvr schema.GroupVersionResource
 	}
 	msg := fmt.Sprintf("node ports not kept, the cluster chose new ones (%s): %v", strings.Join(dropped, ", "), err)
 	s.col.warn(ref.Namespace, "%s: %s", ref, msg)
-	s.log.item(slog.LevelWarn, msg, ref)
+	s.log.Item(slog.LevelWarn, msg, ref.Resource, ref.Namespace, ref.Name)
 	return nil
 }

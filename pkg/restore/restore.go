@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/oplog"
 	"github.com/heptio/ark/pkg/util/collections"
 )
 
@@ -141,7 +142,7 @@ type run struct {
 	backup   *arkv1.Backup
 	arc      *archive
 	col      *collector
-	log      *restoreLog
+	log      *oplog.Log
 	selector labels.Selector
 	// namespaceFilter is over the backup's (source) namespaces.
 	namespaceFilter *collections.IncludesExcludes
@@ -185,7 +186,7 @@ type restoredCRD struct {
 }
 
 // Restore restores the backup whose tarball is contents, as restore asks.
-// It writes its log to log (JSON lines) and calls progress (if not nil) from
+// It writes its log to log (pkg/oplog: JSON lines) and calls progress (if not nil) from
 // time to time, never concurrently. It returns an error, with the Result so
 // far, only when the restore as a whole fails (unreadable tarball, discovery
 // down, ctx done); problems with single items are in Result.Results.
@@ -201,20 +202,20 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 		restore:    restore,
 		backup:     backup,
 		col:        newCollector(),
-		log:        newRestoreLog(ctx, log, restore.Name, r.opts.Clock),
+		log:        oplog.New(ctx, log, oplog.Restore, restore.Name, r.opts.Clock),
 		namespaces: map[string]*namespaceState{},
-		restorePVs: restore.Spec.RestorePVs == nil || *restore.Spec.RestorePVs,
+		restorePVs: restore.Spec.ShouldRestorePVs(),
 		progress:   progress,
 	}
 	start := r.opts.Clock.Now()
-	s.log.info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers)
+	s.log.Info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers)
 	res, err := s.do(ctx, contents)
 	if err != nil {
-		s.log.error("restore failed", "error", err.Error())
+		s.log.Error("restore failed", "error", err.Error())
 		s.col.error("", "restore failed: %v", err)
 		return s.col.result(), err
 	}
-	s.log.info("restore finished", "duration", r.opts.Clock.Since(start).String(),
+	s.log.Info("restore finished", "duration", r.opts.Clock.Since(start).String(),
 		"total", res.TotalItems, "restored", res.Restored, "existing", res.Existing,
 		"skipped", res.Skipped, "failed", res.Failed,
 		"warnings", res.Results.WarningCount(), "errors", res.Results.ErrorCount())
@@ -242,12 +243,12 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 	}
 	defer func() {
 		if err := arc.Close(); err != nil {
-			s.log.warn("removing the extraction directory failed", "error", err.Error())
+			s.log.Warn("removing the extraction directory failed", "error", err.Error())
 		}
 	}()
 	s.arc = arc
 	for _, n := range arc.notes {
-		s.log.debug(n)
+		s.log.Debug(n)
 	}
 	if v := arc.formatVersion; v != "" && v != "1" && !strings.HasPrefix(v, "1.") {
 		return nil, fmt.Errorf("unsupported backup format version %q", v)
@@ -256,7 +257,7 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		r.TotalItems = arc.total
 		r.FormatVersion = arc.formatVersion
 	})
-	s.log.info("backup read", "items", arc.total, "formatVersion", arc.formatVersion)
+	s.log.Info("backup read", "items", arc.total, "formatVersion", arc.formatVersion)
 
 	if err := s.discovery.Refresh(ctx); err != nil {
 		return nil, fmt.Errorf("discovering the cluster's resources: %w", err)

@@ -37,6 +37,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/discovery"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -244,7 +245,7 @@ func TestIntegrationRestoreNginx(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nsObj.Labels[arkv1.RestoreNameLabel] != "nginx-1" || nsObj.Labels[cluster.TestNamespaceLabel] != "true" {
+		if nsObj.Labels[format.RestoreNameLabel] != "nginx-1" || nsObj.Labels[cluster.TestNamespaceLabel] != "true" {
 			t.Errorf("namespace %s labels %v", dst, nsObj.Labels)
 		}
 		for _, gvr := range []schema.GroupVersionResource{gvrDeploy, gvrServices, gvrConfigMaps, gvrSecrets, gvrSAs} {
@@ -257,7 +258,7 @@ func TestIntegrationRestoreNginx(t *testing.T) {
 					t.Errorf("%s %s/%s: %v", gvr.Resource, dst, o.GetName(), err)
 					continue
 				}
-				if got.GetLabels()[arkv1.RestoreNameLabel] != "nginx-1" || got.GetLabels()["app"] != "nginx" {
+				if got.GetLabels()[format.RestoreNameLabel] != "nginx-1" || got.GetLabels()["app"] != "nginx" {
 					t.Errorf("%s %s/%s labels %v", gvr.Resource, dst, got.GetName(), got.GetLabels())
 				}
 				if got.GetUID() == o.GetUID() {
@@ -332,7 +333,7 @@ func TestIntegrationRestoreNginx(t *testing.T) {
 			}
 		}
 		cm, err := kube.CoreV1().ConfigMaps(dstA).Get(ctx, "nginx-conf", metav1.GetOptions{})
-		if err != nil || cm.Labels[arkv1.RestoreNameLabel] != "nginx-1" {
+		if err != nil || cm.Labels[format.RestoreNameLabel] != "nginx-1" {
 			t.Errorf("configmap relabelled: %v %v", cm.Labels, err)
 		}
 	})
@@ -492,7 +493,7 @@ func TestIntegrationRestoreVeleroFixtures(t *testing.T) {
 		var names []string
 		for _, w := range list(t, gvrWidgets, dst) {
 			names = append(names, w.GetName())
-			if w.GetLabels()[arkv1.RestoreNameLabel] != "vwidgets-1" {
+			if w.GetLabels()[format.RestoreNameLabel] != "vwidgets-1" {
 				t.Errorf("%s labels %v", w.GetName(), w.GetLabels())
 			}
 		}
@@ -655,7 +656,7 @@ func TestIntegrationRoundTripWithBackupEngine(t *testing.T) {
 		}
 	}
 	nsObj, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-	if err != nil || nsObj.Labels[cluster.TestNamespaceLabel] != "true" || nsObj.Labels[arkv1.RestoreNameLabel] != "roundtrip-1" {
+	if err != nil || nsObj.Labels[cluster.TestNamespaceLabel] != "true" || nsObj.Labels[format.RestoreNameLabel] != "roundtrip-1" {
 		t.Fatalf("namespace %v %v", nsObj, err)
 	}
 	after, err := kube.AppsV1().Deployments(ns).Get(ctx, "nginx-deployment", metav1.GetOptions{})

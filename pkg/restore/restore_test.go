@@ -22,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 type panickingRestorer struct{}
@@ -308,11 +309,11 @@ func TestRestoreNamespaceMapping(t *testing.T) {
 		t.Fatalf("errors: %v\n%s", res.Results.Errors, log)
 	}
 	x := env.get(t, gvrNamespaces, "", "x")
-	if l := x.GetLabels(); l["team"] != "blue" || l["kubernetes.io/metadata.name"] != "x" || l[arkv1.RestoreNameLabel] != "r1" {
+	if l := x.GetLabels(); l["team"] != "blue" || l["kubernetes.io/metadata.name"] != "x" || l[format.RestoreNameLabel] != "r1" {
 		t.Errorf("namespace x labels %v", l)
 	}
 	y := env.get(t, gvrNamespaces, "", "y") // not in the backup: created bare
-	if y.GetLabels()[arkv1.RestoreNameLabel] != "r1" {
+	if y.GetLabels()[format.RestoreNameLabel] != "r1" {
 		t.Errorf("namespace y labels %v", y.GetLabels())
 	}
 	env.get(t, gvrNamespaces, "", "c")
@@ -389,7 +390,7 @@ func TestRestoreCleansObjects(t *testing.T) {
 	if _, ok := d.Object["status"]; ok {
 		t.Errorf("deployment status kept")
 	}
-	if d.GetAnnotations()["keep"] != "me" || d.GetLabels()["app"] != "demo" || d.GetLabels()[arkv1.RestoreNameLabel] != "r1" {
+	if d.GetAnnotations()["keep"] != "me" || d.GetLabels()["app"] != "demo" || d.GetLabels()[format.RestoreNameLabel] != "r1" {
 		t.Errorf("labels %v annotations %v", d.GetLabels(), d.GetAnnotations())
 	}
 	if r, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); r != 2 {
@@ -1028,7 +1029,7 @@ func TestRestoreVolumesThroughClaims(t *testing.T) {
 	if ds, _, _ := unstructured.NestedString(c.Object, "spec", "dataSource", "name"); ds != "vs-snap-9" {
 		t.Errorf("claim %v", c.Object["spec"])
 	}
-	if c.GetLabels()[arkv1.RestoreNameLabel] != "r1" {
+	if c.GetLabels()[format.RestoreNameLabel] != "r1" {
 		t.Errorf("claim labels %v", c.GetLabels())
 	}
 

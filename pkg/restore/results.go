@@ -4,37 +4,9 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/heptio/ark/pkg/format"
 )
-
-// Results are a restore's warnings, errors and updates of existing objects
-// by namespace: the key is the namespace the item was restored into, "" for
-// cluster-scoped items and for the restore as a whole. It is what is
-// uploaded as restore-<name>-results.gz.
-type Results struct {
-	Warnings map[string][]string `json:"warnings"`
-	Errors   map[string][]string `json:"errors"`
-	// Updated lists the existing objects the restore changed: brought to
-	// their backed-up state (existingResourcePolicy update) or, for objects
-	// the cluster makes in every namespace, merged with what the user set.
-	Updated map[string][]string `json:"updated,omitempty"`
-}
-
-// UpdatedCount is the number of existing objects updated.
-func (r Results) UpdatedCount() int { return count(r.Updated) }
-
-// WarningCount is the number of warnings.
-func (r Results) WarningCount() int { return count(r.Warnings) }
-
-// ErrorCount is the number of errors.
-func (r Results) ErrorCount() int { return count(r.Errors) }
-
-func count(m map[string][]string) int {
-	n := 0
-	for _, l := range m {
-		n += len(l)
-	}
-	return n
-}
 
 // ItemRef names one item: its resource (group-resource, "deployments.apps"),
 // the namespace it was restored into ("" if cluster-scoped) and its name.
@@ -53,7 +25,7 @@ func (r ItemRef) String() string {
 
 // Result is the outcome of a restore.
 type Result struct {
-	Results Results `json:"results"`
+	Results format.RestoreResults `json:"results"`
 	// FormatVersion is the backup's metadata/version ("1", "1.1.0").
 	FormatVersion string `json:"formatVersion,omitempty"`
 	// TotalItems is the number of items in the backup, one copy each.
@@ -84,7 +56,7 @@ type collector struct {
 }
 
 func newCollector() *collector {
-	return &collector{res: Result{Results: Results{Warnings: map[string][]string{}, Errors: map[string][]string{}, Updated: map[string][]string{}}}}
+	return &collector{res: Result{Results: format.RestoreResults{Warnings: map[string][]string{}, Errors: map[string][]string{}, Updated: map[string][]string{}}}}
 }
 
 func (c *collector) warn(ns, format string, args ...any) {

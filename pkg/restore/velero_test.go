@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -53,7 +54,7 @@ func TestVeleroFixturesReadBack(t *testing.T) {
 			var got []string
 			for _, r := range a.resources() {
 				for _, it := range a.byResource[r] {
-					if it.copy != plainCopy {
+					if it.copy != format.PlainCopy {
 						t.Errorf("%s: read the %v copy", it, it.copy)
 					}
 					got = append(got, it.String())
@@ -85,7 +86,7 @@ func TestVeleroFixturesRestore(t *testing.T) {
 			name string
 		}{{gvrDeploy, "nginx-deployment"}, {gvrServices, "my-nginx"}, {gvrConfigMaps, "nginx-conf"}, {gvrSecrets, "nginx-secret"}, {gvrSAs, "nginx-sa"}} {
 			u := env.get(t, o.gvr, "nginx-copy", o.name)
-			if u.GetLabels()[arkv1.RestoreNameLabel] != "vnginx-r1" || u.GetLabels()["app"] != "nginx" {
+			if u.GetLabels()[format.RestoreNameLabel] != "vnginx-r1" || u.GetLabels()["app"] != "nginx" {
 				t.Errorf("%s labels %v", o.name, u.GetLabels())
 			}
 			if u.GetUID() != "" || u.GetResourceVersion() != "" || len(u.GetManagedFields()) != 0 || u.GetCreationTimestamp() != (metav1.Time{}) {
@@ -128,7 +129,7 @@ func TestVeleroFixturesRestore(t *testing.T) {
 		if tags, _, _ := unstructured.NestedStringSlice(w2.Object, "spec", "extra", "tags"); !reflect.DeepEqual(tags, []string{"a", "b"}) {
 			t.Errorf("w2 extra tags %v", tags)
 		}
-		if w2.GetLabels()[arkv1.RestoreNameLabel] != "vwidgets-r1" {
+		if w2.GetLabels()[format.RestoreNameLabel] != "vwidgets-r1" {
 			t.Errorf("w2 labels %v", w2.GetLabels())
 		}
 	})

@@ -17,6 +17,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/restore"
 )
 
@@ -43,7 +44,7 @@ func (d deleter) SnapshotBackupTag(ctx context.Context, snapshotID string) (stri
 	if err != nil {
 		return "", err
 	}
-	return tags[cloudprovider.BackupTag], nil
+	return tags[format.BackupTag], nil
 }
 
 // Defaults of the restorer.

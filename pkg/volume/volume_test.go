@@ -14,6 +14,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // fakeStore handles PVs with spec.fake.id and records its calls.
@@ -85,7 +86,7 @@ func TestSnapshotter(t *testing.T) {
 	if info != nil || err != nil {
 		t.Fatalf("foreign PV: %v, %v; want nil, nil", info, err)
 	}
-	tags := map[string]string{cloudprovider.BackupTag: "b1"}
+	tags := map[string]string{format.BackupTag: "b1"}
 	info, err = s.SnapshotVolume(ctx, pv(map[string]any{"fake": map[string]any{"id": "vol-1"}},
 		map[string]any{"topology.kubernetes.io/zone": "us-east-1a"}), tags)
 	if err != nil {
@@ -94,7 +95,7 @@ func TestSnapshotter(t *testing.T) {
 	if info.SnapshotID != "snap-of-vol-1" || info.Type != "gp3" || info.AvailabilityZone != "us-east-1a" || info.Iops == nil || *info.Iops != 3000 {
 		t.Errorf("info %+v", info)
 	}
-	if store.infoZone != "us-east-1a" || store.snapZone != "us-east-1a" || store.tags[cloudprovider.BackupTag] != "b1" {
+	if store.infoZone != "us-east-1a" || store.snapZone != "us-east-1a" || store.tags[format.BackupTag] != "b1" {
 		t.Errorf("store saw zone %q/%q tags %v", store.infoZone, store.snapZone, store.tags)
 	}
 

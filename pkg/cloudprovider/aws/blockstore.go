@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // EBSCSIDriver is the name of the EBS CSI driver.
@@ -231,7 +232,7 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, _ string, tag
 }
 
 func snapshotDescription(tags map[string]string) string {
-	if b := tags[cloudprovider.BackupTag]; b != "" {
+	if b := tags[format.BackupTag]; b != "" {
 		return "ark backup " + b
 	}
 	return "ark snapshot"
@@ -248,7 +249,7 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 		AvailabilityZone: aws.String(zone),
 		TagSpecifications: []ec2types.TagSpecification{{
 			ResourceType: ec2types.ResourceTypeVolume,
-			Tags:         []ec2types.Tag{{Key: aws.String("ark.heptio.com/restored-from"), Value: aws.String(snapshotID)}},
+			Tags:         []ec2types.Tag{{Key: aws.String(format.RestoredFromTag), Value: aws.String(snapshotID)}},
 		}},
 	}
 	if volumeType != "" {

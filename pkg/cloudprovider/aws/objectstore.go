@@ -218,31 +218,6 @@ func (s *ObjectStore) GetObject(ctx context.Context, bucket, key string) (io.Rea
 	return out.Body, nil
 }
 
-// ListCommonPrefixes lists the prefixes under prefix up to delimiter.
-func (s *ObjectStore) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
-	if err := cloudprovider.CheckBucket(provider, "list", bucket); err != nil {
-		return nil, err
-	}
-	if delimiter == "" {
-		return nil, &cloudprovider.Error{Provider: provider, Op: "list", Bucket: bucket, Key: prefix, Err: errors.New("delimiter is empty")}
-	}
-	var ret []string
-	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{
-		Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String(delimiter),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, s.wrap("list", bucket, prefix, err)
-		}
-		for _, cp := range page.CommonPrefixes {
-			ret = append(ret, aws.ToString(cp.Prefix))
-		}
-	}
-	sort.Strings(ret)
-	return ret, nil
-}
-
 // ListObjects lists every key under prefix.
 func (s *ObjectStore) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
 	if err := cloudprovider.CheckBucket(provider, "list", bucket); err != nil {

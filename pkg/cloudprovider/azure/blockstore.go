@@ -37,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // DiskCSIDriver is the name of the Azure disk CSI driver.
@@ -356,7 +357,7 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 	}
 	res := armcompute.Disk{
 		Location: s.Location,
-		Tags:     azureTags(map[string]string{"ark.heptio.com/restored-from": sid.name}),
+		Tags:     azureTags(map[string]string{format.RestoredFromTag: sid.name}),
 		Properties: &armcompute.DiskProperties{CreationData: &armcompute.CreationData{
 			CreateOption:     ptr(armcompute.DiskCreateOptionCopy),
 			SourceResourceID: ptr(sid.String()),
@@ -400,7 +401,7 @@ func (b *BlockStore) IsVolumeReady(ctx context.Context, volumeID, _ string) (boo
 	return false, nil
 }
 
-// SnapshotTags reads the snapshot's tags; the ark tags (cloudprovider.BackupTag) are given
+// SnapshotTags reads the snapshot's tags; the ark tags (format.BackupTag) are given
 // under their own names again.
 func (b *BlockStore) SnapshotTags(ctx context.Context, snapshotID string) (map[string]string, error) {
 	sid, err := parseID(snapshotID, "snapshots")
@@ -417,8 +418,8 @@ func (b *BlockStore) SnapshotTags(ctx context.Context, snapshotID string) (map[s
 			tags[k] = *v
 		}
 	}
-	if v, ok := tags[azureTagName(cloudprovider.BackupTag)]; ok {
-		tags[cloudprovider.BackupTag] = v
+	if v, ok := tags[azureTagName(format.BackupTag)]; ok {
+		tags[format.BackupTag] = v
 	}
 	return tags, nil
 }

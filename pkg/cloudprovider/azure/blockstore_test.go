@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 type fakeCredential struct{}
@@ -314,7 +315,7 @@ func TestBlockStoreSnapshotAndRestore(t *testing.T) {
 		t.Fatalf("IsVolumeReady (succeeded) = %v, %v", ready, err)
 	}
 
-	if tags, err := b.SnapshotTags(ctx, snap); err != nil || tags[cloudprovider.BackupTag] != "nightly" {
+	if tags, err := b.SnapshotTags(ctx, snap); err != nil || tags[format.BackupTag] != "nightly" {
 		t.Fatalf("SnapshotTags = %v, %v", tags, err)
 	}
 	if err := b.DeleteSnapshot(ctx, snap); err != nil {

@@ -29,7 +29,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
@@ -193,32 +192,6 @@ func (s *ObjectStore) GetObject(ctx context.Context, bucket, key string) (io.Rea
 		return nil, s.wrap("get", bucket, key, err)
 	}
 	return resp.Body, nil
-}
-
-// ListCommonPrefixes lists the prefixes under prefix up to delimiter.
-func (s *ObjectStore) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
-	if err := cloudprovider.CheckBucket(provider, "list", bucket); err != nil {
-		return nil, err
-	}
-	if delimiter == "" {
-		return nil, &cloudprovider.Error{Provider: provider, Op: "list", Bucket: bucket, Key: prefix, Err: errors.New("delimiter is empty")}
-	}
-	var ret []string
-	p := s.client.ServiceClient().NewContainerClient(bucket).NewListBlobsHierarchyPager(delimiter,
-		&container.ListBlobsHierarchyOptions{Prefix: &prefix})
-	for p.More() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, s.wrap("list", bucket, prefix, err)
-		}
-		for _, bp := range page.Segment.BlobPrefixes {
-			if bp.Name != nil {
-				ret = append(ret, *bp.Name)
-			}
-		}
-	}
-	sort.Strings(ret)
-	return ret, nil
 }
 
 // ListObjects lists every key under prefix.

@@ -45,6 +45,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 const provider = "csi"
@@ -189,10 +190,10 @@ func (p *Provider) SnapshotVolume(ctx context.Context, pv *unstructured.Unstruct
 		return nil, p.wrap("create snapshot", pv.GetName(), fmt.Errorf("its claim %s/%s is bound to volume %q, not to it", ns, claim, vol))
 	}
 
-	backupName := tags[cloudprovider.BackupTag]
+	backupName := tags[format.BackupTag]
 	name := objectName("ark", backupName, claim)
 	if backupName == "" {
-		name = objectName("ark", claim, time.Now().UTC().Format("20060102150405"))
+		name = objectName("ark", claim, time.Now().UTC().Format(format.NameTimestamp))
 	}
 	labels := map[string]string{}
 	annotations := map[string]string{}
@@ -362,7 +363,7 @@ func (p *Provider) snapshotIn(ctx context.Context, ns string, ref SnapshotRef, d
 	contentName := "ark-restore-" + hex.EncodeToString(sum[:])[:20]
 	vsc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": Group + "/v1", "kind": "VolumeSnapshotContent",
-		"metadata": map[string]any{"name": contentName, "labels": map[string]any{"ark.heptio.com/restored-from": labelValue(ref.Content)}},
+		"metadata": map[string]any{"name": contentName, "labels": map[string]any{format.RestoredFromTag: labelValue(ref.Content)}},
 		"spec": map[string]any{
 			// Retain: the snapshot belongs to the backup; gc deletes it with the backup.
 			"deletionPolicy":    "Retain",
@@ -412,7 +413,7 @@ func (p *Provider) contentHandle(ctx context.Context, content string) (string, e
 // DeleteSnapshot sets the snapshot's VolumeSnapshotContent to deletionPolicy Delete and
 // deletes it and its VolumeSnapshot, so that the CSI driver deletes the snapshot. What is
 // SnapshotBackupTag returns the backup tag the snapshot's VolumeSnapshot carries (its
-// annotation cloudprovider.BackupTag, as CreateSnapshot set it). A VolumeSnapshot gone, or
+// annotation format.BackupTag, as CreateSnapshot set it). A VolumeSnapshot gone, or
 // bound to another content, cannot tell: the error then matches
 // cloudprovider.ErrTagsUnsupported, or ErrSnapshotNotFound when the content is gone too.
 func (p *Provider) SnapshotBackupTag(ctx context.Context, snapshotID string) (string, error) {
@@ -423,7 +424,7 @@ func (p *Provider) SnapshotBackupTag(ctx context.Context, snapshotID string) (st
 	vs, err := p.client.Resource(VolumeSnapshots).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 	if err == nil {
 		if c, _, _ := unstructured.NestedString(vs.Object, "status", "boundVolumeSnapshotContentName"); c == ref.Content {
-			return vs.GetAnnotations()[cloudprovider.BackupTag], nil
+			return vs.GetAnnotations()[format.BackupTag], nil
 		}
 	} else if !apierrors.IsNotFound(err) {
 		return "", p.wrap("read snapshot tags", snapshotID, err)

@@ -27,6 +27,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/csi/csitest"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -129,7 +130,7 @@ func TestIntegrationSnapshotRestoreDelete(t *testing.T) {
 	}
 
 	// Backup.
-	tags := map[string]string{cloudprovider.BackupTag: "nightly-20261122", "ark.heptio.com/pv": pv.GetName()}
+	tags := map[string]string{format.BackupTag: "nightly-20261122", "ark.heptio.com/pv": pv.GetName()}
 	info, err := p.SnapshotVolume(ctx, pv, tags)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +155,7 @@ func TestIntegrationSnapshotRestoreDelete(t *testing.T) {
 	if src, _, _ := unstructured.NestedString(vs.Object, "spec", "source", "persistentVolumeClaimName"); src != "data" {
 		t.Errorf("VolumeSnapshot source %q", src)
 	}
-	if vs.GetLabels()[cloudprovider.BackupTag] != "nightly-20261122" {
+	if vs.GetLabels()[format.BackupTag] != "nightly-20261122" {
 		t.Errorf("VolumeSnapshot labels %v", vs.GetLabels())
 	}
 	vsc, err := dyn.Resource(VolumeSnapshotContents).Get(ctx, ref.Content, metav1.GetOptions{})
@@ -268,7 +269,7 @@ func TestIntegrationSnapshotNeverReady(t *testing.T) {
 	ns := testCluster.NewNamespace(t)
 	pv := makeClaim(t, ctx, dyn, ns)
 	p := New(dyn, Options{SnapshotClass: slowClass, ReadyTimeout: time.Second, PollInterval: 100 * time.Millisecond})
-	_, err := p.SnapshotVolume(ctx, pv, map[string]string{cloudprovider.BackupTag: "slow"})
+	_, err := p.SnapshotVolume(ctx, pv, map[string]string{format.BackupTag: "slow"})
 	if err == nil || !strings.Contains(err.Error(), "not ready to use within 1s") {
 		t.Fatalf("error %v", err)
 	}

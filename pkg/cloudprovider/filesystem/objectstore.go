@@ -359,31 +359,6 @@ func (s *ObjectStore) ListObjects(ctx context.Context, bucket, prefix string) ([
 	return ret, nil
 }
 
-// ListCommonPrefixes lists the prefixes under prefix up to delimiter.
-func (s *ObjectStore) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
-	if delimiter == "" {
-		return nil, &cloudprovider.Error{Provider: provider, Op: "list", Bucket: bucket, Key: prefix, Err: errors.New("delimiter is empty")}
-	}
-	keys, err := s.ListObjects(ctx, bucket, prefix)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var ret []string
-	for _, k := range keys {
-		rest := k[len(prefix):]
-		if i := strings.Index(rest, delimiter); i >= 0 {
-			p := prefix + rest[:i+len(delimiter)]
-			if !seen[p] {
-				seen[p] = true
-				ret = append(ret, p)
-			}
-		}
-	}
-	sort.Strings(ret)
-	return ret, nil
-}
-
 // DeleteObject removes bucket/key and the directories that this leaves empty.
 func (s *ObjectStore) DeleteObject(ctx context.Context, bucket, key string) error {
 	b, err := s.openKey("delete", bucket, key)

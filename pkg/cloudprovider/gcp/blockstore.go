@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // PDCSIDriver is the name of the GCE persistent-disk CSI driver.
@@ -361,7 +362,7 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 	res := &computepb.Disk{
 		Name:           &d.name,
 		SourceSnapshot: ptr("projects/" + b.project + "/global/snapshots/" + snapshotID),
-		Labels:         gceLabels(map[string]string{"ark.heptio.com/restored-from": snapshotID}),
+		Labels:         gceLabels(map[string]string{format.RestoredFromTag: snapshotID}),
 	}
 	if volumeType != "" {
 		res.Type = ptr("projects/" + b.project + "/zones/" + zone + "/diskTypes/" + volumeType)

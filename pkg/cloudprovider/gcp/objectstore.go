@@ -219,11 +219,12 @@ func (s *ObjectStore) GetObject(ctx context.Context, bucket, key string) (io.Rea
 	return r, nil
 }
 
-func (s *ObjectStore) list(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
+// ListObjects lists every key under prefix.
+func (s *ObjectStore) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
 	if err := cloudprovider.CheckBucket(provider, "list", bucket); err != nil {
 		return nil, err
 	}
-	q := &storage.Query{Prefix: prefix, Delimiter: delimiter}
+	q := &storage.Query{Prefix: prefix}
 	if err := q.SetAttrSelection([]string{"Name"}); err != nil {
 		return nil, err
 	}
@@ -237,29 +238,10 @@ func (s *ObjectStore) list(ctx context.Context, bucket, prefix, delimiter string
 		if err != nil {
 			return nil, s.wrap("list", bucket, prefix, err)
 		}
-		if delimiter != "" {
-			if attrs.Prefix != "" {
-				ret = append(ret, attrs.Prefix)
-			}
-			continue
-		}
 		ret = append(ret, attrs.Name)
 	}
 	sort.Strings(ret)
 	return ret, nil
-}
-
-// ListCommonPrefixes lists the prefixes under prefix up to delimiter.
-func (s *ObjectStore) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
-	if delimiter == "" {
-		return nil, &cloudprovider.Error{Provider: provider, Op: "list", Bucket: bucket, Key: prefix, Err: errors.New("delimiter is empty")}
-	}
-	return s.list(ctx, bucket, prefix, delimiter)
-}
-
-// ListObjects lists every key under prefix.
-func (s *ObjectStore) ListObjects(ctx context.Context, bucket, prefix string) ([]string, error) {
-	return s.list(ctx, bucket, prefix, "")
 }
 
 // DeleteObject deletes bucket/key; a missing key is not an error.

@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/controller"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // fastSync makes the server compare the bucket with the cluster every second.
@@ -91,7 +91,7 @@ func TestDeletingABackupObjectKeepsItsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.waitBackupPhase("keep1", arkv1.BackupPhaseCompleted)
-	if b.Annotations[controller.SyncedFromBucketAnnotation] == "" {
+	if b.Annotations[format.SyncedFromBucketAnnotation] == "" {
 		t.Fatalf("keep1 came back without the sync's annotation: %v", b.Annotations)
 	}
 	if after := bucketFiles(t, e.bucket); !maps.Equal(before, after) {
@@ -107,7 +107,7 @@ func TestDeletingABackupObjectKeepsItsFiles(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		b.Finalizers = append(b.Finalizers, controller.LegacyGCFinalizer)
+		b.Finalizers = append(b.Finalizers, format.LegacyGCFinalizer)
 		_, err = e.ark.ArkV1().Backups(e.namespace).Update(ctx, b, metav1.UpdateOptions{})
 		return err
 	})
@@ -116,7 +116,7 @@ func TestDeletingABackupObjectKeepsItsFiles(t *testing.T) {
 	}
 	waitFor(t, "the server to remove the legacy finalizer", func() bool {
 		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "keep1", metav1.GetOptions{})
-		return err == nil && !slices.Contains(b.Finalizers, controller.LegacyGCFinalizer)
+		return err == nil && !slices.Contains(b.Finalizers, format.LegacyGCFinalizer)
 	})
 	if err := e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "keep1", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
@@ -191,7 +191,7 @@ func TestBackupDeleteCommand(t *testing.T) {
 	}
 	e.waitBackupGone("b")
 	waitFor(t, "the request to be Processed", func() bool {
-		l, err := e.ark.ArkV1().DeleteBackupRequests(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: arkv1.DeleteBackupRequestBackupLabel + "=b"})
+		l, err := e.ark.ArkV1().DeleteBackupRequests(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.DeleteBackupRequestBackupLabel + "=b"})
 		return err == nil && len(l.Items) == 1 && l.Items[0].Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed && len(l.Items[0].Status.Errors) == 0
 	})
 	after := bucketFiles(t, e.bucket)

@@ -43,7 +43,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	"github.com/heptio/ark/pkg/controller"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/arkserver"
 	"github.com/heptio/ark/pkg/test/objectstores"
 )
@@ -754,7 +754,7 @@ func TestFaultJunkInBucket(t *testing.T) {
 			return false, nil
 		}
 		good = b
-		return b.Annotations[controller.SyncedFromBucketAnnotation] != "" && b.Status.Phase.IsFinal(), nil
+		return b.Annotations[format.SyncedFromBucketAnnotation] != "" && b.Status.Phase.IsFinal(), nil
 	})
 	if err != nil || good.Status.Phase != arkv1.BackupPhaseCompleted {
 		f.lose(1, "the whole backup among the junk was not imported as Completed: %v %+v", err, good)

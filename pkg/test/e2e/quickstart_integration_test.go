@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 var (
@@ -121,8 +121,8 @@ func TestQuickstart(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s %s was not restored: %v", resource, orig.GetName(), err)
 		}
-		if restored.GetLabels()[arkv1.RestoreNameLabel] != restoreName {
-			t.Errorf("%s lacks the label %s=%s: %v", resource, arkv1.RestoreNameLabel, restoreName, restored.GetLabels())
+		if restored.GetLabels()[format.RestoreNameLabel] != restoreName {
+			t.Errorf("%s lacks the label %s=%s: %v", resource, format.RestoreNameLabel, restoreName, restored.GetLabels())
 		}
 		if diff := cmp.Diff(comparable(orig), comparable(restored)); diff != "" {
 			t.Errorf("%s %s differs after restore (-before +after):\n%s", resource, orig.GetName(), diff)
@@ -138,7 +138,7 @@ func comparable(obj *unstructured.Unstructured) map[string]any {
 		unstructured.RemoveNestedField(o.Object, "metadata", f)
 	}
 	labels := o.GetLabels()
-	delete(labels, arkv1.RestoreNameLabel)
+	delete(labels, format.RestoreNameLabel)
 	o.SetLabels(labels)
 	annotations := o.GetAnnotations()
 	delete(annotations, "deployment.kubernetes.io/revision")

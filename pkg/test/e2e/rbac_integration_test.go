@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // The server's kubeconfig is its ServiceAccount's, with the shipped RBAC and
@@ -193,7 +193,7 @@ func TestRestoreRBACAsServiceAccount(t *testing.T) {
 		t.Errorf("cluster role binding %+v %+v", gotCRB.RoleRef, gotCRB.Subjects)
 	}
 	for _, l := range []map[string]string{gotRole.Labels, gotRB.Labels, gotCR.Labels, gotCRB.Labels} {
-		if l[arkv1.RestoreNameLabel] != "rbac" {
+		if l[format.RestoreNameLabel] != "rbac" {
 			t.Errorf("labels %v lack the restore's", l)
 		}
 	}

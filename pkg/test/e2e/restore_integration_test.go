@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
@@ -54,7 +55,7 @@ func TestRestoreMapsNamespacesAndNeverOverwrites(t *testing.T) {
 			if err != nil {
 				t.Fatalf("configmap %s/%s not restored: %v", ns, n, err)
 			}
-			if cm.Labels[arkv1.RestoreNameLabel] != "mapped" {
+			if cm.Labels[format.RestoreNameLabel] != "mapped" {
 				t.Errorf("%s/%s labels %v", ns, n, cm.Labels)
 			}
 		}

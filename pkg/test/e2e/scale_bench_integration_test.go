@@ -26,6 +26,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // scaleSizes are the sizes of BenchmarkScale: the field's scale test (100,000
@@ -186,7 +187,7 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 		{Version: "v1", Resource: "configmaps"}, {Version: "v1", Resource: "secrets"},
 		{Version: "v1", Resource: "services"}, {Group: "apps", Version: "v1", Resource: "deployments"}, widgetsGVR,
 	} {
-		restored += pagedList(ctx, b, dyn.Resource(gvr), arkv1.RestoreNameLabel+"="+prefix)
+		restored += pagedList(ctx, b, dyn.Resource(gvr), format.RestoreNameLabel+"="+prefix)
 	}
 	if restored != n || final.Status.Errors != 0 {
 		b.Fatalf("restore %s: %d objects restored, want %d; status %+v", prefix, restored, n, final.Status)

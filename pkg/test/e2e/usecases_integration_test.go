@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // Disaster recovery, as the seeds' use case: a daily schedule, a disaster,
@@ -29,7 +30,7 @@ func TestDisasterRecovery(t *testing.T) {
 	// The first backup is made when the schedule is created.
 	var newest string
 	waitFor(t, "the schedule's first backup to complete", func() bool {
-		list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: arkv1.ScheduleNameLabel + "=daily"})
+		list, err := e.ark.ArkV1().Backups(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.ScheduleNameLabel + "=daily"})
 		if err != nil || len(list.Items) == 0 {
 			return false
 		}

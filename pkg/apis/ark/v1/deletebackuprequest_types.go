@@ -75,7 +75,3 @@ type DeleteBackupRequestList struct {
 
 	Items []DeleteBackupRequest `json:"items"`
 }
-
-// DeleteBackupRequestBackupLabel is the label on a DeleteBackupRequest naming its backup
-// (for `kubectl get deletebackuprequests -l ark.heptio.com/backup-name=NAME`).
-const DeleteBackupRequestBackupLabel = GroupName + "/backup-name"

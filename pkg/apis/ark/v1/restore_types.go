@@ -4,11 +4,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// RestoreNameLabel is the label put on every object a restore creates; its value
-// is the restore's name made a valid label value by label.ValidValue (over 63
-// characters: a prefix and a hash).
-const RestoreNameLabel = "ark.heptio.com/restore-name"
-
 // RestoreSpec says what a restore recreates, and from which backup.
 type RestoreSpec struct {
 	// BackupName is the name of the backup to restore from.

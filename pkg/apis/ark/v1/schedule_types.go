@@ -4,11 +4,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ScheduleNameLabel is the label put on every backup a schedule creates; its
-// value is the schedule's name made a valid label value by label.ValidValue
-// (over 63 characters: a prefix and a hash).
-const ScheduleNameLabel = "ark.heptio.com/schedule-name"
-
 // ScheduleSpec says when to back up, and what.
 type ScheduleSpec struct {
 	// Schedule is a cron expression (five fields, UTC), such as "0 7 * * *".

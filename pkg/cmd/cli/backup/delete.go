@@ -15,6 +15,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
+	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/persistence"
 )
@@ -129,7 +130,7 @@ func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.In
 			Spec:       arkv1.DeleteBackupRequestSpec{BackupName: name},
 		}
 		if len(validation.IsValidLabelValue(name)) == 0 {
-			req.Labels = map[string]string{arkv1.DeleteBackupRequestBackupLabel: name}
+			req.Labels = map[string]string{format.DeleteBackupRequestBackupLabel: name}
 		}
 		created, err := ark.ArkV1().DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/generated/clientset/versioned/fake"
 )
 
@@ -83,7 +84,7 @@ func TestDeleteCreatesRequests(t *testing.T) {
 			var got []string
 			for _, r := range l.Items {
 				got = append(got, r.Spec.BackupName)
-				if r.Labels[arkv1.DeleteBackupRequestBackupLabel] != r.Spec.BackupName {
+				if r.Labels[format.DeleteBackupRequestBackupLabel] != r.Spec.BackupName {
 					t.Errorf("request %s labels %v", r.Name, r.Labels)
 				}
 			}

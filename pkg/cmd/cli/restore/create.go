@@ -17,12 +17,10 @@ import (
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/wait"
+	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	"github.com/heptio/ark/pkg/validation"
 )
-
-// NameTimeFormat is the YYYYMMDDhhmmss suffix of generated restore and backup names.
-const NameTimeFormat = "20060102150405"
 
 // CreateOptions are the inputs of `ark restore create`.
 type CreateOptions struct {
@@ -96,7 +94,7 @@ const maxNameAttempts = 100
 // backup in the same second). The backup part is shortened so that the name
 // stays a valid object name (253 characters).
 func DefaultName(backup string, now time.Time, attempt int) string {
-	suffix := "-" + now.UTC().Format(NameTimeFormat)
+	suffix := "-" + now.UTC().Format(format.NameTimestamp)
 	if attempt > 0 {
 		suffix += "-" + strconv.Itoa(attempt)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
 	"github.com/heptio/ark/pkg/cmd/util/output"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // NewGetCommand returns `ark restore get [NAME...]`.
@@ -56,12 +57,12 @@ func NewDescribeCommand(f client.Factory) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(out, "---")
 				}
-				var results *output.RestoreResults
+				var results *format.RestoreResults
 				var resultsErr error
 				if r.Status.Phase.IsFinal() && r.Status.Phase != arkv1.RestorePhaseFailedValidation && r.Status.Warnings+r.Status.Errors+r.Status.Updated > 0 {
 					var buf bytes.Buffer
 					if resultsErr = download.Stream(c.Context(), ark, f.Namespace(), arkv1.DownloadTargetKindRestoreResults, name, &buf, true, timeout); resultsErr == nil {
-						results = &output.RestoreResults{}
+						results = &format.RestoreResults{}
 						resultsErr = json.Unmarshal(buf.Bytes(), results)
 					}
 				}

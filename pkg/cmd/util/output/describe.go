@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/format"
 )
 
 // describer writes "Key:  value" lines, indented by section.
@@ -160,15 +161,6 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	})
 }
 
-// RestoreResults is the content of a restore's results file: warnings,
-// errors and updated objects by namespace ("" for cluster-scoped objects).
-type RestoreResults struct {
-	Warnings map[string][]string `json:"warnings,omitempty"`
-	Errors   map[string][]string `json:"errors,omitempty"`
-	// Updated lists the existing objects the restore changed.
-	Updated map[string][]string `json:"updated,omitempty"`
-}
-
 func (d *describer) byNamespace(title string, m map[string][]string) {
 	if len(m) == 0 {
 		d.line(title, "<none>")
@@ -195,7 +187,7 @@ func (d *describer) byNamespace(title string, m map[string][]string) {
 }
 
 // DescribeRestore writes a readable account of a restore and, when given, its results.
-func DescribeRestore(w io.Writer, r *arkv1.Restore, results *RestoreResults, resultsErr error, now time.Time) {
+func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResults, resultsErr error, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", r.Name)
 	d.line("Namespace", r.Namespace)
