@@ -176,7 +176,9 @@ func (s *run) refOf(it *archiveItem) ItemRef {
 func (s *run) restored(ref ItemRef, kv ...any) {
 	s.col.add(func(r *Result) {
 		r.Restored++
-		r.Items = append(r.Items, ref)
+		if s.opts.ListItems {
+			r.Items = append(r.Items, ref)
+		}
 	})
 	s.log.Item(slog.LevelInfo, "restored", ref.Resource, ref.Namespace, ref.Name, kv...)
 }
@@ -718,7 +720,9 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 		if it != nil {
 			s.restored(ref)
 		} else {
-			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			if s.opts.ListItems {
+				s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			}
 			s.log.Item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref.Resource, ref.Namespace, ref.Name)
 		}
 	case apierrors.IsAlreadyExists(err):

@@ -101,6 +101,9 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Clock stamps log records and paces progress reports. Default real.
 	Clock clock.Clock
+	// ListItems fills Result.Items. Off, the Result only counts them: the
+	// server does not keep one ItemRef per object of a large restore.
+	ListItems bool
 }
 
 // Restorer restores backups. It is safe for concurrent use: each Restore

@@ -45,7 +45,7 @@ type Result struct {
 	Skipped int `json:"skipped"`
 	// Failed items could not be restored (each is also an error).
 	Failed int `json:"failed"`
-	// Items are the items created, sorted.
+	// Items are the items created, sorted (only with Options.ListItems).
 	Items []ItemRef `json:"items,omitempty"`
 }
 
