@@ -27,7 +27,7 @@ import (
 var benchObjects = envInt("ARK_BENCH_OBJECTS", 10000)
 
 // benchWorkers is the raw client's parallelism: 16 goroutines, as the
-// server's default --restore-workers.
+// server's default --restore-item-workers.
 const benchWorkers = 16
 
 // BenchmarkServer is the headline figure of ark's speed as users run it: the
