@@ -24,6 +24,7 @@ import (
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/persistence"
@@ -72,8 +73,7 @@ type BackupController struct {
 	store           BackupUploader
 	clock           clock.PassiveClock
 	restoreOnlyMode bool
-	clusterID       string
-	reporting
+	options
 
 	// pending holds the final status of backups whose status update failed, by key:
 	// the next Sync of the key writes it again (a backup in the bucket is never lost
@@ -82,19 +82,15 @@ type BackupController struct {
 	pending map[string]*arkv1.Backup
 }
 
-// SetClusterID sets the identity of this cluster recorded in every backup's metadata
-// (status.clusterID): the UID of its kube-system namespace.
-func (c *BackupController) SetClusterID(id string) { c.clusterID = id }
-
 // NewBackupController returns the controller; Register it with a Runner.
 func NewBackupController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, backupper Backupper, resolver ResourceResolver, store BackupUploader, clk clock.PassiveClock, restoreOnlyMode bool, opts ...Option) *BackupController {
-	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode, reporting: newReporting(opts),
+	return &BackupController{backups: backups, client: client, backupper: backupper, resolver: resolver, store: store, clock: clk, restoreOnlyMode: restoreOnlyMode, options: newOptions(opts),
 		pending: map[string]*arkv1.Backup{}}
 }
 
 // Register makes r run the controller on the backup informer's New backups.
-func (c *BackupController) Register(r *Runner, informer cache.SharedIndexInformer) error {
-	return r.Watch(informer, func(obj any) bool {
+func (c *BackupController) Register(r *Runner, inf arkinformers.Interface) error {
+	return r.Watch(inf.Backups().Informer(), func(obj any) bool {
 		b, ok := obj.(*arkv1.Backup)
 		return ok && (b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew) && b.DeletionTimestamp == nil &&
 			b.Annotations[format.SyncedFromBucketAnnotation] == ""

@@ -136,8 +136,7 @@ func TestBackupController(t *testing.T) {
 			m := metrics.New()
 			c := NewBackupController(informers.Ark().V1().Backups().Lister(), client.ArkV1(), tt.backupper,
 				fakeResolver{known: map[string]bool{"deploy": true}}, uploader, clk, tt.restoreOnly,
-				WithEventRecorder(events), WithMetrics(m))
-			c.SetClusterID("cluster-a")
+				WithEventRecorder(events), WithMetrics(m), WithClusterID("cluster-a"))
 
 			if _, err := c.Sync(ctx, "heptio-ark/b1"); err != nil {
 				t.Fatal(err)

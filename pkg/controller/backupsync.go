@@ -8,24 +8,19 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
-	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/persistence"
 )
-
-// BackupSyncKey is the fixed key of the backup sync controller's periodic pass.
-const BackupSyncKey = "!backup-sync"
 
 // syncRetryInterval is how soon a pass whose bucket listing failed is tried again.
 const syncRetryInterval = time.Minute
@@ -65,30 +60,24 @@ type BackupSyncController struct {
 	namespace string
 	period    time.Duration
 
-	events record.EventRecorder
+	options
 
-	mu      sync.Mutex
-	prev    map[string]bool // names of the previous successful listing; nil before the first
-	metrics *metrics.Metrics
+	mu   sync.Mutex
+	prev map[string]bool // names of the previous successful listing; nil before the first
 }
-
-// SetEventRecorder makes the controller record events on the backups it
-// imports; nil records none.
-func (c *BackupSyncController) SetEventRecorder(r record.EventRecorder) { c.events = r }
-
-// SetMetrics makes the controller count its runs; nil counts none.
-func (c *BackupSyncController) SetMetrics(m *metrics.Metrics) { c.metrics = m }
 
 // NewBackupSyncController returns the controller for the backups of
 // namespace; period is the Config's backupSyncPeriod.
-func NewBackupSyncController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, store SyncBackupStore, namespace string, period time.Duration) *BackupSyncController {
-	return &BackupSyncController{backups: backups, client: client, store: store, namespace: namespace, period: period}
+func NewBackupSyncController(backups arklisters.BackupLister, client arkv1client.BackupsGetter, store SyncBackupStore, namespace string, period time.Duration, opts ...Option) *BackupSyncController {
+	return &BackupSyncController{backups: backups, client: client, store: store, namespace: namespace, period: period, options: newOptions(opts)}
 }
 
-// Register makes r run a pass now and then every period.
-func (c *BackupSyncController) Register(r *Runner, backups interface{ HasSynced() bool }) {
-	r.WaitFor(backups.HasSynced)
-	r.EnqueueKey(BackupSyncKey)
+// Register makes r run a pass once the backups' cache is synced, then every
+// period. The controller has no queue: its Sync does nothing.
+func (c *BackupSyncController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.Backups().Informer().HasSynced)
+	r.Every(c.period, c.pass)
+	return nil
 }
 
 // SyncResult counts what one pass did.
@@ -97,19 +86,16 @@ type SyncResult struct {
 	ListingFailed                      bool
 }
 
-// Sync runs one pass; it always comes back (after the period, or sooner if
-// the listing failed): errors are logged, never given up on.
-func (c *BackupSyncController) Sync(ctx context.Context, key string) (time.Duration, error) {
-	if key != BackupSyncKey {
-		return 0, nil
-	}
+// pass runs one pass and says when to run the next: after the period, or
+// sooner if the listing failed (errors are logged, never given up on).
+func (c *BackupSyncController) pass(ctx context.Context) time.Duration {
 	res := c.SyncOnce(ctx)
 	if res.ListingFailed {
 		c.metrics.SyncRun(errors.New("listing the bucket failed"))
-		return min(c.period, syncRetryInterval), nil
+		return min(c.period, syncRetryInterval)
 	}
 	c.metrics.SyncRun(nil)
-	return c.period, nil
+	return c.period
 }
 
 // SyncOnce runs one pass and says what it did.
@@ -282,7 +268,7 @@ func (c *BackupSyncController) importBackup(ctx context.Context, name string) (b
 		return false, fmt.Errorf("setting the status of the imported backup: %w", err)
 	}
 	logger.Info("Imported a backup from the bucket", "phase", m.Status.Phase)
-	eventf(c.events, created, corev1.EventTypeNormal, "SyncedFromBucket", "Created from the backup's metadata in the bucket (phase %s)", m.Status.Phase)
+	c.event(created, false, "SyncedFromBucket", "Created from the backup's metadata in the bucket (phase %s)", m.Status.Phase)
 	return true, nil
 }
 

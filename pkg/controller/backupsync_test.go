@@ -69,9 +69,8 @@ func TestBackupSyncImports(t *testing.T) {
 	e := newLCEnv(t, utc("2026-01-02T00:00:00Z"), existing)
 	c := NewBackupSyncController(e.informers.Ark().V1().Backups().Lister(), e.client.ArkV1(), store, lcNS, time.Hour)
 
-	d, err := c.Sync(context.Background(), BackupSyncKey)
-	if err != nil || d != time.Hour {
-		t.Fatalf("Sync = %v, %v; want 1h, nil", d, err)
+	if d := c.pass(context.Background()); d != time.Hour {
+		t.Fatalf("pass = %v; want 1h", d)
 	}
 	got := e.backups()
 	if len(got) != 4 {
@@ -228,10 +227,7 @@ func TestBackupSyncRemoval(t *testing.T) {
 					store.listDrop[n] = true
 				}
 				e.refresh()
-				d, err := c.Sync(context.Background(), BackupSyncKey)
-				if err != nil {
-					t.Fatal(err)
-				}
+				d := c.pass(context.Background())
 				if p.listErr != nil && d != time.Minute {
 					t.Errorf("pass %d: requeue after a failed listing = %v, want 1m", i, d)
 				}

@@ -18,13 +18,10 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
 )
-
-// DeletionResyncKey is the fixed key of the deletion controller's periodic pass
-// over the requests not yet Processed.
-const DeletionResyncKey = "!deletion-resync"
 
 // deletionWaitInterval is how often a deletion waiting for a running backup or
 // restore looks again.
@@ -86,8 +83,7 @@ type DeletionController struct {
 	store    DeletionStore
 	snaps    SnapshotDeleter
 	period   time.Duration
-	enqueue  func(key string)
-	reporting
+	options
 }
 
 // NewDeletionController returns the controller; snaps may be nil (no
@@ -95,38 +91,34 @@ type DeletionController struct {
 // looked at again (the Config's gcSyncPeriod).
 func NewDeletionController(requests arklisters.DeleteBackupRequestLister, backups arklisters.BackupLister, restores arklisters.RestoreLister,
 	client DeletionClient, store DeletionStore, snaps SnapshotDeleter, period time.Duration, opts ...Option) *DeletionController {
-	return &DeletionController{requests: requests, backups: backups, restores: restores, client: client, store: store, snaps: snaps, period: period, reporting: newReporting(opts)}
+	return &DeletionController{requests: requests, backups: backups, restores: restores, client: client, store: store, snaps: snaps, period: period, options: newOptions(opts)}
 }
 
 // Register makes r run the controller on every request not yet Processed, and
-// on the periodic key.
-func (c *DeletionController) Register(r *Runner, requests, backups, restores cache.SharedIndexInformer) error {
-	c.enqueue = r.EnqueueKey
-	r.WaitFor(backups.HasSynced, restores.HasSynced)
-	if err := r.Watch(requests, func(obj any) bool {
+// on every such request each period.
+func (c *DeletionController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.Backups().Informer().HasSynced, inf.Restores().Informer().HasSynced)
+	if err := r.Watch(inf.DeleteBackupRequests().Informer(), func(obj any) bool {
 		req, ok := obj.(*arkv1.DeleteBackupRequest)
 		return ok && req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed
 	}, false); err != nil {
 		return err
 	}
-	r.EnqueueKey(DeletionResyncKey)
-	return nil
-}
-
-// Sync carries out one request, or with DeletionResyncKey enqueues every
-// unfinished one and comes back after the period.
-func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duration, error) {
-	if key == DeletionResyncKey {
-		all, err := c.requests.List(labels.Everything())
-		if err == nil && c.enqueue != nil {
+	r.Every(c.period, func(context.Context) time.Duration {
+		if all, err := c.requests.List(labels.Everything()); err == nil {
 			for _, req := range all {
 				if req.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
-					c.enqueue(req.Namespace + "/" + req.Name)
+					r.Enqueue(req)
 				}
 			}
 		}
-		return c.period, nil
-	}
+		return 0
+	})
+	return nil
+}
+
+// Sync carries out one request.
+func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return 0, nil

@@ -86,8 +86,8 @@ func TestDeletionInterruptedByObjectStoreIntegration(t *testing.T) {
 		informers := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
 		i := informers.Ark().V1()
 		c := NewDeletionController(i.DeleteBackupRequests().Lister(), i.Backups().Lister(), i.Restores().Lister(), ark.ArkV1(), store, snaps, time.Hour)
-		r := NewRunner("backup-deletion", c)
-		if err := c.Register(r, i.DeleteBackupRequests().Informer(), i.Backups().Informer(), i.Restores().Informer()); err != nil {
+		r, err := NewRunnerFor("backup-deletion", c, i)
+		if err != nil {
 			t.Fatal(err)
 		}
 		rctx, cancel := context.WithCancel(ctx)

@@ -13,6 +13,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
 )
@@ -33,16 +34,19 @@ type DownloadRequestController struct {
 	client   arkv1client.DownloadRequestsGetter
 	signer   DownloadURLSigner
 	clock    clock.PassiveClock
+	options
 }
 
 // NewDownloadRequestController returns the controller; Register it with a Runner.
-func NewDownloadRequestController(requests arklisters.DownloadRequestLister, restores arklisters.RestoreLister, client arkv1client.DownloadRequestsGetter, signer DownloadURLSigner, clk clock.PassiveClock) *DownloadRequestController {
-	return &DownloadRequestController{requests: requests, restores: restores, client: client, signer: signer, clock: clk}
+func NewDownloadRequestController(requests arklisters.DownloadRequestLister, restores arklisters.RestoreLister, client arkv1client.DownloadRequestsGetter, signer DownloadURLSigner, clk clock.PassiveClock, opts ...Option) *DownloadRequestController {
+	return &DownloadRequestController{requests: requests, restores: restores, client: client, signer: signer, clock: clk, options: newOptions(opts)}
 }
 
-// Register makes r run the controller on every download request.
-func (c *DownloadRequestController) Register(r *Runner, informer cache.SharedIndexInformer) error {
-	return r.Watch(informer, nil, false)
+// Register makes r run the controller on every download request (the
+// restores' cache is read to find a restore's backup).
+func (c *DownloadRequestController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.Restores().Informer().HasSynced)
+	return r.Watch(inf.DownloadRequests().Informer(), nil, false)
 }
 
 // Sync answers a new request, or deletes an expired one.

@@ -6,14 +6,11 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -21,11 +18,9 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 )
-
-// GCResyncKey is the fixed key of the gc controller's periodic pass over all backups.
-const GCResyncKey = "!gc-resync"
 
 // GCClient is what the gc controller writes.
 type GCClient interface {
@@ -49,38 +44,30 @@ type GCController struct {
 	clock       clock.PassiveClock
 	period      time.Duration
 	restoreOnly bool
-	enqueue     func(key string)
-	events      record.EventRecorder
+	options
 }
-
-// SetEventRecorder makes the controller record events on the backups it
-// expires; nil records none.
-func (c *GCController) SetEventRecorder(r record.EventRecorder) { c.events = r }
 
 // NewGCController returns the controller; period is the Config's gcSyncPeriod.
-func NewGCController(backups arklisters.BackupLister, requests arklisters.DeleteBackupRequestLister, client GCClient, clk clock.PassiveClock, period time.Duration, restoreOnly bool) *GCController {
-	return &GCController{backups: backups, requests: requests, client: client, clock: clk, period: period, restoreOnly: restoreOnly}
+func NewGCController(backups arklisters.BackupLister, requests arklisters.DeleteBackupRequestLister, client GCClient, clk clock.PassiveClock, period time.Duration, restoreOnly bool, opts ...Option) *GCController {
+	return &GCController{backups: backups, requests: requests, client: client, clock: clk, period: period, restoreOnly: restoreOnly, options: newOptions(opts)}
 }
 
-// Register makes r run the controller on every backup event and on the
-// periodic key, which it enqueues once.
-func (c *GCController) Register(r *Runner, backups, requests cache.SharedIndexInformer) error {
-	c.enqueue = r.EnqueueKey
-	r.WaitFor(requests.HasSynced)
-	if err := r.Watch(backups, nil, false); err != nil {
+// Register makes r run the controller on every backup event, and on every
+// backup each gc period.
+func (c *GCController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.DeleteBackupRequests().Informer().HasSynced)
+	if err := r.Watch(inf.Backups().Informer(), nil, false); err != nil {
 		return err
 	}
-	r.EnqueueKey(GCResyncKey)
+	r.Every(c.period, func(ctx context.Context) time.Duration {
+		c.resync(ctx, r.EnqueueKey)
+		return 0
+	})
 	return nil
 }
 
-// Sync handles one backup, or with GCResyncKey enqueues every backup and
-// comes back after the gc period.
+// Sync handles one backup.
 func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, error) {
-	if key == GCResyncKey {
-		c.resync(ctx)
-		return c.period, nil
-	}
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return 0, nil
@@ -125,7 +112,7 @@ func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, err
 	if _, err := c.client.DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{}); err != nil {
 		return 0, fmt.Errorf("requesting the deletion of an expired backup: %w", err)
 	}
-	eventf(c.events, b, corev1.EventTypeNormal, "Expired", "The backup expired at %s: deleting it", exp.UTC().Format(time.RFC3339))
+	c.event(b, false, "Expired", "The backup expired at %s: deleting it", exp.UTC().Format(time.RFC3339))
 	return 0, nil
 }
 
@@ -145,7 +132,7 @@ func (c *GCController) pendingRequest(ns, backup string) (bool, error) {
 
 // resync enqueues every backup: those that expired while no event came, or
 // that still carry the legacy finalizer.
-func (c *GCController) resync(ctx context.Context) {
+func (c *GCController) resync(ctx context.Context, enqueue func(key string)) {
 	all, err := c.backups.List(labels.Everything())
 	if err != nil {
 		klog.FromContext(ctx).Error(err, "Listing backups")
@@ -153,16 +140,9 @@ func (c *GCController) resync(ctx context.Context) {
 	}
 	for _, b := range all {
 		key, err := cache.MetaNamespaceKeyFunc(b)
-		if err == nil && c.enqueue != nil {
-			c.enqueue(key)
+		if err == nil {
+			enqueue(key)
 		}
-	}
-}
-
-// eventf records an event if r is not nil.
-func eventf(r record.EventRecorder, obj runtime.Object, eventType, reason, format string, args ...any) {
-	if r != nil {
-		r.Eventf(obj, eventType, reason, format, args...)
 	}
 }
 

@@ -154,10 +154,7 @@ func TestGCExpiryRequestsDeletion(t *testing.T) {
 		v1 := e.informers.Ark().V1()
 		c := NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), e.client.ArkV1(), e.clock, time.Hour, restoreOnly)
 		var queued []string
-		c.enqueue = func(k string) { queued = append(queued, k) }
-		if d, err := c.Sync(context.Background(), GCResyncKey); err != nil || d != time.Hour {
-			t.Fatalf("resync = %v, %v", d, err)
-		}
+		c.resync(context.Background(), func(k string) { queued = append(queued, k) })
 		slices.Sort(queued)
 		if !slices.Equal(queued, []string{lcNS + "/live", lcNS + "/old"}) {
 			t.Fatalf("queued %v", queued)

@@ -100,9 +100,9 @@ func TestScheduleIntegration(t *testing.T) {
 	ark := arkClientOf(t, testCluster)
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
 	v1 := informers.Ark().V1()
-	sc := NewScheduleController(v1.Schedules().Lister(), ark.ArkV1(), clock.RealClock{}, false)
-	r := NewRunner("schedule", sc)
-	if err := sc.Register(r, v1.Schedules().Informer()); err != nil {
+	sc := NewScheduleController(v1.Schedules().Lister(), ark.ArkV1(), clock.RealClock{}, time.Minute, false)
+	r, err := NewRunnerFor("schedule", sc, v1)
+	if err != nil {
 		t.Fatal(err)
 	}
 	runControllers(t, informers, r)
@@ -148,9 +148,9 @@ func TestScheduleIntegration(t *testing.T) {
 	// A restart: a second controller, with its own informers, syncs the
 	// schedule again; nothing more is created.
 	informers2 := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
-	sc2 := NewScheduleController(informers2.Ark().V1().Schedules().Lister(), ark.ArkV1(), clock.RealClock{}, false)
-	r2 := NewRunner("schedule-restarted", sc2)
-	if err := sc2.Register(r2, informers2.Ark().V1().Schedules().Informer()); err != nil {
+	sc2 := NewScheduleController(informers2.Ark().V1().Schedules().Lister(), ark.ArkV1(), clock.RealClock{}, time.Minute, false)
+	r2, err := NewRunnerFor("schedule-restarted", sc2, informers2.Ark().V1())
+	if err != nil {
 		t.Fatal(err)
 	}
 	runControllers(t, informers2, r2)
@@ -228,13 +228,13 @@ func TestGCIntegration(t *testing.T) {
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(ark, 0, arkinformers.WithNamespace(ns))
 	v1 := informers.Ark().V1()
 	gc := NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), ark.ArkV1(), clock.RealClock{}, time.Hour, false)
-	r := NewRunner("gc", gc)
-	if err := gc.Register(r, v1.Backups().Informer(), v1.DeleteBackupRequests().Informer()); err != nil {
+	r, err := NewRunnerFor("gc", gc, v1)
+	if err != nil {
 		t.Fatal(err)
 	}
 	deletion := NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(), ark.ArkV1(), store, nil, time.Hour)
-	dr := NewRunner("backup-deletion", deletion)
-	if err := deletion.Register(dr, v1.DeleteBackupRequests().Informer(), v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
+	dr, err := NewRunnerFor("backup-deletion", deletion, v1)
+	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -283,7 +283,7 @@ func TestGCIntegration(t *testing.T) {
 	if len(filesOf(t, bucketDir, "running")) == 0 {
 		t.Fatal("files of a running backup deleted")
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		b, err := ark.ArkV1().Backups(ns).Get(ctx, "running", metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -340,8 +340,10 @@ func TestBackupSyncIntoSecondClusterIntegration(t *testing.T) {
 	informers := arkinformers.NewSharedInformerFactoryWithOptions(arkB, 0, arkinformers.WithNamespace(nsB))
 	v1 := informers.Ark().V1()
 	syncer := NewBackupSyncController(v1.Backups().Lister(), arkB.ArkV1(), storeB, nsB, time.Second)
-	r := NewRunner("backup-sync", syncer)
-	syncer.Register(r, v1.Backups().Informer())
+	r, err := NewRunnerFor("backup-sync", syncer, v1)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start = time.Now()
 	runControllers(t, informers, r)
 

@@ -7,38 +7,47 @@ import (
 	"github.com/heptio/ark/pkg/metrics"
 )
 
-// Option adds an optional collaborator to a controller.
-type Option func(*reporting)
+// Option sets an optional collaborator of a controller. Every controller's
+// constructor takes them (opts ...Option), and ignores those it has no use for.
+type Option func(*options)
 
-// reporting is how a controller tells operators what happened: Prometheus
-// metrics and Kubernetes Events. Both are optional.
-type reporting struct {
-	metrics *metrics.Metrics
-	events  record.EventRecorder
+// options are what a controller may be given besides its required
+// collaborators: how it tells operators what happened (Prometheus metrics,
+// Kubernetes Events; both optional) and the cluster's identity.
+type options struct {
+	metrics   *metrics.Metrics
+	events    record.EventRecorder
+	clusterID string
 }
 
 // WithMetrics makes the controller record Prometheus metrics.
-func WithMetrics(m *metrics.Metrics) Option { return func(r *reporting) { r.metrics = m } }
+func WithMetrics(m *metrics.Metrics) Option { return func(o *options) { o.metrics = m } }
 
 // WithEventRecorder makes the controller record Events on the objects it handles.
-func WithEventRecorder(e record.EventRecorder) Option { return func(r *reporting) { r.events = e } }
+func WithEventRecorder(e record.EventRecorder) Option { return func(o *options) { o.events = e } }
 
-func newReporting(opts []Option) reporting {
-	var r reporting
-	for _, o := range opts {
-		o(&r)
+// WithClusterID sets the identity of this cluster that the backup controller
+// records in every backup's metadata (status.clusterID): the UID of its
+// kube-system namespace. Unset, backups record none (ownership then goes by
+// Backup UID alone).
+func WithClusterID(id string) Option { return func(o *options) { o.clusterID = id } }
+
+func newOptions(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
 	}
-	return r
+	return o
 }
 
 // event records an Event if a recorder is configured.
-func (r reporting) event(obj runtime.Object, warning bool, reason, format string, args ...any) {
-	if r.events == nil {
+func (o options) event(obj runtime.Object, warning bool, reason, format string, args ...any) {
+	if o.events == nil {
 		return
 	}
 	kind := "Normal"
 	if warning {
 		kind = "Warning"
 	}
-	r.events.Eventf(obj, kind, reason, format, args...)
+	o.events.Eventf(obj, kind, reason, format, args...)
 }

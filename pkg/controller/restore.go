@@ -23,6 +23,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
@@ -51,18 +52,18 @@ type RestoreController struct {
 	restorer Restorer
 	store    RestoreStore
 	clock    clock.PassiveClock
-	reporting
+	options
 }
 
 // NewRestoreController returns the controller; Register it with a Runner.
 func NewRestoreController(restores arklisters.RestoreLister, backups arklisters.BackupLister, client arkv1client.RestoresGetter, restorer Restorer, store RestoreStore, clk clock.PassiveClock, opts ...Option) *RestoreController {
-	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk, reporting: newReporting(opts)}
+	return &RestoreController{restores: restores, backups: backups, client: client, restorer: restorer, store: store, clock: clk, options: newOptions(opts)}
 }
 
 // Register makes r run the controller on the restore informer's New restores.
-func (c *RestoreController) Register(r *Runner, restores, backups cache.SharedIndexInformer) error {
-	r.WaitFor(backups.HasSynced)
-	return r.Watch(restores, func(obj any) bool {
+func (c *RestoreController) Register(r *Runner, inf arkinformers.Interface) error {
+	r.WaitFor(inf.Backups().Informer().HasSynced)
+	return r.Watch(inf.Restores().Informer(), func(obj any) bool {
 		rs, ok := obj.(*arkv1.Restore)
 		return ok && (rs.Status.Phase == "" || rs.Status.Phase == arkv1.RestorePhaseNew)
 	}, false)

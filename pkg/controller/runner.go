@@ -1,6 +1,8 @@
-// Package controller holds ark's controllers. Each one registers its informers
-// with a Runner and implements Sync(ctx, key); the Runner owns the rate-limited
-// work queue, the workers, cache syncing and requeueing.
+// Package controller holds ark's controllers. Each one is built by its
+// constructor (required collaborators, then opts ...Option), registers its
+// informers and periodic work with a Runner (Register(r, informers)) and
+// implements Sync(ctx, key); the Runner owns the rate-limited work queue, the
+// workers, cache syncing, requeueing and periodic work (Every).
 package controller
 
 import (
@@ -14,6 +16,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 )
 
 // Syncer is one controller's logic: bring the object with this key to where it
@@ -30,16 +34,25 @@ type SyncFunc func(ctx context.Context, key string) (time.Duration, error)
 // Sync calls f.
 func (f SyncFunc) Sync(ctx context.Context, key string) (time.Duration, error) { return f(ctx, key) }
 
-// Runner runs a Syncer over a work queue fed by informers.
+// Runner runs a Syncer over a work queue fed by informers, and the periodic
+// work registered with Every.
 type Runner struct {
 	name      string
 	syncer    Syncer
 	queue     workqueue.TypedRateLimitingInterface[string]
 	hasSynced []cache.InformerSynced
 	maxRetry  int
+	periodic  []periodic
+}
+
+// periodic is work Every registered.
+type periodic struct {
+	period time.Duration
+	fn     func(ctx context.Context) time.Duration
 }
 
 // NewRunner returns a runner named name (for logs and the queue's metrics).
+// syncer may be nil for a runner with periodic work only.
 func NewRunner(name string, syncer Syncer) *Runner {
 	return &Runner{
 		name:   name,
@@ -104,8 +117,43 @@ func (r *Runner) Enqueue(obj any) {
 	r.queue.Add(key)
 }
 
-// EnqueueKey adds a key as it is (periodic controllers use fixed keys).
+// EnqueueKey adds a namespace/name key as it is.
 func (r *Runner) EnqueueKey(key string) { r.queue.Add(key) }
+
+// Every makes Run call fn once the caches are synced, then again period after
+// each call returns (or after the duration fn returns, if positive: a sooner
+// retry), until ctx is done. Calls of one fn never overlap; fn runs beside the
+// workers, so what it must serialize with them it enqueues. Register before Run.
+func (r *Runner) Every(period time.Duration, fn func(ctx context.Context) (next time.Duration)) {
+	r.periodic = append(r.periodic, periodic{period: period, fn: fn})
+}
+
+// runEvery runs p until ctx is done. A panic of fn is logged and waits for
+// the next period, like a failed Sync.
+func runEvery(ctx context.Context, p periodic) {
+	call := func() (next time.Duration) {
+		defer func() {
+			if e := recover(); e != nil {
+				klog.FromContext(ctx).Error(nil, "Periodic work panicked", "panic", e, "stack", string(debug.Stack()))
+				next = 0
+			}
+		}()
+		return p.fn(ctx)
+	}
+	for {
+		next := call()
+		if next <= 0 {
+			next = p.period
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
 
 // Run waits for the caches, then runs workers until ctx is done, and returns
 // once they have stopped.
@@ -117,8 +165,18 @@ func (r *Runner) Run(ctx context.Context, workers int) error {
 	if !cache.WaitForCacheSync(ctx.Done(), r.hasSynced...) {
 		return fmt.Errorf("%s: caches did not sync before shutdown", r.name)
 	}
-	logger.Info("Starting controller", "workers", workers)
+	if r.syncer == nil {
+		workers = 0
+	}
+	logger.Info("Starting controller", "workers", workers, "periodic", len(r.periodic))
 	var wg sync.WaitGroup
+	for _, p := range r.periodic {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runEvery(ctx, p)
+		}()
+	}
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -170,4 +228,22 @@ func (r *Runner) sync(ctx context.Context, key string) (after time.Duration, err
 		}
 	}()
 	return r.syncer.Sync(ctx, key)
+}
+
+// Controller is what every controller is: it registers its informers and its
+// periodic work with a Runner, and (all but the periodic-only ones) is a
+// Syncer.
+type Controller interface {
+	Register(r *Runner, inf arkinformers.Interface) error
+}
+
+// NewRunnerFor returns a Runner named name that runs c (its Sync, if it is a
+// Syncer), with c registered on inf.
+func NewRunnerFor(name string, c Controller, inf arkinformers.Interface) (*Runner, error) {
+	s, _ := c.(Syncer)
+	r := NewRunner(name, s)
+	if err := c.Register(r, inf); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, nil
 }

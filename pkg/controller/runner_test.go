@@ -104,3 +104,55 @@ func TestRunnerRecoversPanics(t *testing.T) {
 		t.Errorf("calls = %v, want ns/bad 3 (two panics, one success) and ns/good 1", calls)
 	}
 }
+
+// Every runs its work at the start and again after each period, or after
+// the sooner time the work asks for, on a runner without a Syncer too; a
+// panic is one failed pass; the work stops with the runner.
+func TestRunnerEvery(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		period time.Duration
+		// pass returns what the n-th call (from 1) returns; true once enough.
+		pass func(n int) (time.Duration, bool)
+	}{
+		// Not a threshold: with an hour-long period the second call comes only
+		// if the returned duration is honoured.
+		{"sooner retry", time.Hour, func(n int) (time.Duration, bool) { return time.Millisecond, n == 2 }},
+		{"panic", time.Millisecond, func(n int) (time.Duration, bool) {
+			if n == 1 {
+				panic("boom")
+			}
+			return 0, n == 2
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			calls := 0
+			enough := make(chan struct{})
+			r := NewRunner("periodic", nil)
+			r.Every(tt.period, func(context.Context) time.Duration {
+				mu.Lock()
+				calls++
+				n := calls
+				mu.Unlock()
+				next, done := tt.pass(n)
+				if done {
+					close(enough)
+				}
+				return next
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			stopped := make(chan error)
+			go func() { stopped <- r.Run(ctx, 3) }()
+			select {
+			case <-enough:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the periodic work did not run twice")
+			}
+			cancel()
+			if err := <-stopped; err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

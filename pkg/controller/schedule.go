@@ -8,18 +8,17 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/heptio/ark/pkg/generated/listers/ark/v1"
 	"github.com/heptio/ark/pkg/label"
 	"github.com/heptio/ark/pkg/validation"
@@ -53,32 +52,32 @@ type ScheduleController struct {
 	client          ScheduleClient
 	clock           clock.PassiveClock
 	restoreOnlyMode bool
-	events          record.EventRecorder
+	period          time.Duration
+	options
 }
-
-// SetEventRecorder makes the controller record events on schedules; nil records none.
-func (c *ScheduleController) SetEventRecorder(r record.EventRecorder) { c.events = r }
 
 // NewScheduleController returns the controller; Register it with a Runner.
-func NewScheduleController(schedules arklisters.ScheduleLister, client ScheduleClient, clk clock.PassiveClock, restoreOnlyMode bool) *ScheduleController {
-	return &ScheduleController{schedules: schedules, client: client, clock: clk, restoreOnlyMode: restoreOnlyMode}
+// period is the Config's scheduleSyncPeriod.
+func NewScheduleController(schedules arklisters.ScheduleLister, client ScheduleClient, clk clock.PassiveClock, period time.Duration, restoreOnlyMode bool, opts ...Option) *ScheduleController {
+	return &ScheduleController{schedules: schedules, client: client, clock: clk, period: period, restoreOnlyMode: restoreOnlyMode, options: newOptions(opts)}
 }
 
-// Register makes r run the controller on every schedule change.
-func (c *ScheduleController) Register(r *Runner, informer cache.SharedIndexInformer) error {
-	return r.Watch(informer, nil, false)
-}
-
-// EnqueueAll adds every schedule to r: the safety resync every
-// scheduleSyncPeriod (ticks themselves come from the requeueAfter of Sync).
-func (c *ScheduleController) EnqueueAll(r *Runner) {
-	all, err := c.schedules.List(labels.Everything())
-	if err != nil {
-		return
+// Register makes r run the controller on every schedule change, and on every
+// schedule each period: the safety resync (ticks themselves come from the
+// requeueAfter of Sync).
+func (c *ScheduleController) Register(r *Runner, inf arkinformers.Interface) error {
+	if err := r.Watch(inf.Schedules().Informer(), nil, false); err != nil {
+		return err
 	}
-	for _, s := range all {
-		r.Enqueue(s)
-	}
+	r.Every(c.period, func(context.Context) time.Duration {
+		if all, err := c.schedules.List(labels.Everything()); err == nil {
+			for _, s := range all {
+				r.Enqueue(s)
+			}
+		}
+		return 0
+	})
+	return nil
 }
 
 // Sync validates the schedule with this key and creates its due backup; it
@@ -108,7 +107,7 @@ func (c *ScheduleController) Sync(ctx context.Context, key string) (time.Duratio
 	if len(errs) > 0 {
 		if s.Status.Phase != arkv1.SchedulePhaseFailedValidation || !slices.Equal(s.Status.ValidationErrors, errs) {
 			logger.Info("Schedule failed validation", "errors", errs)
-			eventf(c.events, s, corev1.EventTypeWarning, "FailedValidation", "%s", strings.Join(errs, "; "))
+			c.event(s, true, "FailedValidation", "%s", strings.Join(errs, "; "))
 			s.Status.Phase = arkv1.SchedulePhaseFailedValidation
 			s.Status.ValidationErrors = errs
 			_, err := c.client.Schedules(ns).UpdateStatus(ctx, s, metav1.UpdateOptions{})
@@ -223,7 +222,7 @@ func (c *ScheduleController) createBackup(ctx context.Context, s *arkv1.Schedule
 		return fmt.Errorf("creating backup %s of tick %s: %w", b.Name, tick.Format(time.RFC3339), err)
 	}
 	logger.Info("Created scheduled backup", "backup", b.Name, "tick", tick)
-	eventf(c.events, s, corev1.EventTypeNormal, "BackupCreated", "Created backup %s for the tick of %s", b.Name, tick.UTC().Format(time.RFC3339))
+	c.event(s, false, "BackupCreated", "Created backup %s for the tick of %s", b.Name, tick.UTC().Format(time.RFC3339))
 	return nil
 }
 

@@ -296,7 +296,7 @@ func TestScheduleSync(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			objs := append([]runtime.Object{tt.schedule}, tt.existing...)
 			e := newLCEnv(t, utc(tt.now), objs...)
-			c := NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, tt.restoreOnly)
+			c := NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, time.Minute, tt.restoreOnly)
 			requeue, err := c.Sync(context.Background(), lcNS+"/"+tt.schedule.Name)
 			if err != nil {
 				t.Fatalf("Sync: %v", err)
@@ -360,7 +360,7 @@ func TestScheduleOverTime(t *testing.T) {
 	s.Status = arkv1.ScheduleStatus{}
 	e := newLCEnv(t, utc("2026-03-01T12:05:00Z"), s)
 	newController := func() *ScheduleController {
-		return NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, false)
+		return NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, time.Minute, false)
 	}
 	c := newController()
 	key := lcNS + "/every15"
@@ -412,7 +412,7 @@ func TestScheduleFixedAfterFailedValidation(t *testing.T) {
 	s := newSchedule("fixme", "0 25 * * *", "2026-01-01T10:00:00Z", nil)
 	s.Status = arkv1.ScheduleStatus{}
 	e := newLCEnv(t, utc("2026-01-01T10:00:01Z"), s)
-	c := NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, false)
+	c := NewScheduleController(e.informers.Ark().V1().Schedules().Lister(), e.client.ArkV1(), e.clock, time.Minute, false)
 	key := lcNS + "/fixme"
 	for i := 0; i < 2; i++ { // the second sync writes nothing more
 		if _, err := c.Sync(context.Background(), key); err != nil {

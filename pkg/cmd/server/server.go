@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -36,6 +38,7 @@ import (
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	arkscheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	arkinformers "github.com/heptio/ark/pkg/generated/informers/externalversions"
+	arkv1informers "github.com/heptio/ark/pkg/generated/informers/externalversions/ark/v1"
 	"github.com/heptio/ark/pkg/leaderelection"
 	"github.com/heptio/ark/pkg/metrics"
 	"github.com/heptio/ark/pkg/restore"
@@ -47,14 +50,13 @@ import (
 type Options struct {
 	ClientQPS       float32
 	ClientBurst     int
-	Workers         int
 	ShutdownTimeout time.Duration
 	HTTPAddress     string
 	PageSize        int64
-	// BackupWorkers and RestoreWorkers are how many Backups and Restores run
-	// at once; RestoreItemWorkers how many objects one restore creates at once.
-	BackupWorkers      int
-	RestoreWorkers     int
+	// Workers is how many keys each controller handles at once, by controller
+	// name (the flags --<name>-workers; see controllers).
+	Workers map[string]int
+	// RestoreItemWorkers is how many objects one restore creates at once.
 	RestoreItemWorkers int
 	LogLevel           string
 	LogFormat          string
@@ -73,23 +75,36 @@ type Options struct {
 // requests in its own flow and answers 429 with Retry-After when its share is
 // full; client-go waits that long and retries (up to 10 times per request).
 // The server's own concurrency is bounded anyway: --restore-item-workers
-// creates per restore, one list at a time per backup, --backup-workers and
-// --restore-workers operations at once, and its controllers' workers. A fixed client
-// QPS (client-go's default 5, or the former 100 here) only slows a restore
-// of many objects (5,000 ConfigMaps: 48 s at QPS 100 against 4 s raw) and
-// protects nothing that APF does not already protect.
+// creates per restore, one list at a time per backup, and its controllers'
+// --<name>-workers. A fixed client QPS (client-go's default 5, or the former
+// 100 here) only slows a restore of many objects (5,000 ConfigMaps: 48 s at
+// QPS 100 against 4 s raw) and protects nothing that APF does not already
+// protect.
 const (
 	DefaultClientQPS   float32 = -1
 	DefaultClientBurst         = 200
 )
 
-// Default numbers of Backups and Restores run at once (--backup-workers,
-// --restore-workers). Above one, a slow backup of one schedule does not hold
-// back the others; each operation keeps its own state, log and tarball.
-const (
-	DefaultBackupWorkers  = 4
-	DefaultRestoreWorkers = 4
-)
+// controllers are the server's queue-driven controllers, in the order they
+// start: the name of each (its runner's, and its flag --<name>-workers), how
+// many keys it handles at once by default, and what one key is. The backup
+// sync has no queue: it is one periodic pass (Runner.Every), so it has no
+// workers to count.
+var controllers = []struct {
+	name           string
+	defaultWorkers int
+	what           string
+}{
+	// Several backups and restores at once: a slow backup does not hold back
+	// the backups of other schedules; each operation keeps its own state, log
+	// and tarball.
+	{"backup", 4, "backups run"},
+	{"restore", 4, "restores run"},
+	{"download-request", 1, "download requests are answered"},
+	{"schedule", 1, "schedules are checked"},
+	{"gc", 1, "backups are checked for expiry"},
+	{"backup-deletion", 1, "DeleteBackupRequests are carried out"},
+}
 
 // DefaultGCPercent is the server's garbage-collection target unless the
 // GOGC environment variable sets one: the heap may grow 50% over what is
@@ -101,10 +116,20 @@ const DefaultGCPercent = 50
 // downloadPath is where the filesystem provider's signed URLs are served.
 const downloadPath = "/download"
 
+// NewOptions returns the default options.
+func NewOptions() *Options {
+	o := &Options{ClientQPS: DefaultClientQPS, ClientBurst: DefaultClientBurst, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500,
+		Workers: map[string]int{}, RestoreItemWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
+		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
+	for _, c := range controllers {
+		o.Workers[c.name] = c.defaultWorkers
+	}
+	return o
+}
+
 // NewCommand returns `ark server`.
 func NewCommand(f client.Factory) *cobra.Command {
-	o := &Options{ClientQPS: DefaultClientQPS, ClientBurst: DefaultClientBurst, Workers: 1, ShutdownTimeout: 30 * time.Second, HTTPAddress: ":8085", PageSize: 500, BackupWorkers: DefaultBackupWorkers, RestoreWorkers: DefaultRestoreWorkers, RestoreItemWorkers: restore.DefaultWorkers, LogLevel: "info", LogFormat: "text",
-		LeaderElect: true, LeaseDuration: leaderelection.DefaultLeaseDuration, RenewDeadline: leaderelection.DefaultRenewDeadline, RetryPeriod: leaderelection.DefaultRetryPeriod}
+	o := NewOptions()
 	c := &cobra.Command{
 		Use:   "server",
 		Short: "Run the ark server",
@@ -112,16 +137,14 @@ func NewCommand(f client.Factory) *cobra.Command {
 does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
 			if err := configureLogging(o.LogLevel, o.LogFormat, c.ErrOrStderr()); err != nil {
 				return err
 			}
 			if os.Getenv("GOGC") == "" {
 				debug.SetGCPercent(DefaultGCPercent)
-			}
-			for flag, n := range map[string]int{"--backup-workers": o.BackupWorkers, "--restore-workers": o.RestoreWorkers, "--restore-item-workers": o.RestoreItemWorkers} {
-				if n < 1 {
-					return fmt.Errorf("%s must be at least 1, not %d", flag, n)
-				}
 			}
 			ctx, stop := signal.NotifyContext(c.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
@@ -140,8 +163,9 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries above --client-qps; used only when --client-qps is positive.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the filesystem provider's download links. Empty disables it.")
-	flags.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups run at the same time. Each holds one list request open at a time and streams its tarball, so a slow backup does not hold back the others (or the backups of other schedules).")
-	flags.IntVar(&o.RestoreWorkers, "restore-workers", o.RestoreWorkers, "How many restores run at the same time (each creates up to --restore-item-workers objects at once).")
+	for _, ctrl := range controllers {
+		flags.Var(workersValue{o.Workers, ctrl.name}, ctrl.name+"-workers", fmt.Sprintf("How many %s at the same time (the %s controller's workers).", ctrl.what, ctrl.name))
+	}
 	flags.IntVar(&o.RestoreItemWorkers, "restore-item-workers", o.RestoreItemWorkers, "How many objects one restore creates in parallel, within a group of resources restored together (the resources its priorities leave unordered; each prerequisite such as CRDs, namespaces, service accounts is a group of its own).")
 	flags.Int64Var(&o.PageSize, "page-size", o.PageSize, "How many objects a backup asks the API server for in one list request.")
 	flags.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Run the controllers only while holding the Lease \"ark\" in the server's namespace, so that one of several replicas is active; losing it stops the server (exit 1). Disable only when a single server runs.")
@@ -152,280 +176,97 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Format of the log: text or json (one object per line).")
 }
 
-// Run runs the server until ctx is done.
+// workersValue is the flag --<name>-workers: the entry name of a map.
+type workersValue struct {
+	m    map[string]int
+	name string
+}
+
+func (v workersValue) String() string { return strconv.Itoa(v.m[v.name]) }
+func (v workersValue) Type() string   { return "int" }
+func (v workersValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return err
+	}
+	v.m[v.name] = n
+	return nil
+}
+
+// Validate checks the numbers of workers.
+func (o *Options) Validate() error {
+	for _, c := range controllers {
+		if n := o.Workers[c.name]; n < 1 {
+			return fmt.Errorf("--%s-workers must be at least 1, not %d", c.name, n)
+		}
+	}
+	if o.RestoreItemWorkers < 1 {
+		return fmt.Errorf("--restore-item-workers must be at least 1, not %d", o.RestoreItemWorkers)
+	}
+	return nil
+}
+
+// Run runs the server until ctx is done: clients, the Config, the stores
+// (bucket, volume snapshots), the controllers on their informers, the HTTP
+// listener, then the controllers run while this server leads.
 func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	logger := klog.FromContext(ctx).WithValues("namespace", f.Namespace())
 	ctx = klog.NewContext(ctx, logger)
 	logger.Info("Starting ark server", "version", buildinfo.Version, "gitCommit", buildinfo.GitSHA)
 
-	restConfig, err := f.ClientConfig()
+	c, err := newClients(f)
 	if err != nil {
 		return err
 	}
-	arkClient, err := arkclient.NewForConfig(restConfig)
+	cfg, err := loadConfig(ctx, c.ark, c.namespace)
 	if err != nil {
 		return err
 	}
-	kubeClient, err := kubernetes.NewForConfig(restConfig)
+	st, err := o.newStores(ctx, cfg, c)
 	if err != nil {
 		return err
 	}
-	dynamicClient, err := dynamic.NewForConfig(restConfig)
-	if err != nil {
-		return err
-	}
-
-	cfg, err := loadConfig(ctx, arkClient, f.Namespace())
-	if err != nil {
-		return err
-	}
-	storage, err := newObjectStorage(ctx, cfg, o.HTTPAddress)
-	if err != nil {
-		return err
-	}
-	logger.Info("Using object storage", "provider", cfg.BackupStorageProvider.Name, "bucket", cfg.BackupStorageProvider.Bucket, "restoreOnlyMode", cfg.RestoreOnlyMode)
 
 	// A change of the Config stops the server; its Deployment starts it again with the new one.
 	ctx, stopOnConfigChange := context.WithCancelCause(ctx)
 	defer stopOnConfigChange(nil)
-
-	// Events on schedules and backups, shown by kubectl describe.
-	eventBroadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	eventBroadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kubeClient.CoreV1().Events(f.Namespace())})
-	defer eventBroadcaster.Shutdown()
-	events := eventBroadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"})
-
-	informers := arkinformers.NewSharedInformerFactoryWithOptions(arkClient, 0, arkinformers.WithNamespace(f.Namespace()))
-	registerTolerantInformers(ctx, informers, dynamicClient, f.Namespace(), events)
-	v1 := informers.Ark().V1()
-	if _, err := v1.Configs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		UpdateFunc: func(old, cur any) {
-			o, c := old.(*arkv1.Config), cur.(*arkv1.Config)
-			if c.Name == arkv1.DefaultConfigName && o.ResourceVersion != c.ResourceVersion && o.Generation != c.Generation {
-				stopOnConfigChange(errConfigChanged)
-			}
-		},
-	}); err != nil {
-		return err
-	}
-	clk := clock.RealClock{}
-	discoveryHelper := discovery.NewHelper(kubeClient.Discovery())
-	if err := discoveryHelper.Refresh(ctx); err != nil {
-		logger.Error(err, "Discovery is incomplete; going on with what the API server answered")
-	}
-	// Persistent volume snapshots (Config.persistentVolumeProvider: aws, gcp, azure or csi).
-	// Unset: backups record a warning per volume, restores of backups with snapshots fail
-	// for those volumes unless restorePVs is false, gc finds no snapshot to delete.
-	var (
-		snapshotter     backup.VolumeSnapshotter
-		volumeRestorer  restore.VolumeRestorer
-		snapshotDeleter controller.SnapshotDeleter
-	)
-	volumes, err := volume.New(ctx, cfg.PersistentVolumeProvider, volume.Options{Dynamic: dynamicClient})
-	if err != nil {
-		return fmt.Errorf("persistentVolumeProvider: %w", err)
-	}
-	if volumes != nil {
-		snapshotter, volumeRestorer, snapshotDeleter = volumes.Snapshotter, volumes.Restorer, volumes.Deleter
-		logger.Info("Using persistent volume provider", "provider", volumes.Name)
-	}
-	podExec, err := backup.NewRemotePodCommandExecutor(restConfig)
+	events, stopEvents := newEventRecorder(ctx, c)
+	defer stopEvents()
+	informers, err := newInformers(ctx, c, events, func() { stopOnConfigChange(errConfigChanged) })
 	if err != nil {
 		return err
 	}
 
 	serverMetrics := metrics.New()
-	report := []controller.Option{controller.WithMetrics(serverMetrics), controller.WithEventRecorder(events)}
-
-	var runners []*controller.Runner
-	// In restore-only mode the backup controller still runs, to give new backups
-	// a FailedValidation that says why instead of leaving them New.
-	rawLister, err := backup.NewRESTRawLister(restConfig)
+	ctrls, err := o.newControllers(ctx, c, cfg, st, informers.Ark().V1(), events, serverMetrics)
 	if err != nil {
 		return err
 	}
-	backupper := backup.NewBackupper(discoveryHelper, dynamicClient, podExec, snapshotter, clk,
-		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister))
-	backupController := controller.NewBackupController(v1.Backups().Lister(), arkClient.ArkV1(), backupper,
-		resolver{discoveryHelper}, storage.backups, clk, cfg.RestoreOnlyMode, report...)
-	// The cluster's identity, recorded in every backup's metadata: the UID of kube-system.
-	if ns, err := kubeClient.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err != nil {
-		logger.Error(err, "Reading the kube-system namespace; backups record no cluster identity (ownership goes by Backup UID alone)")
-	} else {
-		backupController.SetClusterID(string(ns.UID))
-		logger.Info("Cluster identity", "clusterID", ns.UID)
-	}
-	backupRunner := controller.NewRunner("backup", backupController)
-	if err := backupController.Register(backupRunner, v1.Backups().Informer()); err != nil {
-		return err
-	}
-	runners = append(runners, backupRunner)
-	restorer := restore.NewRestorer(discoveryHelper, dynamicClient, restore.Options{
-		VolumeRestorer:     volumeRestorer,
-		Workers:            o.RestoreItemWorkers,
-		ResourcePriorities: cfg.EffectiveResourcePriorities(),
-		Clock:              clk,
-	})
-	restoreController := controller.NewRestoreController(v1.Restores().Lister(), v1.Backups().Lister(), arkClient.ArkV1(), restorer, storage.backups, clk, report...)
-	restoreRunner := controller.NewRunner("restore", restoreController)
-	if err := restoreController.Register(restoreRunner, v1.Restores().Informer(), v1.Backups().Informer()); err != nil {
-		return err
-	}
-	runners = append(runners, restoreRunner)
 
-	downloads := controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), arkClient.ArkV1(), storage.backups, clk)
-	downloadRunner := controller.NewRunner("download-request", downloads)
-	if err := downloads.Register(downloadRunner, v1.DownloadRequests().Informer()); err != nil {
-		return err
-	}
-	downloadRunner.WaitFor(v1.Restores().Informer().HasSynced)
-	runners = append(runners, downloadRunner)
-
-	// Schedules run in restore-only mode too: they are FailedValidation then,
-	// saying why, and Enabled again once the mode is turned off.
-	scheduleController := controller.NewScheduleController(v1.Schedules().Lister(), arkClient.ArkV1(), clk, cfg.RestoreOnlyMode)
-	scheduleController.SetEventRecorder(events)
-	scheduleRunner := controller.NewRunner("schedule", scheduleController)
-	if err := scheduleController.Register(scheduleRunner, v1.Schedules().Informer()); err != nil {
-		return err
-	}
-	runners = append(runners, scheduleRunner)
-
-	// The gc controller expires backups (through DeleteBackupRequests) and removes the
-	// finalizer of earlier versions; in restore-only mode it does only the latter.
-	gc := controller.NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), arkClient.ArkV1(), clk,
-		cfg.EffectiveGCSyncPeriod(), cfg.RestoreOnlyMode)
-	gc.SetEventRecorder(events)
-	gcRunner := controller.NewRunner("gc", gc)
-	if err := gc.Register(gcRunner, v1.Backups().Informer(), v1.DeleteBackupRequests().Informer()); err != nil {
-		return err
-	}
-	runners = append(runners, gcRunner)
-
-	// DeleteBackupRequests are the only way to delete from the bucket or a snapshot;
-	// never in restore-only mode (the requests wait, New, until it is turned off).
-	if !cfg.RestoreOnlyMode {
-		deletion := controller.NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(),
-			arkClient.ArkV1(), storage.backups, snapshotDeleter, cfg.EffectiveGCSyncPeriod(), report...)
-		deletionRunner := controller.NewRunner("backup-deletion", deletion)
-		if err := deletion.Register(deletionRunner, v1.DeleteBackupRequests().Informer(), v1.Backups().Informer(), v1.Restores().Informer()); err != nil {
-			return err
-		}
-		runners = append(runners, deletionRunner)
-	}
-
-	// The backup sync controller only reads the bucket: it runs in every mode.
-	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), arkClient.ArkV1(), storage.backups, f.Namespace(), cfg.EffectiveBackupSyncPeriod())
-	backupSync.SetEventRecorder(events)
-	backupSync.SetMetrics(serverMetrics)
-	syncRunner := controller.NewRunner("backup-sync", backupSync)
-	backupSync.Register(syncRunner, v1.Backups().Informer())
-	runners = append(runners, syncRunner)
-
-	// Every kind the server serves is watched, so that "caches synced" means the
-	// server has seen the whole state of its namespace.
-	synced := []cache.InformerSynced{
-		v1.Backups().Informer().HasSynced,
-		v1.Restores().Informer().HasSynced,
-		v1.Schedules().Informer().HasSynced,
-		v1.DownloadRequests().Informer().HasSynced,
-		v1.DeleteBackupRequests().Informer().HasSynced,
-		v1.Configs().Informer().HasSynced,
-	}
 	informers.Start(ctx.Done())
 	defer informers.Shutdown()
-	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+	if err := waitForCaches(ctx, informers.Ark().V1()); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
+		return err
 	}
 
-	ready := newReadiness()
-	httpDone := o.serveHTTP(ctx, newHTTPHandler(ready, serverMetrics.Handler(), storage.downloadHandler))
-	if err := ready.checkBucket(ctx, storage.backups); err != nil {
-		logger.Error(err, "The bucket does not answer; /readyz says so until it does")
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			if ready.check() != nil {
-				_ = ready.checkBucket(ctx, storage.backups)
-			}
-		}, 30*time.Second)
-	}
+	httpDone := o.startHTTP(ctx, st, serverMetrics)
 
-	// lead runs the controllers; with leader election only while this server
-	// holds the lease.
-	lead := func(ctx context.Context) error {
-		logger := klog.FromContext(ctx)
-		// Backups a previous server left InProgress take the status the bucket
-		// records (whole: Completed or PartiallyFailed), or Failed; while the bucket
-		// does not answer they stay InProgress and this is retried.
-		if interrupted, err := backupController.InterruptedBackups(); err != nil {
-			logger.Error(err, "Listing interrupted backups")
-		} else if len(interrupted) > 0 {
-			go func() {
-				_ = wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: time.Second, Factor: 2, Cap: time.Minute, Steps: math.MaxInt32},
-					func(ctx context.Context) (bool, error) {
-						left, err := backupController.RecoverInterrupted(ctx, interrupted)
-						if err != nil {
-							logger.Error(err, "Settling backups interrupted by a restart; retrying", "left", len(left))
-						}
-						interrupted = left
-						return len(left) == 0, nil
-					})
-			}()
-		}
-		if err := restoreController.FailInterrupted(ctx); err != nil {
-			logger.Error(err, "Marking interrupted restores as Failed")
-		}
-
-		names := make([]string, 0, len(runners))
-		for _, r := range runners {
-			names = append(names, r.Name())
-		}
-		logger.Info("Caches synced; running controllers", "controllers", names)
-
-		done := make(chan error, len(runners))
-		for _, r := range runners {
-			workers := o.Workers
-			switch r {
-			case backupRunner:
-				workers = o.BackupWorkers
-			case restoreRunner:
-				workers = o.RestoreWorkers
-			}
-			go func() { done <- r.Run(ctx, workers) }()
-		}
-		// Ticks come from each schedule's requeue; this is only the safety resync.
-		go wait.UntilWithContext(ctx, func(context.Context) { scheduleController.EnqueueAll(scheduleRunner) }, cfg.EffectiveScheduleSyncPeriod())
-		<-ctx.Done()
-		logger.Info("Shutting down the controllers")
-		deadline := time.After(o.ShutdownTimeout)
-		for range runners {
-			select {
-			case err := <-done:
-				if err != nil {
-					logger.Error(err, "Controller stopped with an error")
-				}
-			case <-deadline:
-				return fmt.Errorf("controllers did not stop within %s", o.ShutdownTimeout)
-			}
-		}
-		return nil
-	}
 	if o.LeaderElect {
 		err = leaderelection.Run(ctx, leaderelection.Config{
-			Client:        kubeClient,
-			Namespace:     f.Namespace(),
+			Client:        c.kube,
+			Namespace:     c.namespace,
 			Name:          leaderelection.DefaultLeaseName,
 			LeaseDuration: o.LeaseDuration,
 			RenewDeadline: o.RenewDeadline,
 			RetryPeriod:   o.RetryPeriod,
-		}, lead)
+		}, func(ctx context.Context) error { return ctrls.run(ctx, o.ShutdownTimeout) })
 	} else {
-		err = lead(ctx)
+		err = ctrls.run(ctx, o.ShutdownTimeout)
 	}
+
 	if errors.Is(context.Cause(ctx), errConfigChanged) {
 		logger.Info("The Config changed; stopping so that the server starts again with it")
 	}
@@ -439,6 +280,264 @@ func (o *Options) Run(ctx context.Context, f client.Factory) error {
 	}
 	if errors.Is(context.Cause(ctx), errConfigChanged) {
 		return errConfigChanged
+	}
+	return nil
+}
+
+// clients are the server's API clients, all on one REST config.
+type clients struct {
+	namespace  string
+	restConfig *rest.Config
+	ark        arkclient.Interface
+	kube       kubernetes.Interface
+	dynamic    dynamic.Interface
+}
+
+func newClients(f client.Factory) (*clients, error) {
+	restConfig, err := f.ClientConfig()
+	if err != nil {
+		return nil, err
+	}
+	c := &clients{namespace: f.Namespace(), restConfig: restConfig}
+	if c.ark, err = arkclient.NewForConfig(restConfig); err != nil {
+		return nil, err
+	}
+	if c.kube, err = kubernetes.NewForConfig(restConfig); err != nil {
+		return nil, err
+	}
+	if c.dynamic, err = dynamic.NewForConfig(restConfig); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// stores are where backups go: the bucket and, if configured, the volume
+// snapshots (Config.persistentVolumeProvider: aws, gcp, azure or csi). With
+// no volume provider, backups record a warning per volume, restores of
+// backups with snapshots fail for those volumes unless restorePVs is false,
+// and gc finds no snapshot to delete.
+type stores struct {
+	*objectStorage
+	snapshotter     backup.VolumeSnapshotter
+	volumeRestorer  restore.VolumeRestorer
+	snapshotDeleter controller.SnapshotDeleter
+}
+
+func (o *Options) newStores(ctx context.Context, cfg *arkv1.Config, c *clients) (*stores, error) {
+	logger := klog.FromContext(ctx)
+	storage, err := newObjectStorage(ctx, cfg, o.HTTPAddress)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("Using object storage", "provider", cfg.BackupStorageProvider.Name, "bucket", cfg.BackupStorageProvider.Bucket, "restoreOnlyMode", cfg.RestoreOnlyMode)
+	st := &stores{objectStorage: storage}
+	volumes, err := volume.New(ctx, cfg.PersistentVolumeProvider, volume.Options{Dynamic: c.dynamic})
+	if err != nil {
+		return nil, fmt.Errorf("persistentVolumeProvider: %w", err)
+	}
+	if volumes != nil {
+		st.snapshotter, st.volumeRestorer, st.snapshotDeleter = volumes.Snapshotter, volumes.Restorer, volumes.Deleter
+		logger.Info("Using persistent volume provider", "provider", volumes.Name)
+	}
+	return st, nil
+}
+
+// newEventRecorder records Events on schedules and backups (kubectl describe
+// shows them); stop flushes and stops it.
+func newEventRecorder(ctx context.Context, c *clients) (record.EventRecorder, func()) {
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.kube.CoreV1().Events(c.namespace)})
+	return broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-server"}), broadcaster.Shutdown
+}
+
+// newInformers returns the informers of the server's namespace, decoding item
+// by item (registerTolerantInformers); configChanged is called when the
+// Config's spec changes.
+func newInformers(ctx context.Context, c *clients, events record.EventRecorder, configChanged func()) (arkinformers.SharedInformerFactory, error) {
+	informers := arkinformers.NewSharedInformerFactoryWithOptions(c.ark, 0, arkinformers.WithNamespace(c.namespace))
+	registerTolerantInformers(ctx, informers, c.dynamic, c.namespace, events)
+	if _, err := informers.Ark().V1().Configs().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(old, cur any) {
+			o, c := old.(*arkv1.Config), cur.(*arkv1.Config)
+			if c.Name == arkv1.DefaultConfigName && o.ResourceVersion != c.ResourceVersion && o.Generation != c.Generation {
+				configChanged()
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	return informers, nil
+}
+
+// waitForCaches waits, up to 2 minutes, until the cache of every kind the
+// server serves is synced, so that "caches synced" means the server has seen
+// the whole state of its namespace.
+func waitForCaches(ctx context.Context, v1 arkv1informers.Interface) error {
+	synced := []cache.InformerSynced{
+		v1.Backups().Informer().HasSynced,
+		v1.Restores().Informer().HasSynced,
+		v1.Schedules().Informer().HasSynced,
+		v1.DownloadRequests().Informer().HasSynced,
+		v1.DeleteBackupRequests().Informer().HasSynced,
+		v1.Configs().Informer().HasSynced,
+	}
+	syncCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if !cache.WaitForCacheSync(syncCtx.Done(), synced...) {
+		return errors.New("the informer caches did not sync within 2m: are the ark CRDs installed (examples/common/00-prereqs.yaml)?")
+	}
+	return nil
+}
+
+// startHTTP starts the HTTP listener (metrics, health, downloads) and the
+// bucket's readiness check; the returned channel closes once it has stopped.
+func (o *Options) startHTTP(ctx context.Context, st *stores, serverMetrics *metrics.Metrics) <-chan struct{} {
+	ready := newReadiness()
+	done := o.serveHTTP(ctx, newHTTPHandler(ready, serverMetrics.Handler(), st.downloadHandler))
+	if err := ready.checkBucket(ctx, st.backups); err != nil {
+		klog.FromContext(ctx).Error(err, "The bucket does not answer; /readyz says so until it does")
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			if ready.check() != nil {
+				_ = ready.checkBucket(ctx, st.backups)
+			}
+		}, 30*time.Second)
+	}
+	return done
+}
+
+// serverControllers are the controllers, registered with their runners.
+type serverControllers struct {
+	backup  *controller.BackupController
+	restore *controller.RestoreController
+	runners []*controller.Runner
+	workers []int
+}
+
+// newControllers builds every controller and registers it with a runner.
+// In restore-only mode the backup controller still runs, to give new backups
+// a FailedValidation that says why instead of leaving them New; schedules are
+// FailedValidation, saying why, and Enabled again once the mode is turned
+// off; the gc controller only removes the finalizer of earlier versions; no
+// DeleteBackupRequest is carried out (they wait, New). The backup sync only
+// reads the bucket: it runs in every mode.
+func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Config, st *stores, v1 arkv1informers.Interface, events record.EventRecorder, serverMetrics *metrics.Metrics) (*serverControllers, error) {
+	logger := klog.FromContext(ctx)
+	clk := clock.RealClock{}
+	discoveryHelper := discovery.NewHelper(c.kube.Discovery())
+	if err := discoveryHelper.Refresh(ctx); err != nil {
+		logger.Error(err, "Discovery is incomplete; going on with what the API server answered")
+	}
+	podExec, err := backup.NewRemotePodCommandExecutor(c.restConfig)
+	if err != nil {
+		return nil, err
+	}
+	rawLister, err := backup.NewRESTRawLister(c.restConfig)
+	if err != nil {
+		return nil, err
+	}
+	opts := []controller.Option{controller.WithMetrics(serverMetrics), controller.WithEventRecorder(events)}
+	// The cluster's identity, recorded in every backup's metadata: the UID of kube-system.
+	if ns, err := c.kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err != nil {
+		logger.Error(err, "Reading the kube-system namespace; backups record no cluster identity (ownership goes by Backup UID alone)")
+	} else {
+		opts = append(opts, controller.WithClusterID(string(ns.UID)))
+		logger.Info("Cluster identity", "clusterID", ns.UID)
+	}
+
+	backupper := backup.NewBackupper(discoveryHelper, c.dynamic, podExec, st.snapshotter, clk,
+		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister))
+	restorer := restore.NewRestorer(discoveryHelper, c.dynamic, restore.Options{
+		VolumeRestorer:     st.volumeRestorer,
+		Workers:            o.RestoreItemWorkers,
+		ResourcePriorities: cfg.EffectiveResourcePriorities(),
+		Clock:              clk,
+	})
+	sc := &serverControllers{
+		backup: controller.NewBackupController(v1.Backups().Lister(), c.ark.ArkV1(), backupper,
+			resolver{discoveryHelper}, st.backups, clk, cfg.RestoreOnlyMode, opts...),
+		restore: controller.NewRestoreController(v1.Restores().Lister(), v1.Backups().Lister(), c.ark.ArkV1(), restorer, st.backups, clk, opts...),
+	}
+	byName := map[string]controller.Controller{
+		"backup":           sc.backup,
+		"restore":          sc.restore,
+		"download-request": controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), c.ark.ArkV1(), st.backups, clk, opts...),
+		"schedule":         controller.NewScheduleController(v1.Schedules().Lister(), c.ark.ArkV1(), clk, cfg.EffectiveScheduleSyncPeriod(), cfg.RestoreOnlyMode, opts...),
+		"gc": controller.NewGCController(v1.Backups().Lister(), v1.DeleteBackupRequests().Lister(), c.ark.ArkV1(), clk,
+			cfg.EffectiveGCSyncPeriod(), cfg.RestoreOnlyMode, opts...),
+	}
+	if !cfg.RestoreOnlyMode {
+		byName["backup-deletion"] = controller.NewDeletionController(v1.DeleteBackupRequests().Lister(), v1.Backups().Lister(), v1.Restores().Lister(),
+			c.ark.ArkV1(), st.backups, st.snapshotDeleter, cfg.EffectiveGCSyncPeriod(), opts...)
+	}
+	for _, ctrl := range controllers {
+		if byName[ctrl.name] == nil {
+			continue
+		}
+		r, err := controller.NewRunnerFor(ctrl.name, byName[ctrl.name], v1)
+		if err != nil {
+			return nil, err
+		}
+		sc.runners = append(sc.runners, r)
+		sc.workers = append(sc.workers, o.Workers[ctrl.name])
+	}
+	backupSync := controller.NewBackupSyncController(v1.Backups().Lister(), c.ark.ArkV1(), st.backups, c.namespace, cfg.EffectiveBackupSyncPeriod(), opts...)
+	r, err := controller.NewRunnerFor("backup-sync", backupSync, v1)
+	if err != nil {
+		return nil, err
+	}
+	sc.runners = append(sc.runners, r)
+	sc.workers = append(sc.workers, 0)
+	return sc, nil
+}
+
+// run settles what a previous server left running, then runs the controllers
+// until ctx is done, and waits up to shutdownTimeout for them to stop.
+func (sc *serverControllers) run(ctx context.Context, shutdownTimeout time.Duration) error {
+	logger := klog.FromContext(ctx)
+	// Backups a previous server left InProgress take the status the bucket
+	// records (whole: Completed or PartiallyFailed), or Failed; while the bucket
+	// does not answer they stay InProgress and this is retried.
+	if interrupted, err := sc.backup.InterruptedBackups(); err != nil {
+		logger.Error(err, "Listing interrupted backups")
+	} else if len(interrupted) > 0 {
+		go func() {
+			_ = wait.ExponentialBackoffWithContext(ctx, wait.Backoff{Duration: time.Second, Factor: 2, Cap: time.Minute, Steps: math.MaxInt32},
+				func(ctx context.Context) (bool, error) {
+					left, err := sc.backup.RecoverInterrupted(ctx, interrupted)
+					if err != nil {
+						logger.Error(err, "Settling backups interrupted by a restart; retrying", "left", len(left))
+					}
+					interrupted = left
+					return len(left) == 0, nil
+				})
+		}()
+	}
+	if err := sc.restore.FailInterrupted(ctx); err != nil {
+		logger.Error(err, "Marking interrupted restores as Failed")
+	}
+
+	names := make([]string, 0, len(sc.runners))
+	for _, r := range sc.runners {
+		names = append(names, r.Name())
+	}
+	logger.Info("Caches synced; running controllers", "controllers", names)
+
+	done := make(chan error, len(sc.runners))
+	for i, r := range sc.runners {
+		go func() { done <- r.Run(ctx, sc.workers[i]) }()
+	}
+	<-ctx.Done()
+	logger.Info("Shutting down the controllers")
+	deadline := time.After(shutdownTimeout)
+	for range sc.runners {
+		select {
+		case err := <-done:
+			if err != nil {
+				logger.Error(err, "Controller stopped with an error")
+			}
+		case <-deadline:
+			return fmt.Errorf("controllers did not stop within %s", shutdownTimeout)
+		}
 	}
 	return nil
 }
