@@ -3,6 +3,7 @@ package backup
 import (
 	"archive/tar"
 	"compress/gzip"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,20 +21,35 @@ func validPathSegment(s string) bool {
 
 // tarWriter streams regular files into a gzipped tar and remembers their
 // names, so that no name is written twice.
+//
+// A name is remembered by the first 128 bits of its SHA-256, not as a string:
+// a backup of 100,000 objects then keeps 2 MB of names rather than 9 MB, and
+// two of its names collide with a probability of about 2^-95.
 type tarWriter struct {
 	gz      *gzip.Writer
 	tw      *tar.Writer
-	written map[string]struct{}
+	written map[nameSum]struct{}
 	modTime time.Time
 }
 
 func newTarWriter(w io.Writer, modTime time.Time) *tarWriter {
 	gz := gzip.NewWriter(w)
-	return &tarWriter{gz: gz, tw: tar.NewWriter(gz), written: map[string]struct{}{}, modTime: modTime}
+	// Whole seconds: a sub-second time would make every entry carry a PAX
+	// header for its mtime (two more 512-byte blocks, and a map per entry for
+	// the reader).
+	return &tarWriter{gz: gz, tw: tar.NewWriter(gz), written: map[nameSum]struct{}{}, modTime: modTime.Truncate(time.Second)}
+}
+
+// nameSum is the first half of a tarball entry name's SHA-256.
+type nameSum [16]byte
+
+func sumName(name string) nameSum {
+	full := sha256.Sum256([]byte(name))
+	return nameSum(full[:16])
 }
 
 func (t *tarWriter) has(name string) bool {
-	_, ok := t.written[name]
+	_, ok := t.written[sumName(name)]
 	return ok
 }
 
@@ -55,7 +71,7 @@ func (t *tarWriter) writeFile(name string, data []byte) error {
 	if _, err := t.tw.Write(data); err != nil {
 		return fmt.Errorf("writing tarball entry %s: %w", name, err)
 	}
-	t.written[name] = struct{}{}
+	t.written[sumName(name)] = struct{}{}
 	return nil
 }
 

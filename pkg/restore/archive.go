@@ -88,7 +88,12 @@ type archiveItem struct {
 	copy   format.Copy
 }
 
-func (it *archiveItem) key() string { return it.resource + "|" + it.namespace + "|" + it.name }
+// itemKey identifies an item; a struct of the item's own strings rather than
+// one joined string, so that the index of a large backup allocates nothing
+// more per item.
+type itemKey struct{ resource, namespace, name string }
+
+func (it *archiveItem) key() itemKey { return itemKey{it.resource, it.namespace, it.name} }
 
 func (it *archiveItem) String() string {
 	if it.namespace == "" {
@@ -117,7 +122,7 @@ type archive struct {
 	// byResource holds the items to restore, one copy each, sorted by
 	// namespace and name.
 	byResource map[string][]*archiveItem
-	byKey      map[string]*archiveItem
+	byKey      map[itemKey]*archiveItem
 	total      int
 	// notes are things worth logging: ignored entries, duplicates.
 	notes []string
@@ -154,7 +159,7 @@ func (a *archive) read(it *archiveItem) ([]byte, error) {
 
 // lookup returns the item of resource directory resource, or nil.
 func (a *archive) lookup(resource, namespace, name string) *archiveItem {
-	return a.byKey[resource+"|"+namespace+"|"+name]
+	return a.byKey[itemKey{resource, namespace, name}]
 }
 
 // resources returns the resource directories holding items, sorted.
@@ -192,7 +197,16 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 	if err != nil {
 		return nil, fmt.Errorf("creating extraction directory: %w", err)
 	}
-	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[string]*archiveItem{}}
+	a := &archive{dir: dir, byResource: map[string][]*archiveItem{}, byKey: map[itemKey]*archiveItem{}}
+	interned := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := interned[s]; ok {
+			return v
+		}
+		s = strings.Clone(s)
+		interned[s] = s
+		return s
+	}
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -275,7 +289,10 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 		if !ok || e.Copy == format.OtherVersionCopy {
 			continue // the reader skips the entry's data
 		}
-		it := &archiveItem{resource: e.Resource, namespace: e.Namespace, name: e.Name, copy: e.Copy}
+		// The item keeps copies of its own: the entry's name (and the header
+		// it came in) can then be freed, and the resource and namespace,
+		// shared by many items, are stored once.
+		it := &archiveItem{resource: intern(e.Resource), namespace: intern(e.Namespace), name: strings.Clone(e.Name), copy: e.Copy}
 		if prev := a.byKey[it.key()]; prev != nil {
 			// Keep the plain copy; a preferred-version copy only stands in for
 			// a missing plain one.

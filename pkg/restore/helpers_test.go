@@ -180,6 +180,7 @@ func newTestEnv(t *testing.T, opts Options, existing ...runtime.Object) *testEnv
 	if opts.CRDTimeout == 0 {
 		opts.CRDTimeout = 5 * time.Second
 	}
+	opts.ListItems = true
 	env.restorer = NewRestorer(env.helper, env.client, opts)
 	return env
 }

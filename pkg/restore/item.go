@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -43,75 +44,108 @@ func neverRestored(gr schema.GroupResource) string {
 	return ""
 }
 
-// restoreResource restores the items of one resource directory, in parallel.
-func (s *run) restoreResource(ctx context.Context, dir string) {
-	items := s.arc.byResource[dir]
-	if len(items) == 0 {
-		return
-	}
-	gr := schema.ParseGroupResource(dir)
-	skipAll := func(reason string) {
-		s.log.Info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
-		for _, it := range items {
-			s.skipped(s.refOf(it), reason)
-			s.processed.Add(1)
-		}
-		s.reportProgress(false)
-	}
-	if reason := neverRestored(gr); reason != "" {
-		skipAll(reason)
-		return
-	}
-	if !s.resourceIncluded(dir) {
-		skipAll("resource excluded by the restore's resource filter")
-		return
-	}
-	gvr, api, err := s.discovery.ResolveResource(dir)
-	if err == nil && gvr.GroupResource() != gr {
-		err = fmt.Errorf("the name resolves to %s", gvr.GroupResource())
-	}
-	if err != nil {
-		// Still go item by item: items the filters leave out are skips, not
-		// errors.
-		notServed := fmt.Errorf("resource %s is not served by the cluster: %w", dir, err)
-		if s.crdWouldBeCreated(dir) {
-			notServed = errServedOnceCRDCreated
-		} else {
-			s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
-		}
-		for _, it := range items {
-			s.restoreItem(ctx, it, schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, metav1.APIResource{}, notServed)
-		}
-		return
-	}
-	if !hasVerb(api, "create") {
-		skipAll("the resource does not support create")
-		return
-	}
-	s.log.Info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
+// job is one item to restore, with what its resource resolved to.
+type job struct {
+	it        *archiveItem
+	gvr       schema.GroupVersionResource
+	api       metav1.APIResource
+	notServed error
+}
 
-	workers := min(s.opts.Workers, len(items))
-	jobs := make(chan *archiveItem)
+// restoreGroup restores the items of a group of resource directories with
+// one pool of Options.Workers goroutines: items of different resources of the
+// group are created side by side, and the call returns once all are done.
+func (s *run) restoreGroup(ctx context.Context, dirs []string) {
+	jobs := make(chan job)
 	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range jobs {
-				s.restoreItem(ctx, it, gvr, api, nil)
-			}
-		}()
-	}
-send:
-	for _, it := range items {
+	started := 0
+	send := func(j job) bool {
+		if started < s.opts.Workers {
+			started++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := range jobs {
+					s.restoreItem(ctx, j.it, j.gvr, j.api, j.notServed)
+				}
+			}()
+		}
 		select {
-		case jobs <- it:
+		case jobs <- j:
+			return true
 		case <-ctx.Done():
-			break send
+			return false
+		}
+	}
+dirs:
+	for _, dir := range dirs {
+		for j := range s.resourceJobs(dir) {
+			if !send(j) {
+				break dirs
+			}
 		}
 	}
 	close(jobs)
 	wg.Wait()
+}
+
+// resourceJobs checks one resource directory as a whole (never restored,
+// filtered out, not served, no create verb: its items are recorded here) and
+// yields the items to restore one by one.
+func (s *run) resourceJobs(dir string) iter.Seq[job] {
+	return func(yield func(job) bool) {
+		items := s.arc.byResource[dir]
+		if len(items) == 0 {
+			return
+		}
+		gr := schema.ParseGroupResource(dir)
+		skipAll := func(reason string) {
+			s.log.Info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
+			for _, it := range items {
+				s.skipped(s.refOf(it), reason)
+				s.processed.Add(1)
+			}
+			s.reportProgress(false)
+		}
+		if reason := neverRestored(gr); reason != "" {
+			skipAll(reason)
+			return
+		}
+		if !s.resourceIncluded(dir) {
+			skipAll("resource excluded by the restore's resource filter")
+			return
+		}
+		gvr, api, err := s.discovery.ResolveResource(dir)
+		if err == nil && gvr.GroupResource() != gr {
+			err = fmt.Errorf("the name resolves to %s", gvr.GroupResource())
+		}
+		if err != nil {
+			// Still go item by item: items the filters leave out are skips, not
+			// errors.
+			notServed := fmt.Errorf("resource %s is not served by the cluster: %w", dir, err)
+			if s.crdWouldBeCreated(dir) {
+				notServed = errServedOnceCRDCreated
+			} else {
+				s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
+			}
+			for _, it := range items {
+				if !yield(job{it: it, gvr: schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, notServed: notServed}) {
+					return
+				}
+			}
+			return
+		}
+		if !hasVerb(api, "create") {
+			skipAll("the resource does not support create")
+			return
+		}
+		s.log.Info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
+		for _, it := range items {
+			if !yield(job{it: it, gvr: gvr, api: api}) {
+				return
+			}
+		}
+	}
 }
 
 func hasVerb(api metav1.APIResource, verb string) bool {
@@ -146,7 +180,9 @@ func (s *run) refOf(it *archiveItem) ItemRef {
 func (s *run) restored(ref ItemRef, kv ...any) {
 	s.col.add(func(r *Result) {
 		r.Restored++
-		r.Items = append(r.Items, ref)
+		if s.opts.ListItems {
+			r.Items = append(r.Items, ref)
+		}
 	})
 	if what, ok := reportedKinds[ref.Resource]; ok {
 		s.col.warn(ref.Namespace, "%s: restored %s; check that it is wanted", ref, what)
@@ -722,7 +758,9 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 		if it != nil {
 			s.restored(ref)
 		} else {
-			s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			if s.opts.ListItems {
+				s.col.add(func(r *Result) { r.Items = append(r.Items, ref) })
+			}
 			s.dryNote(wouldCreate, ref, "not in the backup (or left out by the filters): made for the objects restored into it")
 			s.log.Item(slog.LevelInfo, "namespace created (not in the backup, or left out by the filters)", ref.Resource, ref.Namespace, ref.Name)
 		}

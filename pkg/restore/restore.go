@@ -101,6 +101,9 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Clock stamps log records and paces progress reports. Default real.
 	Clock clock.Clock
+	// ListItems fills Result.Items. Off, the Result only counts them: the
+	// server does not keep one ItemRef per object of a large restore.
+	ListItems bool
 }
 
 // Restorer restores backups. It is safe for concurrent use: each Restore
@@ -148,6 +151,9 @@ type run struct {
 	namespaceFilter *collections.IncludesExcludes
 	allNamespaces   bool
 	restorePVs      bool
+
+	// named holds the resource directories the priorities name (set by plan).
+	named map[string]bool
 
 	nsMu       sync.Mutex
 	namespaces map[string]*namespaceState
@@ -270,19 +276,21 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 	}
 
 	s.serviceAccountsDone.Store(arc.byResource["serviceaccounts"] == nil)
-	for _, dir := range s.plan() {
+	for _, group := range groups(s.plan(), s.named) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		s.restoreResource(ctx, dir)
-		switch dir {
-		case crdResource:
-			s.waitForCRDs(ctx)
-		case "resourcequotas":
-			s.waitForQuotas(ctx)
-		case "serviceaccounts":
-			s.serviceAccountsDone.Store(true)
-			s.restoreDeferred(ctx)
+		s.restoreGroup(ctx, group)
+		for _, dir := range group {
+			switch dir {
+			case crdResource:
+				s.waitForCRDs(ctx)
+			case "resourcequotas":
+				s.waitForQuotas(ctx)
+			case "serviceaccounts":
+				s.serviceAccountsDone.Store(true)
+				s.restoreDeferred(ctx)
+			}
 		}
 	}
 	s.serviceAccountsDone.Store(true)
@@ -317,6 +325,7 @@ func (s *run) plan() []string {
 		resolved = append([][]string{{crdResource}}, resolved...)
 	}
 	used := map[string]bool{}
+	s.named = used
 	var out []string
 	for _, cands := range resolved {
 		for _, d := range dirs {
@@ -343,6 +352,41 @@ func (s *run) plan() []string {
 		}
 	}
 	return append(out, last...)
+}
+
+// prerequisites are the resources whose objects others need in the cluster
+// before they are created, or which the engine waits for once restored:
+// each is a group of its own wherever the plan puts it.
+var prerequisites = map[string]bool{
+	crdResource:              true,
+	"namespaces":             true,
+	"resourcequotas":         true,
+	"limitranges":            true,
+	"serviceaccounts":        true,
+	"persistentvolumes":      true,
+	"persistentvolumeclaims": true,
+}
+
+// groups cuts the plan into groups restored one after the other; the items
+// of one group are created in parallel. Each resource the priorities name
+// (named[dir]), each prerequisite and each resource restored last is a group
+// of its own, so that the order the priorities give holds between them; the
+// resources between those, which the priorities leave in no order (sorted by
+// name), form one group, so that one resource's last slow items do not hold
+// back the next resource's.
+func groups(plan []string, named map[string]bool) [][]string {
+	var out [][]string
+	open := false // the last group takes more unordered resources
+	for _, d := range plan {
+		alone := named[d] || prerequisites[d] || restoredLast[d]
+		if !alone && open {
+			out[len(out)-1] = append(out[len(out)-1], d)
+			continue
+		}
+		out = append(out, []string{d})
+		open = !alone
+	}
+	return out
 }
 
 // restoredLast are the resources that, once created, can make the creation

@@ -59,6 +59,7 @@ func newRealRestorer(t testing.TB, opts Options) *Restorer {
 	if opts.TempDir == "" {
 		opts.TempDir = t.TempDir()
 	}
+	opts.ListItems = true
 	return NewRestorer(discovery.NewHelper(dc), testCluster.Dynamic(), opts)
 }
 

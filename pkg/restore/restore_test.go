@@ -10,12 +10,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	k8stesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
@@ -77,6 +80,151 @@ func collapse(in []string) []string {
 	return out
 }
 
+// inGroupOrder says whether got (resources, consecutive duplicates
+// collapsed) holds each resource of groups once, the groups in their order,
+// the resources within a group in any order.
+func inGroupOrder(got []string, groups [][]string) bool {
+	var want []string
+	for _, g := range groups {
+		if len(got) < len(want)+len(g) {
+			return false
+		}
+		part := slices.Clone(got[len(want) : len(want)+len(g)])
+		slices.Sort(part)
+		if !slices.Equal(part, slices.Sorted(slices.Values(g))) {
+			return false
+		}
+		want = append(want, g...)
+	}
+	return len(got) == len(want)
+}
+
+func TestGroups(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		plan  []string
+		named []string
+		want  [][]string
+	}{
+		{name: "empty"},
+		{
+			name:  "named resources and prerequisites alone, the others together",
+			plan:  []string{crdResource, "namespaces", "secrets", "configmaps", "deployments.apps", "services", "widgets.example.com", "validatingwebhookconfigurations.admissionregistration.k8s.io"},
+			named: []string{crdResource, "namespaces", "secrets", "configmaps"},
+			want: [][]string{{crdResource}, {"namespaces"}, {"secrets"}, {"configmaps"},
+				{"deployments.apps", "services", "widgets.example.com"}, {"validatingwebhookconfigurations.admissionregistration.k8s.io"}},
+		},
+		{
+			name:  "a prerequisite the priorities do not name cuts the unordered run",
+			plan:  []string{crdResource, "configmaps", "jobs.batch", "persistentvolumeclaims", "persistentvolumes", "pods", "serviceaccounts", "services"},
+			named: []string{"configmaps"},
+			want:  [][]string{{crdResource}, {"configmaps"}, {"jobs.batch"}, {"persistentvolumeclaims"}, {"persistentvolumes"}, {"pods"}, {"serviceaccounts"}, {"services"}},
+		},
+		{
+			name: "nothing named: one group between the prerequisites",
+			plan: []string{"cronjobs.batch", "deployments.apps", "namespaces", "pods", "services"},
+			want: [][]string{{"cronjobs.batch", "deployments.apps"}, {"namespaces"}, {"pods", "services"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			named := map[string]bool{}
+			for _, n := range tc.named {
+				named[n] = true
+			}
+			if got := groups(tc.plan, named); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("groups\n got %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRestoreGroupWorkers checks that one group's items share one pool of
+// Options.Workers: with 3 workers and 40 items of three resources, at most 3
+// creates are in flight at once, and more than one resource is in flight at
+// some moment.
+func TestRestoreGroupWorkers(t *testing.T) {
+	var entries []tarEntry
+	for i := range 20 {
+		entries = append(entries, item(t, "services", obj("v1", "Service", "ns1", fmt.Sprintf("s%02d", i), nil)))
+	}
+	for i := range 20 {
+		entries = append(entries, item(t, "deployments.apps", obj("apps/v1", "Deployment", "ns1", fmt.Sprintf("d%02d", i), nil)))
+	}
+	env := newTestEnv(t, Options{Workers: 3})
+	var mu sync.Mutex
+	inFlight := map[string]int{}
+	maxTotal, mixed := 0, false
+	// The fake client serializes its calls: the count is taken around them.
+	counting := &countingClient{Interface: env.client}
+	env.restorer = NewRestorer(env.helper, counting, Options{Workers: 3, CRDWaiter: env.waiter, TempDir: env.tempDir})
+	counting.hook = func(resource string) func() {
+		mu.Lock()
+		inFlight[resource]++
+		total, kinds := 0, 0
+		for _, n := range inFlight {
+			total += n
+			if n > 0 {
+				kinds++
+			}
+		}
+		maxTotal = max(maxTotal, total)
+		mixed = mixed || kinds > 1
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond) // let the others catch up
+		return func() {
+			mu.Lock()
+			inFlight[resource]--
+			mu.Unlock()
+		}
+	}
+	res, log := env.run(t, newRestore("r1", nil), nil, makeTarball(t, entries...))
+	if res.Failed != 0 || res.Restored != 40 {
+		t.Fatalf("restored %d failed %d: %v\n%s", res.Restored, res.Failed, res.Results.Errors, log)
+	}
+	if maxTotal > 3 {
+		t.Errorf("%d creates in flight at once, want at most 3", maxTotal)
+	}
+	if !mixed {
+		t.Errorf("the two resources of one group were never created side by side")
+	}
+}
+
+// countingClient calls hook around every create; the function hook returns
+// is called when the create is done.
+type countingClient struct {
+	dynamic.Interface
+	hook func(resource string) func()
+}
+
+func (c *countingClient) Resource(gvr schema.GroupVersionResource) dynamic.NamespaceableResourceInterface {
+	return countingResource{NamespaceableResourceInterface: c.Interface.Resource(gvr), c: c, resource: gvr.Resource}
+}
+
+type countingResource struct {
+	dynamic.NamespaceableResourceInterface
+	c        *countingClient
+	resource string
+}
+
+func (r countingResource) Namespace(ns string) dynamic.ResourceInterface {
+	return countingNamespaced{ResourceInterface: r.NamespaceableResourceInterface.Namespace(ns), r: r}
+}
+
+func (r countingResource) Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions, sub ...string) (*unstructured.Unstructured, error) {
+	defer r.c.hook(r.resource)()
+	return r.NamespaceableResourceInterface.Create(ctx, obj, opts, sub...)
+}
+
+type countingNamespaced struct {
+	dynamic.ResourceInterface
+	r countingResource
+}
+
+func (n countingNamespaced) Create(ctx context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions, sub ...string) (*unstructured.Unstructured, error) {
+	defer n.r.c.hook(n.r.resource)()
+	return n.ResourceInterface.Create(ctx, obj, opts, sub...)
+}
+
 func TestRestoreOrder(t *testing.T) {
 	entries := func(t *testing.T) []tarEntry {
 		return []tarEntry{
@@ -100,26 +248,29 @@ func TestRestoreOrder(t *testing.T) {
 		name       string
 		priorities []string
 		workers    int
-		want       []string
+		// want is the order of the groups; within a group (the resources
+		// the priorities leave unordered) any order is right.
+		want [][]string
 	}{
 		{
 			name: "default priorities",
-			want: []string{"customresourcedefinitions", "namespaces", "limitranges", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
+			want: [][]string{{"customresourcedefinitions"}, {"namespaces"}, {"limitranges"}, {"persistentvolumes"}, {"persistentvolumeclaims"}, {"secrets"}, {"configmaps"},
+				{"serviceaccounts"}, {"clusterroles"}, {"deployments", "services", "widgets"}, {"validatingwebhookconfigurations"}},
 		},
 		{
 			name:    "default priorities, one worker",
 			workers: 1,
-			want: []string{"customresourcedefinitions", "namespaces", "limitranges", "persistentvolumes", "persistentvolumeclaims", "secrets", "configmaps",
-				"serviceaccounts", "clusterroles", "deployments", "services", "widgets", "validatingwebhookconfigurations"},
+			want: [][]string{{"customresourcedefinitions"}, {"namespaces"}, {"limitranges"}, {"persistentvolumes"}, {"persistentvolumeclaims"}, {"secrets"}, {"configmaps"},
+				{"serviceaccounts"}, {"clusterroles"}, {"deployments", "services", "widgets"}, {"validatingwebhookconfigurations"}},
 		},
 		{
 			// CRDs first although not named; short and qualified names resolve.
 			name:       "custom priorities",
 			priorities: []string{"cm", "deployments.apps", "ns", "secrets"},
-			// The Namespace object is restored with the first object in it.
-			want: []string{"customresourcedefinitions", "namespaces", "configmaps", "deployments", "secrets",
-				"clusterroles", "limitranges", "persistentvolumeclaims", "persistentvolumes", "serviceaccounts", "services", "widgets", "validatingwebhookconfigurations"},
+			// The Namespace object is restored with the first object in it;
+			// prerequisites stay groups of their own.
+			want: [][]string{{"customresourcedefinitions"}, {"namespaces"}, {"configmaps"}, {"deployments"}, {"secrets"},
+				{"clusterroles"}, {"limitranges"}, {"persistentvolumeclaims"}, {"persistentvolumes"}, {"serviceaccounts"}, {"services", "widgets"}, {"validatingwebhookconfigurations"}},
 		},
 	}
 	for _, tc := range tests {
@@ -129,7 +280,7 @@ func TestRestoreOrder(t *testing.T) {
 			if res.Failed != 0 || res.Restored != 14 {
 				t.Fatalf("restored %d failed %d: %v\n%s", res.Restored, res.Failed, res.Results.Errors, log)
 			}
-			if got := collapse(env.creates()); !reflect.DeepEqual(got, tc.want) {
+			if got := collapse(env.creates()); !inGroupOrder(got, tc.want) {
 				t.Errorf("create order\n got %v\nwant %v", got, tc.want)
 			}
 			// The webhook, restored last, is reported.

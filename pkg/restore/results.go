@@ -49,7 +49,7 @@ type Result struct {
 	// server's admission could not be asked about them (their namespace or
 	// CRD would be created by the restore).
 	Unvalidated int `json:"unvalidated,omitempty"`
-	// Items are the items created, sorted.
+	// Items are the items created, sorted (only with Options.ListItems).
 	Items []ItemRef `json:"items,omitempty"`
 }
 

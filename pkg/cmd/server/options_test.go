@@ -13,7 +13,7 @@ func TestWorkersFlags(t *testing.T) {
 		want    map[string]int
 		wantErr string
 	}{
-		{args: nil, want: map[string]int{"backup": 1, "restore": 1, "schedule": 1, "gc": 1, "download-request": 1, "backup-deletion": 1, "backup-verification": 1}},
+		{args: nil, want: map[string]int{"backup": 4, "restore": 4, "schedule": 1, "gc": 1, "download-request": 1, "backup-deletion": 1, "backup-verification": 1}},
 		{args: []string{"--backup-workers=3", "--restore-workers", "2"}, want: map[string]int{"backup": 3, "restore": 2, "schedule": 1}},
 		{args: []string{"--gc-workers=0"}, wantErr: "--gc-workers must be at least 1"},
 		{args: []string{"--restore-item-workers=0"}, wantErr: "--restore-item-workers must be at least 1"},

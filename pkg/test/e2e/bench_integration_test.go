@@ -5,6 +5,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,15 +14,17 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/test/cluster"
 )
 
-// benchObjects is the size of the server benchmarks: 5,000 ConfigMaps of
-// about 1 KB (the figure of issue 15).
-const benchObjects = 5000
+// benchObjects is the size of BenchmarkServer: 10,000 ConfigMaps of about
+// 1 KB in one namespace (a size of issue 17); ARK_BENCH_OBJECTS overrides it.
+// BenchmarkScale has 10,000 and 100,000 objects of several kinds.
+var benchObjects = envInt("ARK_BENCH_OBJECTS", 10000)
 
 // benchWorkers is the raw client's parallelism: 16 goroutines, as the
 // server's default --restore-item-workers.
@@ -28,7 +32,7 @@ const benchWorkers = 16
 
 // BenchmarkServer is the headline figure of ark's speed as users run it: the
 // server (a separate process, as the shipped ServiceAccount, at default
-// flags) handling a Backup and a Restore object of 5,000 ~1 KB ConfigMaps,
+// flags) handling a Backup and a Restore object of 10,000 ~1 KB ConfigMaps,
 // each against a raw client-go loop doing the same work in the same run:
 //
 //   - backup: a Backup of the namespace, from creation to Completed (lists,
@@ -68,6 +72,8 @@ func BenchmarkServer(b *testing.B) {
 			server += d
 		}
 		reportRatio(b, server, raw)
+		hwm, _ := procMemory(b, e.server.Pid())
+		benchRow(b, fmt.Sprintf("backup %s ConfigMaps (1 namespace)", fmtCount(benchObjects)), "paged list", raw/time.Duration(b.N), server/time.Duration(b.N), "≥ 0.50", hwm)
 	})
 
 	b.Run(fmt.Sprintf("restore-%dk", benchObjects/1000), func(b *testing.B) {
@@ -111,7 +117,17 @@ func BenchmarkServer(b *testing.B) {
 			b.StartTimer()
 		}
 		reportRatio(b, server, raw)
+		hwm, _ := procMemory(b, e.server.Pid())
+		benchRow(b, fmt.Sprintf("restore %s ConfigMaps (1 namespace)", fmtCount(benchObjects)), "16-worker create", raw/time.Duration(b.N), server/time.Duration(b.N), "≥ 0.60", hwm)
 	})
+}
+
+// envInt reads a positive integer from the environment, or returns def.
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
 
 func reportRatio(b *testing.B, server, raw time.Duration) {
@@ -233,4 +249,35 @@ func serverRestore(ctx context.Context, e *arkEnv, name, backup, from, to string
 		err = fmt.Errorf("restore %s: %+v", name, got.Status)
 	}
 	return d, err
+}
+
+// benchRow appends one row to the table `make bench` prints at the end (the
+// file named by $ARK_BENCH_REPORT; nothing when it is unset): the work, what
+// the raw client-go loop did, the raw and ark times in seconds, raw/ark (the
+// server's share of the raw rate: 1 = as fast as raw) and the server's peak
+// RSS in MiB, with the goal of the ratio.
+func benchRow(tb testing.TB, work, raw string, rawD, arkD time.Duration, goal string, peakMiB float64) {
+	benchLine(tb, fmt.Sprintf("| %s | %s | %.2f | %.2f | %.2f | %s | %.0f |", work, raw, rawD.Seconds(), arkD.Seconds(), rawD.Seconds()/arkD.Seconds(), goal, peakMiB))
+}
+
+// benchLine appends one line to $ARK_BENCH_REPORT.
+func benchLine(tb testing.TB, line string) {
+	p := os.Getenv("ARK_BENCH_REPORT")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		tb.Errorf("bench report: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := fmt.Fprintln(f, line); err != nil {
+		tb.Errorf("bench report: %v", err)
+	}
+}
+
+// toUnstructured converts a typed object to an unstructured map.
+func toUnstructured(obj any) (map[string]any, error) {
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
