@@ -121,6 +121,9 @@ func NewBlockStore(_ context.Context, o BlockStoreOptions) (*BlockStore, error) 
 	}
 	cred := o.Credential
 	if cred == nil {
+		if err := loadCredentials(); err != nil {
+			return nil, err
+		}
 		c, err := azidentity.NewDefaultAzureCredential(nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: no Azure AD identity for the managed-disk API: %w", provider, err)

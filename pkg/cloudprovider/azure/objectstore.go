@@ -1,7 +1,8 @@
 // Package azure implements cloudprovider.ObjectStore on Azure Blob Storage with azblob.
 // A bucket is a blob container.
 //
-// Credentials, in this order: AZURE_STORAGE_CONNECTION_STRING; AZURE_STORAGE_ACCOUNT with
+// Credentials (from the environment, or from the file AZURE_CREDENTIALS_FILE names:
+// CredentialsFileEnv), in this order: AZURE_STORAGE_CONNECTION_STRING; AZURE_STORAGE_ACCOUNT with
 // AZURE_STORAGE_KEY (shared key); AZURE_STORAGE_ACCOUNT alone with an Azure AD identity
 // (azidentity's default chain: environment, workload identity, managed identity, Azure CLI).
 // Download URLs are SAS URLs signed with the shared key, so they need a key.
@@ -85,6 +86,9 @@ func NewFromConfig(ctx context.Context, config map[string]string) (*ObjectStore,
 
 // New builds an ObjectStore.
 func New(_ context.Context, o Options) (*ObjectStore, error) {
+	if err := loadCredentials(); err != nil {
+		return nil, err
+	}
 	if o.ConnectionString == "" && o.AccountKey == "" {
 		o.ConnectionString = os.Getenv("AZURE_STORAGE_CONNECTION_STRING")
 	}
