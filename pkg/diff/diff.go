@@ -60,6 +60,11 @@ type Report struct {
 	Changed       []Changed         `json:"changed"`
 	// Unchanged counts the objects equal on both sides.
 	Unchanged int `json:"unchanged"`
+	// Controlled counts the objects, on either side, that a controller makes
+	// again (restore.RecreatedByController: the Pods of a ReplicaSet, the
+	// ReplicaSets of a Deployment): a restore skips them, so they are not
+	// compared.
+	Controlled int `json:"controlled"`
 	// Errors are what could not be compared: items of the backup that do not
 	// decode, objects or resources the user may not read.
 	Errors []string `json:"errors,omitempty"`
@@ -116,6 +121,10 @@ func Compare(ctx context.Context, disc Discovery, dyn dynamic.Interface, b *arkv
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", ref, err))
 			return nil
 		}
+		if restore.RecreatedByController(gr, obj) {
+			rep.Controlled++
+			return nil
+		}
 		gvr, api, err := disc.ResolveResource(gr.String())
 		if err != nil || gvr.GroupResource() != gr {
 			rep.OnlyInBackup = append(rep.OnlyInBackup, ref) // the cluster does not even serve its kind
@@ -163,6 +172,10 @@ func Compare(ctx context.Context, disc Discovery, dyn dynamic.Interface, b *arkv
 				return
 			}
 			if !seen[key(gr, ns, o.GetName())] {
+				if restore.RecreatedByController(gr, o) {
+					rep.Controlled++
+					return
+				}
 				rep.OnlyInCluster = append(rep.OnlyInCluster, restore.ItemRef{Resource: gr.String(), Namespace: ns, Name: o.GetName()})
 			}
 		})
@@ -282,6 +295,9 @@ func (r *Report) Summary() string {
 		fmt.Sprintf("%d only in the cluster", len(r.OnlyInCluster)),
 		fmt.Sprintf("%d changed", len(r.Changed)),
 		fmt.Sprintf("%d unchanged", r.Unchanged),
+	}
+	if r.Controlled > 0 {
+		parts = append(parts, fmt.Sprintf("%d made by controllers (not compared)", r.Controlled))
 	}
 	if len(r.Errors) > 0 {
 		parts = append(parts, fmt.Sprintf("%d not compared", len(r.Errors)))

@@ -501,9 +501,45 @@ var serverSetMetadata = []string{
 
 // CleanObject removes from obj, an object of resource gr as the API server
 // returned it, what the server sets and what cannot be created again: what a
-// restore removes before it creates an object, and what `ark backup diff`
-// ignores when it compares a backup with the cluster.
-func CleanObject(gr schema.GroupResource, obj *unstructured.Unstructured) { cleanObject(gr, obj) }
+// restore removes before it creates an object (a Service's cluster IPs and
+// node ports included, as without --preserve-nodeports), and what `ark backup
+// diff` ignores when it compares a backup with the cluster.
+func CleanObject(gr schema.GroupResource, obj *unstructured.Unstructured) {
+	cleanObject(gr, obj)
+	if gr.String() == "services" {
+		cleanService(obj, false)
+	}
+}
+
+// cleanService drops a Service's cluster IPs (the cluster assigns new ones;
+// a headless Service keeps "None") and, unless preserveNodePorts, its node
+// ports.
+func cleanService(obj *unstructured.Unstructured, preserveNodePorts bool) {
+	if ip, _, _ := unstructured.NestedString(obj.Object, "spec", "clusterIP"); ip != "None" {
+		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIP")
+		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIPs")
+	}
+	if !preserveNodePorts {
+		dropNodePorts(obj)
+	}
+}
+
+// RecreatedByController says whether obj has a controller owner
+// (ownerReference with controller: true) that makes it again, so that a
+// restore skips it when the owner is restored or present (skipReason). PVs
+// and PVCs never are: they hold data.
+func RecreatedByController(gr schema.GroupResource, obj *unstructured.Unstructured) bool {
+	switch gr.String() {
+	case "persistentvolumes", "persistentvolumeclaims":
+		return false
+	}
+	for _, o := range obj.GetOwnerReferences() {
+		if o.Controller != nil && *o.Controller {
+			return true
+		}
+	}
+	return false
+}
 
 // cleanObject removes what the server sets and what cannot be created again.
 // status goes too, except on custom resources (groups that are not
@@ -537,13 +573,7 @@ func (s *run) transform(ctx context.Context, gr schema.GroupResource, obj *unstr
 	o := obj.Object
 	switch gr.String() {
 	case "services":
-		if ip, _, _ := unstructured.NestedString(o, "spec", "clusterIP"); ip != "None" {
-			unstructured.RemoveNestedField(o, "spec", "clusterIP")
-			unstructured.RemoveNestedField(o, "spec", "clusterIPs")
-		}
-		if !s.preserveNodePorts() {
-			dropNodePorts(obj)
-		}
+		cleanService(obj, s.preserveNodePorts())
 	case "configmaps":
 		if obj.GetName() == rootCAConfigMap {
 			s.prepareRootCA(ItemRef{Resource: gr.String(), Namespace: obj.GetNamespace(), Name: obj.GetName()}, obj)

@@ -73,7 +73,7 @@ is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
 	fl.StringVar(&o.SnapshotProvider, "snapshot-provider", "", "The volume snapshot provider (aws, gcp, azure or csi); default --provider when --snapshot-location-config is given.")
 	fl.StringVar(&o.SecretFile, "secret-file", "", "The provider's credentials file, stored in the Secret cloud-credentials (key \"cloud\").")
 	fl.BoolVar(&o.NoSecret, "no-secret", false, "Create no Secret: the server gets its credentials otherwise (workload identity, instance role). Needed without --secret-file for aws, gcp and azure.")
-	fl.StringVar(&o.Image, "image", "", "The server's image. Default "+install.DefaultImage()+", the image `make image` builds from this tree.")
+	fl.StringVar(&o.Image, "image", "", "The server's image. Default "+install.DefaultImage()+", the image that make image builds from this tree.")
 	fl.BoolVar(&o.RestoreOnly, "restore-only", false, "Run the server in restore-only mode: it takes no backups and deletes nothing in the bucket.")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "Apply nothing: print the objects (see -o).")
 	fl.StringVarP(&o.Output, "output", "o", "", "With --dry-run: yaml (default) or json.")

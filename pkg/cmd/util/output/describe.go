@@ -20,7 +20,8 @@ type describer struct {
 }
 
 func (d *describer) line(key string, value any) {
-	fmt.Fprintf(d.w, "%s%-22s%v\n", d.indent, key+":", value)
+	// Values start in one column; a key too long for it keeps one space.
+	fmt.Fprintf(d.w, "%s%-22s%v\n", d.indent, key+": ", value)
 }
 
 func (d *describer) section(title string, body func()) {
