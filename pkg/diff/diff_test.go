@@ -60,3 +60,20 @@ func TestFields(t *testing.T) {
 		})
 	}
 }
+
+// A restore gives a Service new cluster IPs and node ports, and leaves the
+// objects of controllers to them: neither is a difference.
+func TestFieldsAsRestoreCreates(t *testing.T) {
+	svc := func(ip string, nodePort int64, selector string) *unstructured.Unstructured {
+		return u(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "s", "namespace": "ns"},
+			"spec": map[string]any{"clusterIP": ip, "clusterIPs": []any{ip}, "type": "NodePort", "selector": map[string]any{"app": selector},
+				"ports": []any{map[string]any{"port": int64(80), "nodePort": nodePort}}}})
+	}
+	services := schema.GroupResource{Resource: "services"}
+	if got := Fields(services, svc("10.0.0.1", 30001, "web"), svc("10.0.0.2", 30002, "web")); len(got) != 0 {
+		t.Errorf("new cluster IP and node port: %v, want no difference", got)
+	}
+	if got := Fields(services, svc("10.0.0.1", 30001, "web"), svc("10.0.0.2", 30002, "db")); len(got) != 1 || got[0].Path != "spec.selector.app" {
+		t.Errorf("changed selector: %v, want spec.selector.app only", got)
+	}
+}
