@@ -111,3 +111,50 @@ func TestPausedScheduleAndRestoreFromSchedule(t *testing.T) {
 		t.Errorf("empty backup get: %q", out)
 	}
 }
+
+// `backup describe --details` lists the objects of a real backup from the resource list
+// beside its tarball, and `backup logs` reads like a log (one line per record, JSON only
+// with -o json) and filters by --level and --grep.
+func TestBackupDescribeDetailsAndLogs(t *testing.T) {
+	e := startArk(t, testCluster, envOptions{})
+	app := testCluster.NewNamespace(t)
+	createConfigMaps(t, testCluster, app, "settings-a", "settings-b")
+	e.mustRun("backup", "create", "detailed", "--include-namespaces", app, "--wait")
+
+	out := e.mustRun("backup", "describe", "detailed", "--details")
+	for _, want := range []string{"Resource list:", "ConfigMap", app + "/settings-a", app + "/settings-b"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe --details lacks %q:\n%s", want, out)
+		}
+	}
+
+	text := e.mustRun("backup", "logs", "detailed")
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("backup logs printed %d lines:\n%s", len(lines), text)
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "{") {
+			t.Errorf("a log line is JSON by default: %s", l)
+		}
+	}
+	raw := e.mustRun("backup", "logs", "detailed", "-o", "json")
+	for _, l := range strings.Split(strings.TrimSpace(raw), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("-o json: a line is not a JSON object: %q", l)
+		}
+	}
+	grep := e.mustRun("backup", "logs", "detailed", "--grep", "settings-a")
+	if strings.TrimSpace(grep) == "" {
+		t.Errorf("--grep settings-a matched nothing in:\n%s", text)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(grep), "\n") {
+		if !strings.Contains(l, "settings-a") {
+			t.Errorf("--grep settings-a printed %q", l)
+		}
+	}
+	if errs := e.mustRun("backup", "logs", "detailed", "--level", "error"); strings.TrimSpace(errs) != "" {
+		t.Errorf("--level error of a clean backup printed:\n%s", errs)
+	}
+}
