@@ -83,8 +83,8 @@ func TestDeletingABackupObjectKeepsItsFiles(t *testing.T) {
 	createConfigMaps(t, testCluster, app, "settings")
 	e.mustRun("backup", "create", "keep1", "--include-namespaces", app, "--wait")
 	before := bucketFiles(t, e.bucket)
-	if len(before) != 3 {
-		t.Fatalf("bucket files %v, want tarball, log and metadata", slices.Sorted(maps.Keys(before)))
+	if len(before) != 4 {
+		t.Fatalf("bucket files %v, want tarball, log, resource list and metadata", slices.Sorted(maps.Keys(before)))
 	}
 
 	if err := e.ark.ArkV1().Backups(e.namespace).Delete(ctx, "keep1", metav1.DeleteOptions{}); err != nil {
@@ -144,7 +144,7 @@ func TestDeletingTheServersNamespaceKeepsTheBucket(t *testing.T) {
 	}
 	e.mustRun("restore", "create", "first", "--name", "first-r", "--wait")
 	before := bucketFiles(t, e.bucket)
-	if len(before) != 3*len(names)+2 {
+	if len(before) != 4*len(names)+2 { // tarball, log, resource list, metadata; the restore's log and results
 		t.Fatalf("bucket files %v", slices.Sorted(maps.Keys(before)))
 	}
 

@@ -86,7 +86,7 @@ func TestQuickstart(t *testing.T) {
 	if diff := cmp.Diff(append([]string{"metadata/version"}, want...), got); diff != "" {
 		t.Errorf("backup contents (-want +got):\n%s", diff)
 	}
-	if out := e.mustRun("backup", "logs", "nginx-backup"); !strings.Contains(out, `"backup":"nginx-backup"`) {
+	if out := e.mustRun("backup", "logs", "nginx-backup", "-o", "json"); !strings.Contains(out, `"backup":"nginx-backup"`) {
 		t.Errorf("backup logs:\n%s", out)
 	}
 	for _, f := range []string{"nginx-backup.tar.gz", "nginx-backup-logs.gz", "ark-backup.json"} {
