@@ -76,7 +76,7 @@ func CloseMatches(name string, candidates []string, max int) []string {
 			continue
 		}
 		seen[c] = true
-		if d := editDistance(name, strings.ToLower(c)); d <= limit {
+		if d := EditDistance(name, strings.ToLower(c)); d <= limit {
 			matches = append(matches, match{c, d})
 		}
 	}
@@ -93,8 +93,9 @@ func CloseMatches(name string, candidates []string, max int) []string {
 	return out
 }
 
-// editDistance is the Levenshtein distance of a and b (bytes).
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b (bytes): the measure of
+// "did you mean" suggestions, for resource names and the CLI's flags alike.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/heptio/ark/pkg/validation"
 )
 
 // Exit codes of the ark command, documented in `ark --help` and the README.
@@ -116,7 +118,7 @@ func flagSuggestions(c *cobra.Command, err error) string {
 		if f.Hidden {
 			return
 		}
-		if distance(typed, f.Name) <= 2 || (len(typed) > 2 && strings.HasPrefix(f.Name, typed)) {
+		if validation.EditDistance(typed, f.Name) <= 2 || (len(typed) > 2 && strings.HasPrefix(f.Name, typed)) {
 			found = append(found, "--"+f.Name)
 		}
 	})
@@ -125,25 +127,4 @@ func flagSuggestions(c *cobra.Command, err error) string {
 	}
 	sort.Strings(found)
 	return "\n\nDid you mean this?\n\t" + strings.Join(found, "\n\t") + "\n"
-}
-
-// distance is the Levenshtein distance of a and b (bytes; flag names are ASCII).
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/heptio/ark/pkg/validation"
 )
 
 // Typos fail with exit status 2 and a suggestion on stderr, and nothing on stdout.
@@ -52,7 +54,7 @@ func TestDistance(t *testing.T) {
 		a, b string
 		want int
 	}{{"", "", 0}, {"outptu", "output", 2}, {"creat", "create", 1}, {"abc", "", 3}} {
-		if got := distance(tt.a, tt.b); got != tt.want {
+		if got := validation.EditDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}
