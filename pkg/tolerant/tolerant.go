@@ -85,7 +85,7 @@ func refOf(u *unstructured.Unstructured) corev1.ObjectReference {
 
 // Resource is the plural resource name of an ark kind, e.g. "backups".
 func Resource(kind string) schema.GroupVersionResource {
-	plural := map[string]string{"Backup": "backups", "Restore": "restores", "Schedule": "schedules", "Config": "configs", "DownloadRequest": "downloadrequests", "DeleteBackupRequest": "deletebackuprequests", "ServerStatusRequest": "serverstatusrequests"}[kind]
+	plural := map[string]string{"Backup": "backups", "Restore": "restores", "Schedule": "schedules", "Config": "configs", "DownloadRequest": "downloadrequests", "DeleteBackupRequest": "deletebackuprequests", "ServerStatusRequest": "serverstatusrequests", "BackupVerificationRequest": "backupverificationrequests"}[kind]
 	return arkv1.SchemeGroupVersion.WithResource(plural)
 }
 

@@ -636,4 +636,7 @@ func registerTolerantInformers(ctx context.Context, factory arkinformers.SharedI
 	register(&arkv1.ServerStatusRequest{}, func() cache.SharedIndexInformer {
 		return tolerant.NewInformer[*arkv1.ServerStatusRequest](client, tolerant.Resource("ServerStatusRequest"), namespace, 0, report)
 	})
+	register(&arkv1.BackupVerificationRequest{}, func() cache.SharedIndexInformer {
+		return tolerant.NewInformer[*arkv1.BackupVerificationRequest](client, tolerant.Resource("BackupVerificationRequest"), namespace, 0, report)
+	})
 }
