@@ -13,6 +13,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider/factory"
+	"github.com/heptio/ark/pkg/encryption"
 )
 
 // CronParser parses schedules: five fields (minute hour day month weekday) and
@@ -221,6 +222,34 @@ func Config(c *arkv1.Config) []string {
 			errs = append(errs, fmt.Sprintf("%s %s is negative", name, d.Duration))
 		}
 	}
+	errs = append(errs, encryptionConfig(c)...)
 	sort.Strings(errs)
+	return errs
+}
+
+// encryptionConfig checks Config.encryption: each recipient parses (encryption.ParseRecipient),
+// and a Config that encrypts names the Secret of identities, without which its own backups
+// could not be restored. A Velero bucket is read-only, so there is nothing to encrypt.
+func encryptionConfig(c *arkv1.Config) []string {
+	e := c.Encryption
+	if e == nil {
+		return nil
+	}
+	var errs []string
+	for i, r := range e.Recipients {
+		if _, err := encryption.ParseRecipient(r); err != nil {
+			errs = append(errs, fmt.Sprintf("encryption.recipients[%d]: %v", i, err))
+		}
+	}
+	switch s := e.IdentitySecret; {
+	case s == nil && len(e.Recipients) > 0:
+		errs = append(errs, "encryption.identitySecret is required with encryption.recipients: without an identity the server cannot restore its own backups")
+	case s == nil:
+		errs = append(errs, "encryption needs recipients (to encrypt new backups) or identitySecret (to decrypt backups)")
+	case len(utilvalidation.IsDNS1123Subdomain(s.Name)) > 0:
+		errs = append(errs, fmt.Sprintf("encryption.identitySecret.name %q is not a valid Secret name", s.Name))
+	case s.Key != "" && len(utilvalidation.IsConfigMapKey(s.Key)) > 0:
+		errs = append(errs, fmt.Sprintf("encryption.identitySecret.key %q is not a valid Secret key", s.Key))
+	}
 	return errs
 }

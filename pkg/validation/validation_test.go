@@ -97,6 +97,9 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
+// testRecipient is an age X25519 recipient (its identity is thrown away).
+const testRecipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+
 func TestConfig(t *testing.T) {
 	valid := func() *arkv1.Config {
 		return &arkv1.Config{BackupStorageProvider: arkv1.ObjectStorageProviderConfig{
@@ -112,6 +115,22 @@ func TestConfig(t *testing.T) {
 		{name: "no provider no bucket", mutate: func(c *arkv1.Config) { c.BackupStorageProvider = arkv1.ObjectStorageProviderConfig{} }, want: []string{"name is required", "bucket is required"}},
 		{name: "unknown volume provider", mutate: func(c *arkv1.Config) { c.PersistentVolumeProvider = &arkv1.CloudProviderConfig{Name: "ceph"} }, want: []string{`persistentVolumeProvider.name "ceph"`}},
 		{name: "negative period", mutate: func(c *arkv1.Config) { c.GCSyncPeriod.Duration = -time.Second }, want: []string{"gcSyncPeriod -1s is negative"}},
+		{name: "encryption", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{testRecipient}, IdentitySecret: &arkv1.SecretKeySelector{Name: "ark-keys"}}
+		}},
+		{name: "decryption only (after turning encryption off)", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{IdentitySecret: &arkv1.SecretKeySelector{Name: "ark-keys", Key: "old.txt"}}
+		}},
+		{name: "encryption without identities", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{testRecipient}}
+		}, want: []string{"encryption.identitySecret is required"}},
+		{name: "encryption with a KMS URI", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{"vault://x"}, IdentitySecret: &arkv1.SecretKeySelector{Name: "k"}}
+		}, want: []string{"encryption.recipients[0]: encryption recipient \"vault://\": unsupported key URI scheme"}},
+		{name: "encryption with a bad secret name", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{testRecipient}, IdentitySecret: &arkv1.SecretKeySelector{Name: "Keys!"}}
+		}, want: []string{"encryption.identitySecret.name"}},
+		{name: "empty encryption", mutate: func(c *arkv1.Config) { c.Encryption = &arkv1.EncryptionConfig{} }, want: []string{"encryption needs recipients"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

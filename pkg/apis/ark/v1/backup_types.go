@@ -271,6 +271,11 @@ type BackupStatus struct {
 	// +optional
 	Contents *ContentsChecksum `json:"contents,omitempty"`
 
+	// Encryption, when set, says the backup's files in the bucket (tarball, log, resource
+	// list, its restores' logs and results) are encrypted, and for which keys.
+	// +optional
+	Encryption *BackupEncryption `json:"encryption,omitempty"`
+
 	// LastVerified is when the backup was last verified (BackupVerificationRequest).
 	// +optional
 	LastVerified *metav1.Time `json:"lastVerified,omitempty"`
@@ -285,6 +290,20 @@ type BackupStatus struct {
 	// +optional
 	ClusterID string `json:"clusterID,omitempty"`
 }
+
+// BackupEncryption records how a backup's files are encrypted. It names keys by public
+// identifiers only, never key material.
+type BackupEncryption struct {
+	// Scheme is the encryption format: "age" (age-encryption.org/v1).
+	Scheme string `json:"scheme"`
+	// KeyIDs identify the keys the backup is encrypted for: age X25519 recipients
+	// ("age1…") or KMS key URIs. Any one of their identities decrypts the backup.
+	// +optional
+	KeyIDs []string `json:"keyIDs,omitempty"`
+}
+
+// EncryptionSchemeAge is BackupEncryption.Scheme of files encrypted with age.
+const EncryptionSchemeAge = "age"
 
 // ContentsChecksum is the size and digest of a backup's tarball.
 type ContentsChecksum struct {

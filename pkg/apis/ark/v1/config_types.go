@@ -93,7 +93,49 @@ type Config struct {
 	// backup is taken and none is deleted, as during a disaster recovery.
 	// +optional
 	RestoreOnlyMode bool `json:"restoreOnlyMode,omitempty"`
+
+	// Encryption has the server encrypt what it writes to the bucket (tarballs, logs,
+	// resource lists, restore results) with age before it leaves the server. Unset means
+	// nothing is encrypted; backups encrypted earlier still need identitySecret.
+	// +optional
+	Encryption *EncryptionConfig `json:"encryption,omitempty"`
 }
+
+// EncryptionConfig names the keys of client-side encryption (README, Encryption).
+type EncryptionConfig struct {
+	// Recipients are the public keys every new backup is encrypted for: age X25519
+	// recipients ("age1…"). Any one of them decrypts: list this cluster's key, a second
+	// cluster's (migration) and an offline break-glass key. Empty means new backups are
+	// not encrypted, while identitySecret still decrypts older ones.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=1024
+	Recipients []string `json:"recipients,omitempty"`
+
+	// IdentitySecret is a Secret in the server's namespace holding the age identities
+	// ("AGE-SECRET-KEY-1…" lines, as age-keygen writes them) that decrypt backups for
+	// restores, verification and downloads. Keep old identities in it after a rotation
+	// while backups encrypted for them remain.
+	// +optional
+	IdentitySecret *SecretKeySelector `json:"identitySecret,omitempty"`
+}
+
+// SecretKeySelector names a key of a Secret in the server's namespace.
+type SecretKeySelector struct {
+	// Name is the Secret's name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+	// Key is the key in the Secret's data. Unset means "identities".
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Key string `json:"key,omitempty"`
+}
+
+// DefaultIdentitySecretKey is the key of the identities in the Secret of
+// EncryptionConfig.IdentitySecret when none is named.
+const DefaultIdentitySecretKey = "identities"
 
 // ConfigList is a list of Configs.
 //

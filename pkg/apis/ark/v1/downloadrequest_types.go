@@ -35,6 +35,14 @@ type DownloadTarget struct {
 type DownloadRequestSpec struct {
 	// Target is the file to download.
 	Target DownloadTarget `json:"target"`
+	// Recipient is an age X25519 recipient ("age1…") of the client, usually made for
+	// this one request. When the file is encrypted in the bucket, the server decrypts
+	// it and encrypts it again for this recipient into a temporary object, deleted when
+	// the request expires: the client decrypts with its identity, and no plaintext is
+	// ever written to the bucket. Unset: the URL gives the file as stored.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Recipient string `json:"recipient,omitempty"`
 }
 
 // DownloadRequestPhase is where a download request is in its life.
