@@ -53,6 +53,8 @@ type BackupUploader interface {
 	PutBackupMetadata(ctx context.Context, backup *arkv1.Backup) error
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	BackupExists(ctx context.Context, name string) (bool, error)
+	// Encryption is what status.encryption records: nil when files are not encrypted.
+	Encryption() *arkv1.BackupEncryption
 }
 
 // errUploadStopped tells the engine that the upload gave up reading the tarball.
@@ -332,6 +334,7 @@ func (c *BackupController) run(ctx context.Context, b *arkv1.Backup) (*arkv1.Bac
 	}
 
 	b.Status.ClusterID = c.clusterID
+	b.Status.Encryption = c.store.Encryption()
 	switch err := c.store.CreateBackupMetadata(ctx, b); {
 	case errors.Is(err, persistence.ErrBackupExists):
 		reason := fmt.Sprintf("a backup named %q already exists in the bucket", b.Name)

@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
@@ -18,9 +20,15 @@ import (
 	"github.com/heptio/ark/pkg/persistence"
 )
 
-// DownloadURLSigner makes short-lived URLs of a backup's files.
+// DownloadURLSigner makes short-lived URLs of a backup's files (persistence.BackupStore).
 type DownloadURLSigner interface {
-	GetDownloadURL(ctx context.Context, target persistence.DownloadTarget, ttl time.Duration) (string, error)
+	// GetDownloadURLFor signs the stored file, or, when recipient is set and the file is
+	// encrypted, a temporary copy encrypted for recipient, named id.
+	GetDownloadURLFor(ctx context.Context, target persistence.DownloadTarget, ttl time.Duration, recipient, id string) (string, error)
+	// DeleteDownload deletes the temporary copy id, if any.
+	DeleteDownload(ctx context.Context, id string) error
+	// ListDownloads lists the temporary copies.
+	ListDownloads(ctx context.Context) ([]string, error)
 }
 
 // DownloadURLTTL is how long a download URL, and its request, live.
@@ -46,7 +54,7 @@ func NewDownloadRequestController(requests arklisters.DownloadRequestLister, res
 // restores' cache is read to find a restore's backup).
 func (c *DownloadRequestController) Register(r *Runner, inf arkinformers.Interface) error {
 	r.WaitFor(inf.Restores().Informer().HasSynced)
-	return r.Watch(inf.DownloadRequests().Informer(), nil, false)
+	return r.Watch(inf.DownloadRequests().Informer(), nil, true)
 }
 
 // Sync answers a new request, or deletes an expired one.
@@ -57,7 +65,9 @@ func (c *DownloadRequestController) Sync(ctx context.Context, key string) (time.
 	}
 	cached, err := c.requests.DownloadRequests(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		return 0, nil
+		// A request is gone (the client deleted it, or it expired): its temporary
+		// copy, and any a stopped server left behind, go too.
+		return 0, c.sweepDownloads(ctx)
 	}
 	if err != nil {
 		return 0, err
@@ -106,5 +116,30 @@ func (c *DownloadRequestController) sign(ctx context.Context, req *arkv1.Downloa
 		}
 		target.BackupName = restore.Spec.BackupName
 	}
-	return c.signer.GetDownloadURL(ctx, target, DownloadURLTTL)
+	return c.signer.GetDownloadURLFor(ctx, target, DownloadURLTTL, req.Spec.Recipient, string(req.UID))
+}
+
+// sweepDownloads deletes the temporary download copies of requests that no longer exist.
+// A copy is made by this controller's Sync of its request, read from the same cache, so a
+// copy being made always has its request in the cache.
+func (c *DownloadRequestController) sweepDownloads(ctx context.Context) error {
+	ids, err := c.signer.ListDownloads(ctx)
+	if err != nil || len(ids) == 0 {
+		return err
+	}
+	reqs, err := c.requests.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	live := map[string]bool{}
+	for _, r := range reqs {
+		live[string(r.UID)] = true
+	}
+	var errs []error
+	for _, id := range ids {
+		if !live[id] {
+			errs = append(errs, c.signer.DeleteDownload(ctx, id))
+		}
+	}
+	return errors.Join(errs...)
 }

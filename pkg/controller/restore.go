@@ -42,6 +42,11 @@ type RestoreStore interface {
 	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
 	PutRestoreLog(ctx context.Context, backup, restore string, log io.Reader) error
 	PutRestoreResults(ctx context.Context, backup, restore string, results io.Reader) error
+	// CanDecrypt says whether the server holds a key of an encrypted backup
+	// (an error matching encryption.ErrNoKey if not).
+	CanDecrypt(backup *arkv1.Backup) error
+	// Plaintext decrypts a file of the backup read from the bucket (plain files as they are).
+	Plaintext(r io.Reader, backup *arkv1.Backup, kind persistence.DownloadKind) (io.Reader, error)
 }
 
 // RestoreController runs the restores in phase New.
@@ -196,6 +201,11 @@ func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*ar
 	if p := backup.Status.Phase; p != arkv1.BackupPhaseCompleted && p != arkv1.BackupPhasePartiallyFailed {
 		errs = append(errs, fmt.Sprintf("backup %q is %s: only Completed or PartiallyFailed backups can be restored", backup.Name, p))
 	}
+	// Known before anything is read or restored: a backup for keys the server no
+	// longer holds is refused whole.
+	if err := c.store.CanDecrypt(backup); err != nil {
+		errs = append(errs, err.Error())
+	}
 	return backup, errs
 }
 
@@ -304,7 +314,12 @@ func (c *RestoreController) verifiedContents(ctx context.Context, name string) (
 	}
 	if m.Status.Contents == nil {
 		klog.FromContext(ctx).Info("The backup's metadata records no checksum of its tarball (written by an older ark or by Velero); restoring it unchecked")
-		return r, nil
+		plain, err := c.store.Plaintext(r, m, persistence.DownloadBackupContents)
+		if err != nil {
+			r.Close()
+			return nil, fmt.Errorf("%w; nothing was restored", err)
+		}
+		return readCloser{plain, r}, nil
 	}
 	defer r.Close()
 	f, err := os.CreateTemp("", "ark-restore-tarball-*")
@@ -323,7 +338,19 @@ func (c *RestoreController) verifiedContents(ctx context.Context, name string) (
 		tmp.Close()
 		return nil, err
 	}
-	return tmp, nil
+	// The checksum is of the stored bytes; an encrypted tarball is decrypted as it is read.
+	plain, err := c.store.Plaintext(tmp, m, persistence.DownloadBackupContents)
+	if err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("%w; nothing was restored", err)
+	}
+	return readCloser{plain, tmp}, nil
+}
+
+// readCloser reads one reader and closes another.
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // removeOnClose is a temporary file removed when closed.

@@ -10,6 +10,11 @@ package format
 //	restore-<restore>-results.gz  a restore's results (RestoreResults, gzipped JSON)
 //	ark-backup.json               the Backup object
 //	ark-backup-deleting.json      the Backup object of a backup being deleted
+//
+// With encryption configured, each file but the two metadata files is an age file
+// (age-encryption.org/v1) of the same name: compressed, then encrypted. Beside the backups,
+// <prefix>/_ark-downloads/<request-uid>.age holds a download re-encrypted for a client
+// (DownloadRequest spec.recipient) until the request expires.
 
 const (
 	// MetadataFile is the name of the file holding the Backup object.
@@ -19,6 +24,12 @@ const (
 	// RestoreFilePrefix starts the names of a restore's files in its backup's directory.
 	RestoreFilePrefix = "restore-"
 )
+
+// DownloadsDir holds temporary download objects; its name is no valid backup name.
+const DownloadsDir = "_ark-downloads/"
+
+// EncryptedDownloadSuffix ends the name of a temporary download object.
+const EncryptedDownloadSuffix = ".age"
 
 // Velero 1.x's layout: backups/<name>/velero-backup.json, backups/<name>/<name>.tar.gz, ...
 const (

@@ -30,6 +30,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/aws"
 	"github.com/heptio/ark/pkg/cloudprovider/azure"
 	"github.com/heptio/ark/pkg/cloudprovider/factory"
+	"github.com/heptio/ark/pkg/encryption"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
 	"github.com/heptio/ark/pkg/validation"
@@ -83,7 +84,19 @@ type Options struct {
 	Credentials []byte
 	// RestoreOnly sets Config.restoreOnlyMode.
 	RestoreOnly bool
+	// EncryptionRecipients are Config.encryption.recipients: the keys new backups are
+	// encrypted for (age1…).
+	EncryptionRecipients []string
+	// EncryptionIdentitySecret names the Secret of Config.encryption.identitySecret.
+	// Default EncryptionSecret when EncryptionIdentities or EncryptionRecipients is set.
+	EncryptionIdentitySecret string
+	// EncryptionIdentities, when set, is the content of that Secret (key "identities"):
+	// age identities, AGE-SECRET-KEY-1… lines. Nil: the Secret exists already.
+	EncryptionIdentities []byte
 }
+
+// EncryptionSecret is the default name of the Secret of the encryption identities.
+const EncryptionSecret = "ark-encryption-identities"
 
 // objectStoreKeys are the backupStorageProvider.config keys of each provider.
 var objectStoreKeys = map[string][]string{
@@ -115,6 +128,19 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 			ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: CredentialsSecret, Labels: map[string]string{"component": "ark"}},
 			Type:       corev1.SecretTypeOpaque,
 			Data:       map[string][]byte{CredentialsKey: o.Credentials},
+		}
+		u, err := toUnstructured(secret)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, u)
+	}
+	if o.EncryptionIdentities != nil {
+		secret := &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: o.Namespace, Name: cfg.Encryption.IdentitySecret.Name, Labels: map[string]string{"component": "ark"}},
+			Type:       corev1.SecretTypeOpaque,
+			Data:       map[string][]byte{arkv1.DefaultIdentitySecretKey: o.EncryptionIdentities},
 		}
 		u, err := toUnstructured(secret)
 		if err != nil {
@@ -179,6 +205,14 @@ func renderConfig(o Options) (*arkv1.Config, error) {
 	}
 	cfg.RestoreOnlyMode = o.RestoreOnly
 	var errs []string
+	if o.EncryptionIdentitySecret != "" || o.EncryptionIdentities != nil || len(o.EncryptionRecipients) > 0 {
+		secret := o.EncryptionIdentitySecret
+		if secret == "" {
+			secret = EncryptionSecret
+		}
+		cfg.Encryption = &arkv1.EncryptionConfig{Recipients: o.EncryptionRecipients, IdentitySecret: &arkv1.SecretKeySelector{Name: secret}}
+		errs = append(errs, checkIdentities(o.EncryptionRecipients, o.EncryptionIdentities)...)
+	}
 	errs = append(errs, validation.Config(cfg)...)
 	if keys, ok := objectStoreKeys[o.Provider]; ok {
 		if err := cloudprovider.CheckConfigKeys(o.Provider, config, keys...); err != nil {
@@ -192,6 +226,30 @@ func renderConfig(o Options) (*arkv1.Config, error) {
 		cfg.BackupStorageProvider.Config = nil
 	}
 	return cfg, nil
+}
+
+// checkIdentities checks the identities file of `ark install`: it parses, and holds the
+// identity of one of the recipients at least, or the server could not restore its own backups.
+func checkIdentities(recipients []string, identities []byte) []string {
+	if identities == nil {
+		return nil
+	}
+	ids, err := encryption.ParseIdentities(identities)
+	if err != nil {
+		return []string{"--encryption-identity-file: " + err.Error()}
+	}
+	parsed, err := encryption.ParseRecipients(recipients)
+	if err != nil || len(parsed) == 0 {
+		return nil // validation.Config says what is wrong with the recipients
+	}
+	for _, r := range parsed {
+		for _, i := range ids {
+			if r.ID == i.ID {
+				return nil
+			}
+		}
+	}
+	return []string{"--encryption-identity-file holds the identity of none of the --encryption-recipient keys: the server could not restore its own backups"}
 }
 
 // renderDeployment is examples/common/10-deployment.yaml in the namespace,

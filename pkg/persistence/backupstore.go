@@ -12,6 +12,7 @@
 // a bucket several clusters may share (CreateBackupMetadata), with the phase InProgress; it
 // is rewritten with the final phase and the tarball's checksum after every other file
 // (PutBackupMetadata). A backup is whole once its ark-backup.json has a final phase.
+// With a Keyring (SetKeyring), every file but the metadata is encrypted (encryption.go).
 // Deleting a backup first replaces ark-backup.json by ark-backup-deleting.json (MarkDeleting),
 // so that a deletion interrupted at any point never leaves a backup that looks whole; the
 // marker, which the sync ignores, keeps the metadata (snapshot IDs) until the last file is gone.
@@ -33,6 +34,7 @@ import (
 
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/encryption"
 	"github.com/heptio/ark/pkg/format"
 )
 
@@ -85,6 +87,9 @@ type BackupStore struct {
 	prefix string // "" or ending with "/"
 	// velero is set for a bucket written by Velero 1.x: its layout, and read-only.
 	velero bool
+	// keys encrypt what is written (if it has recipients) and decrypt what is read
+	// (SetKeyring, encryption.go); nil: nothing is encrypted.
+	keys *encryption.Keyring
 }
 
 // NewBackupStore returns a BackupStore on bucket of store. prefix (may be empty) is a
@@ -227,11 +232,11 @@ func (s *BackupStore) PutBackupContents(ctx context.Context, name string, conten
 	if err := s.checkWrite(name); err != nil {
 		return v1.ContentsChecksum{}, err
 	}
-	h := newHashingReader(contents)
-	if err := s.store.PutObject(ctx, s.bucket, s.contentsKey(name), h); err != nil {
+	sum, err := s.putObject(ctx, s.contentsKey(name), contents)
+	if err != nil {
 		return v1.ContentsChecksum{}, fmt.Errorf("uploading contents of backup %q: %w", name, err)
 	}
-	return h.sum(), nil
+	return sum, nil
 }
 
 // PutBackupLog uploads the (gzipped) log of backup name.
@@ -239,7 +244,7 @@ func (s *BackupStore) PutBackupLog(ctx context.Context, name string, log io.Read
 	if err := s.checkWrite(name); err != nil {
 		return err
 	}
-	if err := s.store.PutObject(ctx, s.bucket, s.backupLogKey(name), log); err != nil {
+	if _, err := s.putObject(ctx, s.backupLogKey(name), log); err != nil {
 		return fmt.Errorf("uploading log of backup %q: %w", name, err)
 	}
 	return nil
@@ -262,7 +267,7 @@ func (s *BackupStore) PutBackupResourceList(ctx context.Context, name string, li
 	if err := gz.Close(); err != nil {
 		return err
 	}
-	if err := s.store.PutObject(ctx, s.bucket, s.resourceListKey(name), &buf); err != nil {
+	if _, err := s.putObject(ctx, s.resourceListKey(name), &buf); err != nil {
 		return fmt.Errorf("uploading the resource list of backup %q: %w", name, err)
 	}
 	return nil
@@ -498,7 +503,7 @@ func (s *BackupStore) PutRestoreLog(ctx context.Context, backup, restore string,
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}
-	if err := s.store.PutObject(ctx, s.bucket, s.restoreLogKey(backup, restore), log); err != nil {
+	if _, err := s.putObject(ctx, s.restoreLogKey(backup, restore), log); err != nil {
 		return fmt.Errorf("uploading log of restore %q: %w", restore, err)
 	}
 	return nil
@@ -512,7 +517,7 @@ func (s *BackupStore) PutRestoreResults(ctx context.Context, backup, restore str
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}
-	if err := s.store.PutObject(ctx, s.bucket, s.restoreResultsKey(backup, restore), results); err != nil {
+	if _, err := s.putObject(ctx, s.restoreResultsKey(backup, restore), results); err != nil {
 		return fmt.Errorf("uploading results of restore %q: %w", restore, err)
 	}
 	return nil

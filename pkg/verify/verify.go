@@ -16,6 +16,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
+	"github.com/heptio/ark/pkg/encryption"
 	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/restore"
 )
@@ -27,6 +28,9 @@ type Store interface {
 	GetBackup(ctx context.Context, name string) (*arkv1.Backup, error)
 	// GetBackupContents streams the backup's tarball.
 	GetBackupContents(ctx context.Context, name string) (io.ReadCloser, error)
+	// Plaintext decrypts a file of an encrypted backup; an error matching
+	// encryption.ErrNoKey when no identity of the backup's keys is held.
+	Plaintext(r io.Reader, backup *arkv1.Backup, kind persistence.DownloadKind) (io.Reader, error)
 }
 
 // SnapshotChecker reads a snapshot's backup tag from the cloud (or the CSI
@@ -108,8 +112,24 @@ func (v *Verifier) checkTarball(ctx context.Context, meta *arkv1.Backup, body io
 		res.Notes = append(res.Notes, "the metadata records no size and SHA-256 of the tarball (written by an older ark, or by Velero): its bytes were not checked, only decoded")
 	}
 	var checksumErr error
-	arc, err := restore.OpenArchive(ctx, r, v.tempDir, v.limits)
-	if err != nil {
+	// The checksum is of the stored bytes (encrypted or not); the items are decoded
+	// from the plaintext when the server holds a key of the backup.
+	plain, err := v.store.Plaintext(r, meta, persistence.DownloadBackupContents)
+	switch {
+	case errors.Is(err, encryption.ErrNoKey):
+		res.Notes = append(res.Notes, fmt.Sprintf("items not decoded: %v; the stored bytes were checked", err))
+		plain = nil
+	case err != nil:
+		res.Problems = append(res.Problems, fmt.Sprintf("the tarball cannot be read: %v", err))
+		plain = nil
+	}
+	var arc *restore.Archive
+	if plain != nil {
+		arc, err = restore.OpenArchive(ctx, plain, v.tempDir, v.limits)
+	}
+	switch {
+	case plain == nil:
+	case err != nil:
 		// A checksum mismatch surfaces as the read error that stopped the
 		// archive reader (the tarball is longer than recorded), or below.
 		if errors.Is(err, persistence.ErrChecksumMismatch) {
@@ -117,7 +137,7 @@ func (v *Verifier) checkTarball(ctx context.Context, meta *arkv1.Backup, body io
 		} else {
 			res.Problems = append(res.Problems, fmt.Sprintf("the tarball cannot be read: %v", err))
 		}
-	} else {
+	default:
 		res.Items = arc.Items()
 		bad := 0
 		_ = arc.Each(func(ref restore.ItemRef, _ *unstructured.Unstructured, err error) error {
@@ -133,6 +153,10 @@ func (v *Verifier) checkTarball(ctx context.Context, meta *arkv1.Backup, body io
 			res.Problems = append(res.Problems, fmt.Sprintf("and %d more items that cannot be decoded", bad-maxItemProblems))
 		}
 		_ = arc.Close()
+		// age authenticates the last chunk at the plaintext's end.
+		if _, err := io.Copy(io.Discard, plain); err != nil && !errors.Is(err, persistence.ErrChecksumMismatch) {
+			res.Problems = append(res.Problems, fmt.Sprintf("reading the tarball: %v", err))
+		}
 	}
 	if checksumErr == nil {
 		if _, err := io.Copy(io.Discard, r); errors.Is(err, persistence.ErrChecksumMismatch) {

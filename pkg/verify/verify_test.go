@@ -35,6 +35,10 @@ func (s *fakeStore) GetBackupContents(context.Context, string) (io.ReadCloser, e
 	return io.NopCloser(bytes.NewReader(s.tarball)), nil
 }
 
+func (s *fakeStore) Plaintext(r io.Reader, _ *arkv1.Backup, _ persistence.DownloadKind) (io.Reader, error) {
+	return r, nil
+}
+
 // fakeSnaps knows snapshots by ID, with their backup tag.
 type fakeSnaps map[string]string
 

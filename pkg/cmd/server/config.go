@@ -9,12 +9,14 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/cloudprovider/factory"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
+	"github.com/heptio/ark/pkg/encryption"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/persistence"
 	"github.com/heptio/ark/pkg/validation"
@@ -38,6 +40,42 @@ func loadConfig(ctx context.Context, client arkclient.Interface, namespace strin
 		cfg.RestoreOnlyMode = true
 	}
 	return cfg, nil
+}
+
+// loadKeyring reads the keys of Config.encryption: the recipients from the Config, the
+// identities from its Secret in namespace. No encryption section gives a nil Keyring
+// (nothing encrypted, nothing decrypted). The Secret is read once: after changing it,
+// restart the server (a change of the Config restarts it by itself).
+func loadKeyring(ctx context.Context, secrets typedcorev1.SecretsGetter, namespace string, cfg *arkv1.Config) (*encryption.Keyring, error) {
+	e := cfg.Encryption
+	if e == nil {
+		return nil, nil
+	}
+	recipients, err := encryption.ParseRecipients(e.Recipients)
+	if err != nil {
+		return nil, fmt.Errorf("Config encryption: %w", err)
+	}
+	var identities []encryption.Identity
+	if ref := e.IdentitySecret; ref != nil {
+		key := ref.Key
+		if key == "" {
+			key = arkv1.DefaultIdentitySecretKey
+		}
+		secret, err := secrets.Secrets(namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("reading the encryption identities (Config encryption.identitySecret, Secret %s/%s): %w", namespace, ref.Name, err)
+		}
+		data, ok := secret.Data[key]
+		if !ok {
+			return nil, fmt.Errorf("the Secret %s/%s of the encryption identities has no key %q", namespace, ref.Name, key)
+		}
+		if identities, err = encryption.ParseIdentities(data); err != nil {
+			return nil, fmt.Errorf("the encryption identities in Secret %s/%s, key %q: %w", namespace, ref.Name, key, err)
+		}
+	}
+	k := encryption.NewKeyring(recipients, identities)
+	klog.FromContext(ctx).Info("Client-side encryption configured", "encryptFor", k.RecipientIDs(), "decryptWith", k.IdentityIDs())
+	return k, nil
 }
 
 // objectStorage is the bucket of the Config, and for the filesystem provider

@@ -335,6 +335,11 @@ func (o *Options) newStores(ctx context.Context, cfg *arkv1.Config, c *clients) 
 	if err != nil {
 		return nil, err
 	}
+	keys, err := loadKeyring(ctx, c.kube.CoreV1(), c.namespace, cfg)
+	if err != nil {
+		return nil, err
+	}
+	storage.backups.SetKeyring(keys)
 	logger.Info("Using object storage", "provider", cfg.BackupStorageProvider.Name, "bucket", cfg.BackupStorageProvider.Bucket, "restoreOnlyMode", cfg.RestoreOnlyMode)
 	// Backups extracted by restores that a crash interrupted hold Secrets at rest.
 	if n, err := restore.RemoveStaleSpools(""); err != nil {

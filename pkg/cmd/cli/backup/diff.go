@@ -116,7 +116,7 @@ func (o *DiffOptions) Run(ctx context.Context, c *cobra.Command, f client.Factor
 	if err := download.Stream(ctx, ark, f.Namespace(), arkv1.DownloadTargetKindBackupContents, name, tmp, false, o.Timeout); err != nil {
 		return err
 	}
-	if err := verifyDownload(ctx, ark, f.Namespace(), name, tmp.Name(), c); err != nil {
+	if err := verifyDownload(ctx, ark, f.Namespace(), name, tmp.Name(), false, c); err != nil {
 		return err
 	}
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {

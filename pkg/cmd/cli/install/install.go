@@ -25,6 +25,8 @@ type Options struct {
 	install.Options
 	SecretFile string
 	NoSecret   bool
+	// EncryptionIdentityFile is the age identities file stored in the encryption Secret.
+	EncryptionIdentityFile string
 	DryRun     bool
 	Output     string
 	Wait       bool
@@ -52,12 +54,20 @@ caches synced, bucket reachable). The Deployment passes Pod Security "restricted
 Credentials: --secret-file is the provider's credentials file (an AWS shared credentials
 file, a GCP service-account key), stored under the key "cloud" of the Secret
 cloud-credentials and mounted at /credentials/cloud. For the filesystem provider the bucket
-is an emptyDir of the pod: for trying ark out only, its backups go with the pod.`,
+is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
+
+Encryption: --encryption-recipient (repeatable) encrypts every backup for those age keys;
+--encryption-identity-file stores the identities that decrypt them in the Secret
+--encryption-identity-secret (default ark-encryption-identities). See README, Encryption.`,
 		Example: `  ark install --provider aws --bucket my-ark-bucket --backup-location-config region=us-east-1 \
       --snapshot-location-config region=us-east-1 --secret-file ./credentials-ark --wait
   ark install --provider aws --bucket ark --secret-file ./credentials-minio \
       --backup-location-config region=minio,s3ForcePathStyle=true,s3Url=http://minio.heptio-ark.svc:9000,publicUrl=http://localhost:9000
-  ark install --provider gcp --bucket my-ark-bucket --secret-file ./credentials-ark --dry-run -o yaml`,
+  ark install --provider gcp --bucket my-ark-bucket --secret-file ./credentials-ark --dry-run -o yaml
+  age-keygen -o ark-key.txt
+  ark install --provider aws --bucket ark --secret-file ./credentials-ark \
+      --encryption-recipient "$(age-keygen -y ark-key.txt)" --encryption-recipient age1...breakglass \
+      --encryption-identity-file ark-key.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			o.Namespace = f.Namespace()
@@ -74,6 +84,9 @@ is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
 	fl.StringVar(&o.SecretFile, "secret-file", "", "The provider's credentials file, stored in the Secret cloud-credentials (key \"cloud\").")
 	fl.BoolVar(&o.NoSecret, "no-secret", false, "Create no Secret: the server gets its credentials otherwise (workload identity, instance role). Needed without --secret-file for aws, gcp and azure.")
 	fl.StringVar(&o.Image, "image", "", "The server's image. Default "+install.DefaultImage()+", the image that make image builds from this tree.")
+	fl.StringArrayVar(&o.EncryptionRecipients, "encryption-recipient", nil, "Encrypt backups for this age recipient (age1…, the public key age-keygen prints); repeat it for a second cluster or an offline break-glass key. Any one of them decrypts. See README, Encryption.")
+	fl.StringVar(&o.EncryptionIdentitySecret, "encryption-identity-secret", "", "The Secret in the server's namespace (key \"identities\") holding the age identities that decrypt backups. Default "+install.EncryptionSecret+" when encryption is set.")
+	fl.StringVar(&o.EncryptionIdentityFile, "encryption-identity-file", "", "An age identities file (AGE-SECRET-KEY-1… lines, as age-keygen writes; keep old keys in it after a rotation) to store in that Secret. Without it the Secret must exist.")
 	fl.BoolVar(&o.RestoreOnly, "restore-only", false, "Run the server in restore-only mode: it takes no backups and deletes nothing in the bucket.")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "Apply nothing: print the objects (see -o).")
 	fl.StringVarP(&o.Output, "output", "o", "", "With --dry-run: yaml (default) or json.")
@@ -101,6 +114,13 @@ func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) erro
 		o.Credentials = data
 	case !o.NoSecret && o.Provider != "" && o.Provider != "filesystem":
 		return fmt.Errorf("--provider %s needs credentials: give --secret-file, or --no-secret when the server gets them otherwise (workload identity, instance role)", o.Provider)
+	}
+	if o.EncryptionIdentityFile != "" {
+		data, err := os.ReadFile(o.EncryptionIdentityFile)
+		if err != nil {
+			return fmt.Errorf("--encryption-identity-file: %w", err)
+		}
+		o.EncryptionIdentities = data
 	}
 	objs, err := install.Render(o.Options)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/encryption"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/redact"
 )
@@ -72,10 +73,16 @@ type Option func(*streamOptions)
 
 type streamOptions struct {
 	tls *TLSOptions
+	raw bool
 }
 
 // WithTLS downloads with the TLS settings of the command's flags.
 func WithTLS(o *TLSOptions) Option { return func(s *streamOptions) { s.tls = o } }
+
+// Raw downloads the file as stored in the bucket: encrypted, for a backup with client-side
+// encryption. Without it, Stream gives the plaintext: the request carries a key made for it
+// (an age X25519 recipient) and the server encrypts the file for that key alone.
+func Raw() Option { return func(s *streamOptions) { s.raw = true } }
 
 // what names the file of kind for messages: "log of backup b1".
 func what(kind arkv1.DownloadTargetKind, name string) string {
@@ -117,10 +124,19 @@ func Stream(ctx context.Context, client arkclient.Interface, namespace string, k
 		return err
 	}
 	file := what(kind, name)
+	spec := arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}}
+	var identity *encryption.Identity
+	if !so.raw {
+		id, recipient, err := encryption.GenerateEphemeral()
+		if err != nil {
+			return err
+		}
+		identity, spec.Recipient = &id, recipient
+	}
 	reqs := client.ArkV1().DownloadRequests(namespace)
 	req, err := reqs.Create(ctx, &arkv1.DownloadRequest{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("%s-%s", name, rand.String(8))},
-		Spec:       arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}},
+		Spec:       spec,
 	}, metav1.CreateOptions{})
 	if err != nil {
 		return fmt.Errorf("creating a download request: %w", err)
@@ -144,12 +160,17 @@ func Stream(ctx context.Context, client arkclient.Interface, namespace string, k
 			return fmt.Errorf("reading the download request: %w", err)
 		}
 	}
-	return Fetch(ctx, httpClient, req.Status.DownloadURL, file, w, gunzip)
+	return fetch(ctx, httpClient, req.Status.DownloadURL, file, w, gunzip, identity)
 }
 
 // Fetch GETs the signed URL u of file (for messages, e.g. `log of backup "b1"`)
 // into w, gunzipped when gunzip is set. Errors name u's host, never u.
 func Fetch(ctx context.Context, httpClient *http.Client, u, file string, w io.Writer, gunzip bool) error {
+	return fetch(ctx, httpClient, u, file, w, gunzip, nil)
+}
+
+// fetch is Fetch that, given identity, decrypts a file the server encrypted for it.
+func fetch(ctx context.Context, httpClient *http.Client, u, file string, w io.Writer, gunzip bool, identity *encryption.Identity) error {
 	parsed, err := url.Parse(u)
 	if err != nil || parsed.Host == "" {
 		return fmt.Errorf("the server answered the download request for the %s with an unusable URL", file)
@@ -175,8 +196,21 @@ func Fetch(ctx context.Context, httpClient *http.Client, u, file string, w io.Wr
 		return fmt.Errorf("downloading the %s from %s: %s", file, host, resp.Status)
 	}
 	var r io.Reader = resp.Body
+	if identity != nil {
+		// A plain file (a backup without encryption) comes as stored.
+		isAge, body, err := encryption.Sniff(r)
+		if err != nil {
+			return fmt.Errorf("downloading the %s from %s: %v", file, host, hideURL(err, u))
+		}
+		r = body
+		if isAge {
+			if r, err = encryption.DecryptWith(body, *identity, "the "+file); err != nil {
+				return err
+			}
+		}
+	}
 	if gunzip {
-		gz, err := gzip.NewReader(resp.Body)
+		gz, err := gzip.NewReader(r)
 		if err != nil {
 			return fmt.Errorf("the %s is not gzip: %v", file, hideURL(err, u))
 		}

@@ -130,6 +130,14 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 		}
 		d.line("Resource version", b.Status.ResourceVersion+", "+consistency)
 	}
+	if e := b.Status.Encryption; e != nil {
+		d.section("Encryption", func() {
+			d.line("Scheme", e.Scheme)
+			d.line("Keys", strings.Join(e.KeyIDs, ", "))
+		})
+	} else if b.Status.Phase != "" && b.Status.Phase != arkv1.BackupPhaseNew {
+		d.line("Encryption", "<none>")
+	}
 	d.line("Warnings", b.Status.Warnings)
 	d.line("Errors", b.Status.Errors)
 	if b.Status.Warnings+b.Status.Errors > 0 {
