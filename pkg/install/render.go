@@ -30,9 +30,9 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/aws"
 	"github.com/heptio/ark/pkg/cloudprovider/azure"
 	"github.com/heptio/ark/pkg/cloudprovider/factory"
-	"github.com/heptio/ark/pkg/encryption"
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
+	"github.com/heptio/ark/pkg/encryption"
 	"github.com/heptio/ark/pkg/validation"
 )
 

@@ -27,10 +27,10 @@ type Options struct {
 	NoSecret   bool
 	// EncryptionIdentityFile is the age identities file stored in the encryption Secret.
 	EncryptionIdentityFile string
-	DryRun     bool
-	Output     string
-	Wait       bool
-	Timeout    time.Duration
+	DryRun                 bool
+	Output                 string
+	Wait                   bool
+	Timeout                time.Duration
 }
 
 // NewCommand returns `ark install`.
