@@ -503,7 +503,7 @@ func (s *BackupStore) PutRestoreLog(ctx context.Context, backup, restore string,
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}
-	if _, err := s.putObject(ctx, s.restoreLogKey(backup, restore), log); err != nil {
+	if _, err := s.putRestoreFile(ctx, backup, s.restoreLogKey(backup, restore), log); err != nil {
 		return fmt.Errorf("uploading log of restore %q: %w", restore, err)
 	}
 	return nil
@@ -517,7 +517,7 @@ func (s *BackupStore) PutRestoreResults(ctx context.Context, backup, restore str
 	if err := validateRestore(backup, restore); err != nil {
 		return err
 	}
-	if _, err := s.putObject(ctx, s.restoreResultsKey(backup, restore), results); err != nil {
+	if _, err := s.putRestoreFile(ctx, backup, s.restoreResultsKey(backup, restore), results); err != nil {
 		return fmt.Errorf("uploading results of restore %q: %w", restore, err)
 	}
 	return nil

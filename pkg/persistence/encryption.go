@@ -55,6 +55,37 @@ func (s *BackupStore) putObject(ctx context.Context, key string, r io.Reader) (v
 	return h.sum(), nil
 }
 
+// putRestoreFile writes a restore's file of backup: encrypted for the store's recipients, or,
+// on a server that only decrypts (no recipients configured, as a second cluster holding a
+// break-glass key), for the keys the backup itself is encrypted for, so that what a restore
+// of an encrypted backup writes is never plain.
+func (s *BackupStore) putRestoreFile(ctx context.Context, backup, key string, r io.Reader) (v1.ContentsChecksum, error) {
+	if s.keys.Enabled() {
+		return s.putObject(ctx, key, r)
+	}
+	b, err := s.GetBackup(ctx, backup)
+	if err != nil && !errors.Is(err, ErrBackupNotFound) {
+		return v1.ContentsChecksum{}, err
+	}
+	if err != nil || b.Status.Encryption == nil {
+		return s.putObject(ctx, key, r)
+	}
+	recipients, err := encryption.ParseRecipients(b.Status.Encryption.KeyIDs)
+	if err != nil {
+		return v1.ContentsChecksum{}, fmt.Errorf("encrypting for the keys of backup %q: %w", backup, err)
+	}
+	enc, err := encryption.NewKeyring(recipients, nil).EncryptReader(r)
+	if err != nil {
+		return v1.ContentsChecksum{}, err
+	}
+	defer enc.Close()
+	h := newHashingReader(enc)
+	if err := s.store.PutObject(ctx, s.bucket, key, h); err != nil {
+		return v1.ContentsChecksum{}, err
+	}
+	return h.sum(), nil
+}
+
 // CanDecrypt returns nil if backup is not encrypted or the store holds an identity for one
 // of its keys, else an error matching encryption.ErrNoKey: "backup X is encrypted for
 // key(s) …, none of which is available".
