@@ -31,6 +31,8 @@ type Options struct {
 	Output                 string
 	Wait                   bool
 	Timeout                time.Duration
+
+	objs []*unstructured.Unstructured // rendered by Validate
 }
 
 // NewCommand returns `ark install`.
@@ -68,9 +70,16 @@ Encryption: --encryption-recipient (repeatable) encrypts every backup for those 
   ark install --provider aws --bucket ark --secret-file ./credentials-ark \
       --encryption-recipient "$(age-keygen -y ark-key.txt)" --encryption-recipient age1...breakglass \
       --encryption-identity-file ark-key.txt`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		// The flag checks are Args': a wrong command line is a usage error
+		// (exit 2) and nothing is applied.
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(c, args); err != nil {
+				return err
+			}
 			o.Namespace = f.Namespace()
+			return o.Validate()
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
 			return o.Run(c.Context(), c.OutOrStdout(), f)
 		},
 	}
@@ -95,8 +104,9 @@ Encryption: --encryption-recipient (repeatable) encrypts every backup for those 
 	return c
 }
 
-// Run renders the objects and prints or applies them.
-func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) error {
+// Validate checks the flags, reads --secret-file and renders the objects,
+// without asking the cluster; Run applies what it rendered.
+func (o *Options) Validate() error {
 	if o.Output != "" && !o.DryRun {
 		return errors.New("-o/--output prints the objects and needs --dry-run")
 	}
@@ -126,6 +136,18 @@ func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) erro
 	if err != nil {
 		return err
 	}
+	o.objs = objs
+	return nil
+}
+
+// Run prints (--dry-run) or applies the objects Validate rendered.
+func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) error {
+	if o.objs == nil {
+		if err := o.Validate(); err != nil {
+			return err
+		}
+	}
+	objs := o.objs
 	if o.DryRun {
 		return print(out, objs, o.Output)
 	}
