@@ -51,7 +51,7 @@ test-faults: build kube-tools object-stores ## Run the fault-injection suite (ar
 
 .PHONY: bench
 BENCH_REPORT := $(CURDIR)/_output/bench-report.md
-bench: build kube-tools object-stores ## Run the benchmarks and print one table: ark server (its ServiceAccount, default flags) against raw client-go loops: 10,000 ConfigMaps; 10,000 and 100,000 mixed objects over 250/2,500 namespaces (ARK_BENCH_SCALE); a quiet server; also the engines and object-store throughput.
+bench: build kube-tools object-stores ## Run the benchmarks and print one table: ark server (its ServiceAccount, default flags) against raw client-go loops: 10,000 ConfigMaps; 10,000 and 100,000 mixed objects over 250/2,500 namespaces (ARK_BENCH_SCALE); a quiet server; encryption's cost (age, 10,000 ConfigMaps: encrypted/unencrypted backup and restore); also the engines and object-store throughput.
 	@mkdir -p _output && rm -f $(BENCH_REPORT)
 	ARK_BENCH_REPORT=$(BENCH_REPORT) go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 180m -p 1 ./...
 	@echo; echo "ark server against a raw client-go loop doing the same work, in this run (raw/ark: the server's share of the raw rate, 1 = as fast):"; echo

@@ -35,7 +35,7 @@ const ageHeader = "age-encryption.org/v1\n"
 // encKey is an age key of a test: its identity and recipient.
 type encKey struct{ id *age.X25519Identity }
 
-func newEncKey(t *testing.T) encKey {
+func newEncKey(t testing.TB) encKey {
 	t.Helper()
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
@@ -47,7 +47,7 @@ func newEncKey(t *testing.T) encKey {
 func (k encKey) public() string { return k.id.Recipient().String() }
 
 // putIdentities writes the identities Secret "ark-keys" of env e (creates or replaces it).
-func putIdentities(t *testing.T, ns string, keys ...encKey) {
+func putIdentities(t testing.TB, ns string, keys ...encKey) {
 	t.Helper()
 	var lines []string
 	for _, k := range keys {
@@ -80,7 +80,7 @@ func encrypted(store func(*arkv1.Config), identities []encKey, recipients ...enc
 			}
 			c.Encryption = &arkv1.EncryptionConfig{Recipients: rs, IdentitySecret: &arkv1.SecretKeySelector{Name: "ark-keys"}}
 		},
-		beforeStart: func(e *arkEnv) { putIdentities(e.t.(*testing.T), e.namespace, identities...) },
+		beforeStart: func(e *arkEnv) { putIdentities(e.t, e.namespace, identities...) },
 	}
 }
 
