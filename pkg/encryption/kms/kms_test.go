@@ -1,0 +1,70 @@
+package kms
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestOpenURIs checks URI parsing through Open: good URIs give their ID
+// (without endpoint or credentials), bad ones a clear error. Open makes no
+// call to a KMS, so no server is needed.
+func TestOpenURIs(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
+	t.Setenv("AWS_PROFILE", "")
+	for _, tc := range []struct {
+		uri string
+		// wantID is the ID of a good URI; wantErr the parts of a bad one's error.
+		wantID, wantErr string
+	}{
+		{uri: "awskms://1234abcd-12ab-34cd-56ef-1234567890ab?region=eu-west-1", wantID: "awskms://1234abcd-12ab-34cd-56ef-1234567890ab?region=eu-west-1"},
+		{uri: "awskms://arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", wantID: "awskms://arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
+		{uri: "awskms://arn:aws:kms:us-east-2:111122223333:alias/ark", wantID: "awskms://arn:aws:kms:us-east-2:111122223333:alias/ark"},
+		{uri: "awskms://alias/ark?region=eu-west-1&endpoint=https%3A%2F%2Fuser%3Apass%40kms.internal%3A8443", wantID: "awskms://alias/ark?region=eu-west-1"},
+		{uri: "awskms://alias/ark", wantErr: "no region;awskms://alias/ark;AWS_REGION"},
+		{uri: "awskms://?region=eu-west-1", wantErr: "names no key"},
+		{uri: "awskms://alias/?region=eu-west-1", wantErr: "alias has no name"},
+		{uri: "awskms://foo/bar?region=eu-west-1", wantErr: `"foo/bar" is not a key id`},
+		{uri: "awskms://arn:aws:s3:::bucket", wantErr: "not a KMS key or alias ARN"},
+		{uri: "awskms://arn:aws:kms:us-east-2:111122223333:key/k?region=eu-west-1", wantErr: `region "eu-west-1" differs from the ARN's region "us-east-2"`},
+		{uri: "awskms://alias/ark?region=eu-west-1&regoin=x", wantErr: `unknown query parameter "regoin"`},
+		{uri: "awskms://alias/ark?region=a&region=b", wantErr: `"region" given 2 times`},
+		{uri: "awskms://alias/ark?region=eu-west-1&endpoint=ftp%3A%2F%2Fx", wantErr: "endpoint is not an http(s) URL"},
+		{uri: "awskms://alias/ark?region=eu-west-1&endpoint=http://user:hunter2@[::1", wantErr: "endpoint is not an http(s) URL"},
+		{uri: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", wantErr: "not a KMS key URI"},
+		{uri: "s3kms://key?token=hunter2", wantErr: `unknown scheme "s3kms"`},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			k, err := Open(context.Background(), tc.uri)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				defer k.Close()
+				if k.ID() != tc.wantID {
+					t.Errorf("ID = %q, want %q", k.ID(), tc.wantID)
+				}
+				if !IsURI(tc.uri) {
+					t.Errorf("IsURI(%q) = false", tc.uri)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Open succeeded (ID %s), want an error", k.ID())
+			}
+			t.Logf("error: %v", err)
+			for _, part := range strings.Split(tc.wantErr, ";") {
+				if !strings.Contains(err.Error(), part) {
+					t.Errorf("error %q does not say %q", err, part)
+				}
+			}
+			for _, secret := range []string{"hunter2", "pass@"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error shows a credential: %v", err)
+				}
+			}
+		})
+	}
+}
