@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -32,27 +31,6 @@ func awsEnv(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-}
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-func openT(t *testing.T, uri string) *Key {
-	t.Helper()
-	k, err := Open(context.Background(), uri)
-	if err != nil {
-		t.Fatalf("Open(%s): %v", uri, err)
-	}
-	t.Cleanup(func() { k.Close() })
-	return k
 }
 
 // TestAWSKMS runs the suite with the real AWS SDK against local-kms, an AWS KMS

@@ -33,11 +33,12 @@ import (
 	"filippo.io/age"
 
 	"github.com/heptio/ark/pkg/encryption/kms/awskms"
+	"github.com/heptio/ark/pkg/encryption/kms/gcpkms"
 	"github.com/heptio/ark/pkg/redact"
 )
 
 // Schemes are the URI schemes Open takes.
-var Schemes = []string{awskms.Scheme}
+var Schemes = []string{awskms.Scheme, gcpkms.Scheme}
 
 // DefaultTimeout bounds one KMS call made through Recipient or Identity, whose
 // age interfaces carry no context.
@@ -47,6 +48,7 @@ const DefaultTimeout = time.Minute
 // private endpoints).
 type Options struct {
 	AWS awskms.Options
+	GCP gcpkms.Options
 	// Timeout of one call through Recipient or Identity; 0 is DefaultTimeout.
 	Timeout time.Duration
 }
@@ -81,6 +83,29 @@ func IsURI(s string) bool {
 	return false
 }
 
+// ParseURI checks uri as Open does, without building a client or looking for
+// credentials, and returns the ID of its key (for validating a Config). An
+// AWS URI's region may still be missing: Open takes it from the environment.
+func ParseURI(uri string) (id string, err error) {
+	scheme, _, ok := strings.Cut(uri, "://")
+	if !ok {
+		return "", fmt.Errorf("kms: %q is not a KMS key URI (want %s://...)", redact.URL(uri), strings.Join(Schemes, ":// or "))
+	}
+	var i interface{ ID() string }
+	switch scheme {
+	case awskms.Scheme:
+		i, err = awskms.ParseURI(uri)
+	case gcpkms.Scheme:
+		i, err = gcpkms.ParseURI(uri)
+	default:
+		return "", fmt.Errorf("kms: unknown scheme %q in %q (want %s)", scheme, redact.URL(uri), strings.Join(Schemes, ", "))
+	}
+	if err != nil {
+		return "", fmt.Errorf("kms: %w", redact.Error(err))
+	}
+	return i.ID(), nil
+}
+
 // Open parses uri and builds the client of its cloud with the credentials of
 // the environment. It makes no call to the KMS: a key that does not exist or
 // may not be used fails at the first Wrap or Unwrap, with its ID in the error.
@@ -90,10 +115,10 @@ func Open(ctx context.Context, uri string) (*Key, error) {
 
 // OpenWith is Open with overrides.
 func OpenWith(ctx context.Context, uri string, o Options) (*Key, error) {
-	scheme, _, ok := strings.Cut(uri, "://")
-	if !ok {
-		return nil, fmt.Errorf("kms: %q is not a KMS key URI (want %s://...)", redact.URL(uri), strings.Join(Schemes, ":// or "))
+	if _, err := ParseURI(uri); err != nil {
+		return nil, err
 	}
+	scheme, _, _ := strings.Cut(uri, "://")
 	var (
 		b   backend
 		err error
@@ -101,8 +126,8 @@ func OpenWith(ctx context.Context, uri string, o Options) (*Key, error) {
 	switch scheme {
 	case awskms.Scheme:
 		b, err = awskms.Open(ctx, uri, o.AWS)
-	default:
-		return nil, fmt.Errorf("kms: unknown scheme %q in %q (want %s)", scheme, redact.URL(uri), strings.Join(Schemes, ", "))
+	case gcpkms.Scheme:
+		b, err = gcpkms.Open(ctx, uri, o.GCP)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kms: %w", redact.Error(err))
@@ -198,7 +223,7 @@ const fileKeySize = 16
 // "azurekeyvault://vault.example/keys/k/VERSION"); ok is false for other
 // stanzas (X25519 and the like). For messages such as "encrypted for key X".
 func StanzaKeyID(s *age.Stanza) (id string, ok bool) {
-	for _, f := range []func(*age.Stanza) (string, bool){awskms.StanzaKeyID} {
+	for _, f := range []func(*age.Stanza) (string, bool){awskms.StanzaKeyID, gcpkms.StanzaKeyID} {
 		if id, ok := f(s); ok {
 			return id, true
 		}

@@ -6,9 +6,10 @@ import (
 	"testing"
 )
 
-// TestOpenURIs checks URI parsing through Open: good URIs give their ID
-// (without endpoint or credentials), bad ones a clear error. Open makes no
-// call to a KMS, so no server is needed.
+// TestOpenURIs checks URI parsing through ParseURI and, where that needs no
+// credentials from the machine (AWS; GCP with an http:// endpoint), Open: good
+// URIs give their ID (without endpoint or credentials), bad ones a clear error.
+// Neither makes a call to a KMS, so no server is needed.
 func TestOpenURIs(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
@@ -18,6 +19,9 @@ func TestOpenURIs(t *testing.T) {
 		uri string
 		// wantID is the ID of a good URI; wantErr the parts of a bad one's error.
 		wantID, wantErr string
+		// parseOnly: Open would look for the machine's credentials (Google's
+		// ADC probes the metadata server), so only ParseURI is run.
+		parseOnly bool
 	}{
 		{uri: "awskms://1234abcd-12ab-34cd-56ef-1234567890ab?region=eu-west-1", wantID: "awskms://1234abcd-12ab-34cd-56ef-1234567890ab?region=eu-west-1"},
 		{uri: "awskms://arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab", wantID: "awskms://arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"},
@@ -33,18 +37,35 @@ func TestOpenURIs(t *testing.T) {
 		{uri: "awskms://alias/ark?region=a&region=b", wantErr: `"region" given 2 times`},
 		{uri: "awskms://alias/ark?region=eu-west-1&endpoint=ftp%3A%2F%2Fx", wantErr: "endpoint is not an http(s) URL"},
 		{uri: "awskms://alias/ark?region=eu-west-1&endpoint=http://user:hunter2@[::1", wantErr: "endpoint is not an http(s) URL"},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k", wantID: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k", parseOnly: true},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k?endpoint=https%3A%2F%2Fkms.internal%3A8443", wantID: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k", parseOnly: true},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k?endpoint=http://127.0.0.1:1", wantID: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k"},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k/cryptoKeyVersions/3", wantErr: "name the CryptoKey (projects/p/locations/global/keyRings/r/cryptoKeys/k), not one of its versions"},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r", wantErr: "is not a CryptoKey name;gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K"},
+		{uri: "gcpkms://projects//locations/global/keyRings/r/cryptoKeys/k", wantErr: "is not a CryptoKey name"},
+		{uri: "gcpkms://p/l/r/k", wantErr: "is not a CryptoKey name"},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k?endpoint=http%3A%2F%2Fuser%3Ahunter2%40127.0.0.1%3A1", wantErr: "endpoint is not http(s)://HOST[:PORT]"},
+		{uri: "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k?project=p", wantErr: `unknown query parameter "project"`},
 		{uri: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", wantErr: "not a KMS key URI"},
 		{uri: "s3kms://key?token=hunter2", wantErr: `unknown scheme "s3kms"`},
 	} {
 		t.Run(tc.uri, func(t *testing.T) {
-			k, err := Open(context.Background(), tc.uri)
+			id, err := ParseURI(tc.uri)
+			if err == nil && !tc.parseOnly {
+				var k *Key
+				if k, err = Open(context.Background(), tc.uri); err == nil {
+					defer k.Close()
+					if k.ID() != id {
+						t.Errorf("Open's ID %q differs from ParseURI's %q", k.ID(), id)
+					}
+				}
+			}
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Open: %v", err)
 				}
-				defer k.Close()
-				if k.ID() != tc.wantID {
-					t.Errorf("ID = %q, want %q", k.ID(), tc.wantID)
+				if id != tc.wantID {
+					t.Errorf("ID = %q, want %q", id, tc.wantID)
 				}
 				if !IsURI(tc.uri) {
 					t.Errorf("IsURI(%q) = false", tc.uri)
@@ -52,7 +73,7 @@ func TestOpenURIs(t *testing.T) {
 				return
 			}
 			if err == nil {
-				t.Fatalf("Open succeeded (ID %s), want an error", k.ID())
+				t.Fatalf("Open succeeded (ID %s), want an error", id)
 			}
 			t.Logf("error: %v", err)
 			for _, part := range strings.Split(tc.wantErr, ";") {

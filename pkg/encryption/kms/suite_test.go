@@ -2,8 +2,10 @@ package kms
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -145,4 +147,25 @@ func runSuite(t *testing.T, c cloud) {
 			}
 		})
 	}
+}
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func openT(t *testing.T, uri string) *Key {
+	t.Helper()
+	k, err := Open(context.Background(), uri)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", uri, err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k
 }
