@@ -5,7 +5,7 @@
 // recipients at once, and any one of them decrypts it. The data itself never
 // goes to the KMS: only age's 16-byte file key, once per file.
 //
-// URIs (Open), one package per cloud so each keeps its SDK's rules:
+// URIs (Open), one package per cloud (each with its own SDK and rules):
 //
 //	awskms://<key id | key ARN | alias/NAME>[?region=R][&endpoint=URL]           (awskms)
 //	gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K[?endpoint=URL]       (gcpkms)
@@ -33,12 +33,13 @@ import (
 	"filippo.io/age"
 
 	"github.com/heptio/ark/pkg/encryption/kms/awskms"
+	"github.com/heptio/ark/pkg/encryption/kms/azurekv"
 	"github.com/heptio/ark/pkg/encryption/kms/gcpkms"
 	"github.com/heptio/ark/pkg/redact"
 )
 
 // Schemes are the URI schemes Open takes.
-var Schemes = []string{awskms.Scheme, gcpkms.Scheme}
+var Schemes = []string{awskms.Scheme, gcpkms.Scheme, azurekv.Scheme}
 
 // DefaultTimeout bounds one KMS call made through Recipient or Identity, whose
 // age interfaces carry no context.
@@ -47,8 +48,9 @@ const DefaultTimeout = time.Minute
 // Options overrides what Open takes from the environment, per cloud (tests,
 // private endpoints).
 type Options struct {
-	AWS awskms.Options
-	GCP gcpkms.Options
+	AWS   awskms.Options
+	GCP   gcpkms.Options
+	Azure azurekv.Options
 	// Timeout of one call through Recipient or Identity; 0 is DefaultTimeout.
 	Timeout time.Duration
 }
@@ -97,6 +99,8 @@ func ParseURI(uri string) (id string, err error) {
 		i, err = awskms.ParseURI(uri)
 	case gcpkms.Scheme:
 		i, err = gcpkms.ParseURI(uri)
+	case azurekv.Scheme:
+		i, err = azurekv.ParseURI(uri)
 	default:
 		return "", fmt.Errorf("kms: unknown scheme %q in %q (want %s)", scheme, redact.URL(uri), strings.Join(Schemes, ", "))
 	}
@@ -128,6 +132,8 @@ func OpenWith(ctx context.Context, uri string, o Options) (*Key, error) {
 		b, err = awskms.Open(ctx, uri, o.AWS)
 	case gcpkms.Scheme:
 		b, err = gcpkms.Open(ctx, uri, o.GCP)
+	case azurekv.Scheme:
+		b, err = azurekv.Open(ctx, uri, o.Azure)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kms: %w", redact.Error(err))
@@ -223,7 +229,7 @@ const fileKeySize = 16
 // "azurekeyvault://vault.example/keys/k/VERSION"); ok is false for other
 // stanzas (X25519 and the like). For messages such as "encrypted for key X".
 func StanzaKeyID(s *age.Stanza) (id string, ok bool) {
-	for _, f := range []func(*age.Stanza) (string, bool){awskms.StanzaKeyID, gcpkms.StanzaKeyID} {
+	for _, f := range []func(*age.Stanza) (string, bool){awskms.StanzaKeyID, gcpkms.StanzaKeyID, azurekv.StanzaKeyID} {
 		if id, ok := f(s); ok {
 			return id, true
 		}
