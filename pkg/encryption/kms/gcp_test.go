@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"net"
@@ -197,6 +198,4 @@ func must(b []byte, err error) []byte {
 	return b
 }
 
-func errorsIsIncorrect(err error) bool {
-	return err != nil && strings.Contains(err.Error(), age.ErrIncorrectIdentity.Error())
-}
+func errorsIsIncorrect(err error) bool { return errors.Is(err, age.ErrIncorrectIdentity) }

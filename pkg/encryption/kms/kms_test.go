@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"filippo.io/age"
 )
 
 // TestOpenURIs checks URI parsing through ParseURI and, where that needs no
@@ -98,5 +100,34 @@ func TestOpenURIs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStanzaKeyID checks the names given to the keys of a file's stanzas, as
+// an "encrypted for key X" message shows them.
+func TestStanzaKeyID(t *testing.T) {
+	for _, tc := range []struct {
+		stanza age.Stanza
+		want   string // "" for not a KMS stanza
+	}{
+		{age.Stanza{Type: "ark-awskms", Args: []string{"alias/ark", "arn:aws:kms:eu-west-1:111122223333:key/k1"}}, "awskms://arn:aws:kms:eu-west-1:111122223333:key/k1"},
+		{age.Stanza{Type: "ark-gcpkms", Args: []string{"projects/p/locations/l/keyRings/r/cryptoKeys/k"}}, "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"},
+		{age.Stanza{Type: "ark-azurekv", Args: []string{"v.vault.azure.net/keys/k", "0123abcd"}}, "azurekeyvault://v.vault.azure.net/keys/k/0123abcd"},
+		{age.Stanza{Type: "X25519", Args: []string{"ephemeral-share"}}, ""},
+		{age.Stanza{Type: "ark-awskms", Args: []string{"alias/ark"}}, ""},
+		{age.Stanza{Type: "ark-azurekv", Args: []string{"v.vault.azure.net/keys/k"}}, ""},
+	} {
+		got, ok := StanzaKeyID(&tc.stanza)
+		if got != tc.want || ok != (tc.want != "") {
+			t.Errorf("StanzaKeyID(%s %v) = %q, %v; want %q", tc.stanza.Type, tc.stanza.Args, got, ok, tc.want)
+		}
+	}
+	for s, want := range map[string]bool{
+		"awskms://alias/ark": true, "gcpkms://projects/p": true, "azurekeyvault://v/keys/k": true,
+		"age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq": false, "https://kms.example": false, "awskms:/x": false,
+	} {
+		if IsURI(s) != want {
+			t.Errorf("IsURI(%q) = %v, want %v", s, !want, want)
+		}
 	}
 }
