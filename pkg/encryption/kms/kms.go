@@ -17,8 +17,9 @@
 // (pkg/cloudprovider/azure.DefaultCredential). A URI never holds a secret.
 //
 // Errors name the key by its ID; what the SDKs say passes through pkg/redact
-// (an ID holds no secret, but its ?region= would not survive redact.Text). Key rotation:
-// every stanza records which key (and, for AWS, which ARN; for Azure, which key
+// (an ID holds no secret, but its ?region= would not survive redact.Text).
+//
+// Key rotation: every stanza records which key (and, for AWS, which ARN; for Azure, which key
 // version) wrapped it, so old backups stay readable while the old key is kept:
 // AWS and GCP rotate key material behind one key id, Azure's Unwrap names the
 // version the stanza records.
@@ -38,8 +39,63 @@ import (
 	"github.com/heptio/ark/pkg/redact"
 )
 
+// provider is one cloud's package, as Open, ParseURI and StanzaKeyID use it.
+type provider struct {
+	scheme      string
+	parse       func(uri string) (id string, err error)
+	open        func(ctx context.Context, uri string, o Options) (backend, error)
+	stanzaKeyID func(*age.Stanza) (string, bool)
+}
+
+var providers = []provider{
+	{
+		scheme: awskms.Scheme,
+		parse:  func(uri string) (string, error) { u, err := awskms.ParseURI(uri); return u.ID(), err },
+		open: func(ctx context.Context, uri string, o Options) (backend, error) {
+			return awskms.Open(ctx, uri, o.AWS)
+		},
+		stanzaKeyID: awskms.StanzaKeyID,
+	},
+	{
+		scheme: gcpkms.Scheme,
+		parse:  func(uri string) (string, error) { u, err := gcpkms.ParseURI(uri); return u.ID(), err },
+		open: func(ctx context.Context, uri string, o Options) (backend, error) {
+			return gcpkms.Open(ctx, uri, o.GCP)
+		},
+		stanzaKeyID: gcpkms.StanzaKeyID,
+	},
+	{
+		scheme: azurekv.Scheme,
+		parse:  func(uri string) (string, error) { u, err := azurekv.ParseURI(uri); return u.ID(), err },
+		open: func(ctx context.Context, uri string, o Options) (backend, error) {
+			return azurekv.Open(ctx, uri, o.Azure)
+		},
+		stanzaKeyID: azurekv.StanzaKeyID,
+	},
+}
+
 // Schemes are the URI schemes Open takes.
-var Schemes = []string{awskms.Scheme, gcpkms.Scheme, azurekv.Scheme}
+var Schemes = func() []string {
+	var out []string
+	for _, p := range providers {
+		out = append(out, p.scheme)
+	}
+	return out
+}()
+
+// providerOf returns the provider of uri's scheme, or a clear error.
+func providerOf(uri string) (provider, error) {
+	scheme, _, ok := strings.Cut(uri, "://")
+	if !ok {
+		return provider{}, fmt.Errorf("kms: %q is not a KMS key URI (want %s://...)", redact.URL(uri), strings.Join(Schemes, ":// or "))
+	}
+	for _, p := range providers {
+		if p.scheme == scheme {
+			return p, nil
+		}
+	}
+	return provider{}, fmt.Errorf("kms: unknown scheme %q in %q (want %s)", scheme, redact.URL(uri), strings.Join(Schemes, ", "))
+}
 
 // DefaultTimeout bounds one KMS call made through Recipient or Identity, whose
 // age interfaces carry no context.
@@ -73,41 +129,22 @@ type Key struct {
 // IsURI reports whether s has one of the schemes Open takes, so that a list of
 // recipients can tell a KMS URI from an age key (age1...).
 func IsURI(s string) bool {
-	scheme, _, ok := strings.Cut(s, "://")
-	if !ok {
-		return false
-	}
-	for _, sc := range Schemes {
-		if scheme == sc {
-			return true
-		}
-	}
-	return false
+	_, err := providerOf(s)
+	return err == nil
 }
 
 // ParseURI checks uri as Open does, without building a client or looking for
 // credentials, and returns the ID of its key (for validating a Config). An
 // AWS URI's region may still be missing: Open takes it from the environment.
 func ParseURI(uri string) (id string, err error) {
-	scheme, _, ok := strings.Cut(uri, "://")
-	if !ok {
-		return "", fmt.Errorf("kms: %q is not a KMS key URI (want %s://...)", redact.URL(uri), strings.Join(Schemes, ":// or "))
-	}
-	var i interface{ ID() string }
-	switch scheme {
-	case awskms.Scheme:
-		i, err = awskms.ParseURI(uri)
-	case gcpkms.Scheme:
-		i, err = gcpkms.ParseURI(uri)
-	case azurekv.Scheme:
-		i, err = azurekv.ParseURI(uri)
-	default:
-		return "", fmt.Errorf("kms: unknown scheme %q in %q (want %s)", scheme, redact.URL(uri), strings.Join(Schemes, ", "))
-	}
+	p, err := providerOf(uri)
 	if err != nil {
+		return "", err
+	}
+	if id, err = p.parse(uri); err != nil {
 		return "", fmt.Errorf("kms: %w", redact.Error(err))
 	}
-	return i.ID(), nil
+	return id, nil
 }
 
 // Open parses uri and builds the client of its cloud with the credentials of
@@ -119,22 +156,11 @@ func Open(ctx context.Context, uri string) (*Key, error) {
 
 // OpenWith is Open with overrides.
 func OpenWith(ctx context.Context, uri string, o Options) (*Key, error) {
-	if _, err := ParseURI(uri); err != nil {
+	p, err := providerOf(uri)
+	if err != nil {
 		return nil, err
 	}
-	scheme, _, _ := strings.Cut(uri, "://")
-	var (
-		b   backend
-		err error
-	)
-	switch scheme {
-	case awskms.Scheme:
-		b, err = awskms.Open(ctx, uri, o.AWS)
-	case gcpkms.Scheme:
-		b, err = gcpkms.Open(ctx, uri, o.GCP)
-	case azurekv.Scheme:
-		b, err = azurekv.Open(ctx, uri, o.Azure)
-	}
+	b, err := p.open(ctx, uri, o)
 	if err != nil {
 		return nil, fmt.Errorf("kms: %w", redact.Error(err))
 	}
@@ -229,8 +255,8 @@ const fileKeySize = 16
 // "azurekeyvault://vault.example/keys/k/VERSION"); ok is false for other
 // stanzas (X25519 and the like). For messages such as "encrypted for key X".
 func StanzaKeyID(s *age.Stanza) (id string, ok bool) {
-	for _, f := range []func(*age.Stanza) (string, bool){awskms.StanzaKeyID, gcpkms.StanzaKeyID, azurekv.StanzaKeyID} {
-		if id, ok := f(s); ok {
+	for _, p := range providers {
+		if id, ok := p.stanzaKeyID(s); ok {
 			return id, true
 		}
 	}
