@@ -10,7 +10,8 @@
 //
 // Credentials: the SDK's default chain, as the S3 object store uses it
 // (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE and the shared files,
-// web identity, instance role); never in the URI.
+// web identity, instance role); never in the URI. The identity needs kms:Encrypt
+// (backups) and kms:Decrypt (restores, downloads, verification) on the key.
 //
 // Stanza: "-> ark-awskms <key as in the URI> <key ARN that Encrypt used>" with
 // the KMS ciphertext blob as body. An identity owns a stanza whose first

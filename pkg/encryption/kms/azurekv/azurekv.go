@@ -13,7 +13,9 @@
 // Credentials: pkg/cloudprovider/azure.DefaultCredential (azidentity's default
 // chain after the file AZURE_CREDENTIALS_FILE names), as the Azure providers
 // use it; never in the URI. The Key Vault client answers the vault's 401
-// bearer challenge with a token for the scope the challenge names.
+// bearer challenge with a token for the scope the challenge names. The identity
+// needs the key permissions wrapKey and unwrapKey (access policy), or the role
+// Key Vault Crypto User (Azure RBAC); the key is an RSA key (RSA or RSA-HSM).
 //
 // Stanza: "-> ark-azurekv <vault host>/keys/<name> <version>" with the wrapped
 // key as body.

@@ -11,7 +11,9 @@
 //
 // Credentials: Application Default Credentials, as the GCS object store uses
 // them (GOOGLE_APPLICATION_CREDENTIALS naming a service-account key file, or
-// the metadata server); never in the URI.
+// the metadata server); never in the URI. The service account needs
+// cloudkms.cryptoKeyVersions.useToEncrypt and useToDecrypt on the key (the role
+// roles/cloudkms.cryptoKeyEncrypterDecrypter).
 //
 // Stanza: "-> ark-gcpkms <key name>" with the ciphertext as body. Requests and
 // answers carry CRC32C checksums, which are checked (Google's advice for
