@@ -122,15 +122,17 @@ func Open(ctx context.Context, uri string, o Options) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []option.ClientOption
+	var (
+		opts []option.ClientOption
+		conn *grpc.ClientConn
+	)
 	if ep := u.Endpoint; ep != nil {
 		host := ep.Host
 		if ep.Port() == "" {
 			host += map[string]string{"http": ":80", "https": ":443"}[ep.Scheme]
 		}
 		if ep.Scheme == "http" {
-			conn, err := grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials()))
-			if err != nil {
+			if conn, err = grpc.NewClient(host, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 				return nil, fmt.Errorf("%s: key %s: endpoint %s: %w", Scheme, u.ID(), host, err)
 			}
 			opts = append(opts, option.WithGRPCConn(conn), option.WithoutAuthentication())
@@ -140,6 +142,9 @@ func Open(ctx context.Context, uri string, o Options) (*Key, error) {
 	}
 	client, err := kms.NewKeyManagementClient(ctx, append(opts, o.ClientOptions...)...)
 	if err != nil {
+		if conn != nil {
+			conn.Close()
+		}
 		return nil, fmt.Errorf("%s: key %s: creating the Cloud KMS client (credentials: GOOGLE_APPLICATION_CREDENTIALS or the metadata server): %w", Scheme, u.ID(), err)
 	}
 	// The library retries Unavailable until its 60s timeout: a KMS that is down
