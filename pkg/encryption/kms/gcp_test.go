@@ -5,20 +5,27 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"net"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"filippo.io/age"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/heptio/ark/pkg/encryption/kms/gcpkms"
 )
 
 // fakeCloudKMS is a Cloud KMS gRPC server (kmspb's KeyManagementService,
@@ -173,6 +180,35 @@ func TestGCPKMS(t *testing.T) {
 		t.Logf("error: %v", err)
 		if err == nil || !strings.Contains(err.Error(), "gcpkms://"+ring+"/cryptoKeys/missing") || !strings.Contains(err.Error(), "NotFound") {
 			t.Errorf("error %v does not name the key and say it is not found", err)
+		}
+	})
+
+	t.Run("https endpoint: TLS", func(t *testing.T) {
+		// A private endpoint: the client speaks TLS (here trusting the test
+		// server's certificate) instead of plaintext.
+		cert := httptest.NewUnstartedServer(nil)
+		cert.StartTLS()
+		cert.Close()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tlsSrv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: cert.TLS.Certificates})))
+		kmspb.RegisterKeyManagementServiceServer(tlsSrv, f)
+		go func() { _ = tlsSrv.Serve(l) }()
+		t.Cleanup(tlsSrv.Stop)
+		pool := x509.NewCertPool()
+		pool.AddCert(cert.Certificate())
+		k, err := OpenWith(context.Background(), uri("a", "https://"+l.Addr().String()), Options{GCP: gcpkms.Options{ClientOptions: []option.ClientOption{
+			option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, ""))),
+		}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { k.Close() })
+		ct := must(encrypt(t, k.Recipient()))
+		if got, err := decrypt(ct, openT(t, uri("a", endpoint)).Identity()); err != nil || got != secret {
+			t.Errorf("decrypt over plaintext of what TLS wrapped: %q, %v", got, err)
 		}
 	})
 
