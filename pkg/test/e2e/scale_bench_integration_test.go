@@ -88,8 +88,10 @@ func BenchmarkScale(b *testing.B) {
 
 func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	b.StopTimer()
-	e := startArk(b, testCluster, envOptions{})
+	e := startArk(b, testCluster, envOptions{args: benchDiagArgs()})
 	pid := e.server.Pid()
+	diag := startBenchDiag(b, e, prefix)
+	defer diag.finish()
 	nns := n / scalePerNamespace
 	label := map[string]string{"bench": prefix}
 	dyn := dynamic.NewForConfigOrDie(testCluster.RESTConfig())
@@ -115,6 +117,7 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	rawCreate := time.Since(t0)
 	b.Logf("raw create of %d namespaces and %d objects: %v", nns, len(objJobs), rawCreate.Round(time.Millisecond))
 
+	diag.setPhase("list")
 	t0 = time.Now()
 	listed := 0
 	for _, gvr := range []schema.GroupVersionResource{
@@ -128,6 +131,7 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 		b.Fatalf("raw list saw %d objects, want %d", listed, want)
 	}
 
+	diag.setPhase("backup")
 	backupName := prefix
 	bk := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: backupName}, Spec: arkv1.BackupSpec{
 		LabelSelector: &metav1.LabelSelector{MatchLabels: label},
@@ -160,6 +164,7 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	rs := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: prefix}, Spec: arkv1.RestoreSpec{
 		BackupName: backupName, NamespaceMapping: mapping,
 	}}
+	diag.setPhase("restore")
 	var final *arkv1.Restore
 	restoreTime, _, err := waitOperation(ctx, func(ctx context.Context) error {
 		_, err := e.ark.ArkV1().Restores(e.namespace).Create(ctx, rs, metav1.CreateOptions{})
@@ -181,6 +186,7 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	diag.setPhase("check")
 	// Every object and namespace of the source is in its mapped namespace.
 	restored := 0
 	for _, gvr := range []schema.GroupVersionResource{
