@@ -29,6 +29,7 @@ type benchDiag struct {
 	start     time.Time
 	mu        sync.Mutex
 	phase     string
+	lastItems int
 	stop      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -126,6 +127,26 @@ func (d *benchDiag) fetch(kind, path string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// progress records a restore's progress as the benchmark polls it, in
+// progress-<name>.csv: seconds since the start of the run and items done.
+func (d *benchDiag) progress(items int) {
+	if d.dir == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if items == d.lastItems {
+		return
+	}
+	d.lastItems = items
+	f, err := os.OpenFile(filepath.Join(d.dir, "progress-"+d.name+".csv"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%.1f,%d\n", time.Since(d.start).Seconds(), items)
 }
 
 // finish stops the recording and keeps the server's log.

@@ -97,28 +97,12 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	dyn := dynamic.NewForConfigOrDie(testCluster.RESTConfig())
 	src := func(i int) string { return fmt.Sprintf("%s-%04d", prefix, i) }
 
-	var nsJobs, objJobs []func(context.Context) error
-	for i := range nns {
-		ns := src(i)
-		nsJobs = append(nsJobs, func(ctx context.Context) error {
-			_, err := testCluster.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: label}}, metav1.CreateOptions{})
-			return err
-		})
-		objJobs = append(objJobs, scaleObjects(dyn, ns, label)...)
-	}
 	b.StartTimer()
-	t0 := time.Now()
-	if err := runPool(ctx, nsJobs); err != nil {
-		b.Fatal(err)
-	}
-	if err := runPool(ctx, objJobs); err != nil {
-		b.Fatal(err)
-	}
-	rawCreate := time.Since(t0)
-	b.Logf("raw create of %d namespaces and %d objects: %v", nns, len(objJobs), rawCreate.Round(time.Millisecond))
+	rawCreate := scaleRawCreate(ctx, b, dyn, nns, src, label)
+	b.Logf("raw create of %d namespaces and %d objects: %v", nns, n, rawCreate.Round(time.Millisecond))
 
 	diag.setPhase("list")
-	t0 = time.Now()
+	t0 := time.Now()
 	listed := 0
 	for _, gvr := range []schema.GroupVersionResource{
 		{Version: "v1", Resource: "namespaces"}, {Version: "v1", Resource: "configmaps"}, {Version: "v1", Resource: "secrets"},
@@ -175,6 +159,9 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 			return false, nil
 		}
 		final = r
+		if r.Status.Progress != nil {
+			diag.progress(r.Status.Progress.ItemsRestored)
+		}
 		switch r.Status.Phase {
 		case arkv1.RestorePhaseCompleted:
 			return true, nil
@@ -198,12 +185,21 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	if restored != n || final.Status.Errors != 0 {
 		b.Fatalf("restore %s: %d objects restored, want %d; status %+v", prefix, restored, n, final.Status)
 	}
+
+	// The same raw create again, now on the etcd the restore ran on (the
+	// source and the restored copy in it): the restore ran on a bigger
+	// store than the first raw create, this one on a bigger store still.
+	diag.setPhase("raw-after")
+	rawAfter := scaleRawCreate(ctx, b, dyn, nns, func(i int) string { return "a" + src(i) }, map[string]string{"bench": prefix + "-after"})
+	b.Logf("raw create after the restore: %v", rawAfter.Round(time.Millisecond))
 	b.StopTimer()
 
 	hwm, rss := procMemory(b, pid)
 	b.ReportMetric(rawCreate.Seconds(), "raw-create-s")
 	b.ReportMetric(restoreTime.Seconds(), "restore-s")
 	b.ReportMetric(rawCreate.Seconds()/restoreTime.Seconds(), "restore-rate/raw")
+	b.ReportMetric(rawAfter.Seconds(), "raw-create-after-s")
+	b.ReportMetric(rawAfter.Seconds()/restoreTime.Seconds(), "restore-rate/raw-after")
 	b.ReportMetric(rawList.Seconds(), "raw-list-s")
 	b.ReportMetric(backupTime.Seconds(), "backup-s")
 	b.ReportMetric(backupTime.Seconds()/rawList.Seconds(), "backup/raw-list")
@@ -212,6 +208,29 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	benchRow(b, fmt.Sprintf("scale %s backup (%d namespaces, mixed kinds)", fmtCount(n), nns), "paged list", rawList, backupTime, "≥ 0.50", hwm)
 	benchRow(b, fmt.Sprintf("scale %s restore (%d namespaces, mixed kinds)", fmtCount(n), nns), "16-worker create", rawCreate, restoreTime, "≥ 0.60", hwm)
 	b.StartTimer()
+}
+
+// scaleRawCreate creates nns namespaces named by ns(i) with label, then the
+// scaleMix objects in each, with benchWorkers goroutines of the admin
+// client, and returns how long it took.
+func scaleRawCreate(ctx context.Context, b *testing.B, dyn dynamic.Interface, nns int, ns func(int) string, label map[string]string) time.Duration {
+	var nsJobs, objJobs []func(context.Context) error
+	for i := range nns {
+		name := ns(i)
+		nsJobs = append(nsJobs, func(ctx context.Context) error {
+			_, err := testCluster.Client().CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: label}}, metav1.CreateOptions{})
+			return err
+		})
+		objJobs = append(objJobs, scaleObjects(dyn, name, label)...)
+	}
+	t0 := time.Now()
+	if err := runPool(ctx, nsJobs); err != nil {
+		b.Fatal(err)
+	}
+	if err := runPool(ctx, objJobs); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(t0)
 }
 
 // scaleObjects returns the creation of the scaleMix objects of one namespace.
