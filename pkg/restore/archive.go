@@ -355,7 +355,13 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 // second entry of the same copy is a note. byResource then holds the parts of
 // the sorted slice.
 func (a *archive) index(all []archiveItem) {
-	slices.SortStableFunc(all, func(x, y archiveItem) int { return compareItems(&x, &y) })
+	// Equal items in the order of the tarball: the first entry of a copy wins.
+	slices.SortFunc(all, func(x, y archiveItem) int {
+		if c := compareItems(&x, &y); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.offset, y.offset)
+	})
 	kept := all[:0]
 	for i := range all {
 		it := all[i]
