@@ -6,8 +6,13 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -166,5 +171,93 @@ func TestRestoreRemovesTempDirOnPanic(t *testing.T) {
 	res, _ := env.run(t, newRestore("r1", nil), backup, makeTarball(t, item(t, "persistentvolumes", pv)))
 	if res.Failed != 1 || !strings.Contains(strings.Join(res.Results.Errors[""], "\n"), "internal error: boom") {
 		t.Fatalf("result %+v", res)
+	}
+}
+
+// The index is sorted by resource, namespace and name and found by binary
+// search: every item is found, absent ones are not, a second entry of the
+// same item and copy is a note and the first (in the tarball's order) is the
+// one kept.
+func TestExtractIndexLookup(t *testing.T) {
+	var entries []tarEntry
+	var want []string
+	// Written in reverse order, so that the index has to sort.
+	for _, ns := range []string{"ns-b", "ns-a"} {
+		for i := 29; i >= 0; i-- {
+			name := fmt.Sprintf("cm-%02d", i)
+			entries = append(entries, file("resources/configmaps/namespaces/"+ns+"/"+name+".json", []byte(`{"n":"`+ns+"/"+name+`"}`)))
+			want = append(want, "configmaps "+ns+"/"+name)
+		}
+	}
+	entries = append(entries,
+		file("resources/namespaces/cluster/ns-a.json", []byte(`{"first":true}`)),
+		file("resources/namespaces/cluster/ns-a.json", []byte(`{"second":true}`)),
+		file("resources/namespaces/cluster/ns-b.json", []byte(`{}`)),
+	)
+	a, err := extract(context.Background(), bytes.NewReader(makeTarball(t, entries...)), t.TempDir(), ArchiveLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.total != 62 {
+		t.Errorf("total %d, want 62", a.total)
+	}
+	var got []string
+	for _, it := range a.byResource["configmaps"] {
+		got = append(got, it.String())
+	}
+	sort.Strings(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("configmaps in the index\n got %v\nwant %v", got, want)
+	}
+	for _, ns := range []string{"ns-a", "ns-b"} {
+		for i := range 30 {
+			name := fmt.Sprintf("cm-%02d", i)
+			it := a.lookup("configmaps", ns, name)
+			if it == nil {
+				t.Fatalf("%s/%s not found", ns, name)
+			}
+			if data, err := a.read(it); err != nil || string(data) != `{"n":"`+ns+"/"+name+`"}` {
+				t.Errorf("%s/%s read %q, %v", ns, name, data, err)
+			}
+		}
+	}
+	for _, miss := range [][3]string{{"configmaps", "ns-a", "cm-30"}, {"configmaps", "ns-c", "cm-00"}, {"configmaps", "", "cm-00"}, {"secrets", "ns-a", "cm-00"}, {"namespaces", "", "ns-c"}} {
+		if it := a.lookup(miss[0], miss[1], miss[2]); it != nil {
+			t.Errorf("lookup %v = %v, want nothing", miss, it)
+		}
+	}
+	nsA := a.lookup("namespaces", "", "ns-a")
+	if data, err := a.read(nsA); err != nil || string(data) != `{"first":true}` {
+		t.Errorf("duplicate entry: kept %q, %v; want the first", data, err)
+	}
+	if !slices.ContainsFunc(a.notes, func(n string) bool { return strings.Contains(n, "duplicate entry for namespaces ns-a") }) {
+		t.Errorf("no note of the duplicate entry: %q", a.notes)
+	}
+}
+
+// BenchmarkExtract100kIndex extracts 100,000 small items and reports the
+// heap the index keeps per item (index-B/item).
+func BenchmarkExtract100kIndex(b *testing.B) {
+	var entries []tarEntry
+	for i := range 100000 {
+		entries = append(entries, file(fmt.Sprintf("resources/configmaps/namespaces/s100-%04d/configmap-%02d.json", i/40, i%40), []byte(`{}`)))
+	}
+	contents := makeTarball(b, entries...)
+	entries = nil
+	b.ResetTimer()
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		a, err := extract(context.Background(), bytes.NewReader(contents), b.TempDir(), ArchiveLimits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(a.total), "index-B/item")
+		runtime.KeepAlive(a)
+		a.Close()
 	}
 }

@@ -28,9 +28,9 @@ func FuzzExtract(f *testing.F) {
 		a, err := extract(context.Background(), bytes.NewReader(data), parent, ArchiveLimits{MaxEntries: 1000, MaxTotalBytes: 1 << 20})
 		if err == nil {
 			for _, items := range a.byResource {
-				for _, it := range items {
-					if _, err := a.read(it); err != nil {
-						t.Fatalf("read %s: %v", it, err)
+				for i := range items {
+					if _, err := a.read(&items[i]); err != nil {
+						t.Fatalf("read %s: %v", items[i].String(), err)
 					}
 				}
 			}

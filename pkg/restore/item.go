@@ -101,8 +101,8 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 		gr := schema.ParseGroupResource(dir)
 		skipAll := func(reason string) {
 			s.log.Info("resource skipped", "resource", dir, "items", len(items), "reason", reason)
-			for _, it := range items {
-				s.skipped(s.refOf(it), reason)
+			for i := range items {
+				s.skipped(s.refOf(&items[i]), reason)
 				s.processed.Add(1)
 			}
 			s.reportProgress(false)
@@ -128,8 +128,8 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 			} else {
 				s.log.Error("resource not served by the cluster", "resource", dir, "error", err.Error())
 			}
-			for _, it := range items {
-				if !yield(job{it: it, gvr: schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, notServed: notServed}) {
+			for i := range items {
+				if !yield(job{it: &items[i], gvr: schema.GroupVersionResource{Group: gr.Group, Resource: gr.Resource}, notServed: notServed}) {
 					return
 				}
 			}
@@ -140,8 +140,8 @@ func (s *run) resourceJobs(dir string) iter.Seq[job] {
 			return
 		}
 		s.log.Info("restoring resource", "resource", dir, "items", len(items), "version", gvr.Version)
-		for _, it := range items {
-			if !yield(job{it: it, gvr: gvr, api: api}) {
+		for i := range items {
+			if !yield(job{it: &items[i], gvr: gvr, api: api}) {
 				return
 			}
 		}

@@ -40,7 +40,9 @@ func (a *Archive) Items() int { return a.a.total }
 // path names. An error from f stops the walk and is returned.
 func (a *Archive) Each(f func(ref ItemRef, obj *unstructured.Unstructured, err error) error) error {
 	for _, dir := range a.a.resources() {
-		for _, it := range a.a.byResource[dir] {
+		items := a.a.byResource[dir]
+		for i := range items {
+			it := &items[i]
 			obj, err := a.a.load(it)
 			if ferr := f(ItemRef{Resource: it.resource, Namespace: it.namespace, Name: it.name}, obj, err); ferr != nil {
 				return ferr

@@ -55,7 +55,7 @@ func TestVeleroFixturesReadBack(t *testing.T) {
 			for _, r := range a.resources() {
 				for _, it := range a.byResource[r] {
 					if it.copy != format.PlainCopy {
-						t.Errorf("%s: read the %v copy", it, it.copy)
+						t.Errorf("%s: read the %v copy", it.String(), it.copy)
 					}
 					got = append(got, it.String())
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -60,9 +61,10 @@ func (r *readiness) checkBucket(ctx context.Context, bucket bucketLister) error 
 }
 
 // newHTTPHandler serves /healthz (the process serves HTTP), /readyz (caches
-// synced and bucket reached), /metrics, and the filesystem provider's signed
-// downloads under downloadPath.
-func newHTTPHandler(ready *readiness, metrics, downloads http.Handler) http.Handler {
+// synced and bucket reached), /metrics, the filesystem provider's signed
+// downloads under downloadPath, and with profiling Go's runtime profiles
+// under /debug/pprof/ (net/http/pprof: heap, CPU, goroutines).
+func newHTTPHandler(ready *readiness, metrics, downloads http.Handler, profiling bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -79,6 +81,15 @@ func newHTTPHandler(ready *readiness, metrics, downloads http.Handler) http.Hand
 	}
 	if downloads != nil {
 		mux.Handle(downloadPath+"/", downloads)
+	}
+	if profiling {
+		// The handlers of net/http/pprof, on this mux rather than on
+		// http.DefaultServeMux, so that they are served only with --profiling.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	return mux
 }

@@ -16,7 +16,7 @@ func (f fakeBucket) ListBackups(context.Context) ([]string, error) { return nil,
 func TestHealthAndReadiness(t *testing.T) {
 	ready := newReadiness()
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ark_backup_attempt_total 0\n")) })
-	h := newHTTPHandler(ready, metrics, nil)
+	h := newHTTPHandler(ready, metrics, nil, false)
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
@@ -50,5 +50,20 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 	if code, _ := get(downloadPath + "/x"); code != 404 {
 		t.Errorf("downloads without a filesystem bucket = %d", code)
+	}
+	if code, _ := get("/debug/pprof/heap"); code != 404 {
+		t.Errorf("profiles without --profiling = %d", code)
+	}
+}
+
+// TestProfiling: with --profiling the runtime profiles are served.
+func TestProfiling(t *testing.T) {
+	h := newHTTPHandler(newReadiness(), nil, nil, true)
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/goroutine?debug=1"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != 200 || rec.Body.Len() == 0 {
+			t.Errorf("%s = %d, %d bytes", path, rec.Code, rec.Body.Len())
+		}
 	}
 }

@@ -54,7 +54,9 @@ type Options struct {
 	ClientBurst     int
 	ShutdownTimeout time.Duration
 	HTTPAddress     string
-	PageSize        int64
+	// Profiling serves Go's runtime profiles on the HTTP listener.
+	Profiling bool
+	PageSize  int64
 	// Workers is how many keys each controller handles at once, by controller
 	// name (the flags --<name>-workers; see controllers).
 	Workers map[string]int
@@ -167,6 +169,7 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.IntVar(&o.ClientBurst, "client-burst", o.ClientBurst, "Burst of queries above --client-qps; used only when --client-qps is positive.")
 	flags.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", o.ShutdownTimeout, "How long to wait for controllers to stop after SIGTERM.")
 	flags.StringVar(&o.HTTPAddress, "metrics-address", o.HTTPAddress, "Address of the server's HTTP listener: /metrics (Prometheus), /healthz, /readyz, and the filesystem provider's download links. Empty disables it.")
+	flags.BoolVar(&o.Profiling, "profiling", o.Profiling, "Serve Go's runtime profiles (CPU, heap, goroutines) under /debug/pprof/ on the --metrics-address listener. Off by default: the profiles tell anyone who reaches the listener about the server's work.")
 	for _, ctrl := range controllers {
 		flags.Var(workersValue{o.Workers, ctrl.name}, ctrl.name+"-workers", fmt.Sprintf("How many %s at the same time (the %s controller's workers).", ctrl.what, ctrl.name))
 	}
@@ -412,7 +415,7 @@ func waitForCaches(ctx context.Context, v1 arkv1informers.Interface) error {
 // bucket's readiness check; the returned channel closes once it has stopped.
 func (o *Options) startHTTP(ctx context.Context, st *stores, serverMetrics *metrics.Metrics) <-chan struct{} {
 	ready := newReadiness()
-	done := o.serveHTTP(ctx, newHTTPHandler(ready, serverMetrics.Handler(), st.downloadHandler))
+	done := o.serveHTTP(ctx, newHTTPHandler(ready, serverMetrics.Handler(), st.downloadHandler, o.Profiling))
 	if err := ready.checkBucket(ctx, st.backups); err != nil {
 		klog.FromContext(ctx).Error(err, "The bucket does not answer; /readyz says so until it does")
 		go wait.UntilWithContext(ctx, func(ctx context.Context) {
