@@ -15,7 +15,7 @@ import (
 // ContentsAccess returns what a user must be allowed to read what a backup
 // holds: get on every kind of its resource list (format.ResourceList), in
 // every namespace where it holds that kind, and cluster-wide for its
-// cluster-scoped objects. resource maps a kind to its resource (discovery);
+// cluster-scoped objects except Namespaces, each read as itself. resource maps a kind to its resource (discovery);
 // a kind it does not know (false) is guessed the way kubectl does
 // (meta.UnsafeGuessKindToResource): authorization compares names only.
 func ContentsAccess(list format.ResourceList, resource func(schema.GroupVersionKind) (schema.GroupResource, bool)) []Access {
@@ -30,6 +30,13 @@ func ContentsAccess(list format.ResourceList, resource func(schema.GroupVersionK
 		if !ok {
 			plural, _ := meta.UnsafeGuessKindToResource(gvk)
 			gr = plural.GroupResource()
+		}
+		if gr == (schema.GroupResource{Resource: "namespaces"}) {
+			// A Namespace object is read as itself (a namespace admin may get theirs).
+			for _, name := range entries {
+				out = append(out, Access{Verb: "get", Resource: "namespaces", Namespace: name, Name: name})
+			}
+			continue
 		}
 		namespaces := map[string]bool{}
 		for _, e := range entries {
