@@ -130,7 +130,18 @@ func (r *run) mayList(res discovery.Resource, namespace string) (bool, error) {
 		return true, nil
 	}
 	gr := res.GroupResource()
-	return r.actor.Allowed(r.ctx, authz.Access{Verb: "list", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
+	key := gr.String() + "/" + namespace
+	if ok, known := r.listable[key]; known {
+		return ok, nil
+	}
+	ok, err := r.actor.Allowed(r.ctx, authz.Access{Verb: "list", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
+	if err == nil {
+		if r.listable == nil {
+			r.listable = map[string]bool{}
+		}
+		r.listable[key] = ok
+	}
+	return ok, err
 }
 
 // namespaceScopes returns where to list a namespaced resource: in each named

@@ -211,6 +211,8 @@ type run struct {
 	podExec PodCommandExecutor
 	actor   *authz.Actor
 	nsNames []string
+	// listable caches mayList's answers by "resource.group/namespace".
+	listable map[string]bool
 
 	namespaces      *collections.IncludesExcludes
 	resources       *collections.IncludesExcludes
