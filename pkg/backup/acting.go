@@ -197,6 +197,7 @@ func (r *run) namespaceScopes(res discovery.Resource) ([]string, error) {
 	sort.Strings(left)
 	r.warn("Resource left out of namespaces its requester may not list it in", gr.String(), "", "",
 		fmt.Sprintf("%s may not list it in %s", r.actor, strings.Join(left, ", ")), nil)
+	r.result.LeftOut = append(r.result.LeftOut, fmt.Sprintf("%s in namespaces %s", gr, strings.Join(left, ", ")))
 	scopes := make([]string, 0, len(out))
 	for _, ns := range named {
 		if out[ns] {
@@ -246,6 +247,7 @@ func (r *run) getEach(res discovery.Resource, names []string, why func(name stri
 			continue
 		case apierrors.IsForbidden(err):
 			r.warn("Item left out: its requester may not get it", gr, "", name, why(name), nil)
+			r.result.LeftOut = append(r.result.LeftOut, gr+" "+name)
 			continue
 		case err != nil:
 			r.fail("Item not backed up", gr, "", name, "it cannot be read", err)

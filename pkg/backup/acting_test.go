@@ -88,6 +88,7 @@ func TestBackupActsAsRequester(t *testing.T) {
 		wantItems    []string
 		wantWarnings []string
 		wantEvents   []string
+		wantLeftOut  string
 	}{
 		{
 			name: "her namespace",
@@ -97,7 +98,8 @@ func TestBackupActsAsRequester(t *testing.T) {
 				"pods/namespaces/ns1/p1", "secrets/namespaces/ns1/s1"},
 			wantWarnings: []string{"persistentvolumes pv1: alice may not get persistent volumes: the volume of claim ns1/claim1 is not in the backup and is not snapshotted",
 				"customresourcedefinitions.apiextensions.k8s.io crontabs.stable.example.com: alice may not get custom resource definitions"},
-			wantEvents: []string{"exec ns1/p1/main sync"},
+			wantEvents:  []string{"exec ns1/p1/main sync"},
+			wantLeftOut: "persistentvolumes pv1",
 		},
 		{
 			name: "everything: what she may not list is left out, said where",
@@ -109,6 +111,7 @@ func TestBackupActsAsRequester(t *testing.T) {
 				"Resource left out: its requester may not list it: clusterroles.rbac.authorization.k8s.io: alice may not list it",
 				"Resource left out: its requester may not list it: persistentvolumes",
 				"Resource left out: its requester may not list it: customresourcedefinitions.apiextensions.k8s.io"},
+			wantLeftOut: "configmaps in namespaces heptio-ark, ns2, ns3",
 		},
 	}
 	for _, tt := range tests {
@@ -135,6 +138,9 @@ func TestBackupActsAsRequester(t *testing.T) {
 			}
 			if len(res.Errors) > 0 {
 				t.Errorf("errors: %q", res.Errors)
+			}
+			if got := strings.Join(res.LeftOut, "; "); !strings.Contains(got, tt.wantLeftOut) {
+				t.Errorf("left out %q, want %q in it", got, tt.wantLeftOut)
 			}
 			if got := strings.Join(rec.list(), "\n"); got != strings.Join(tt.wantEvents, "\n") {
 				t.Errorf("the requester's executor ran %q, want %q", got, tt.wantEvents)

@@ -125,6 +125,9 @@ type Result struct {
 	VolumeBackups map[string]*arkv1.VolumeBackupInfo
 	// VolumeSnapshotsFailed counts the snapshots that failed (each is also in Errors).
 	VolumeSnapshotsFailed int
+	// LeftOut names what was left out because the requester may not read it
+	// (each is also in Warnings).
+	LeftOut []string
 }
 
 // ApplyTo copies the result into a backup's status: version, resourceVersion,
@@ -134,6 +137,7 @@ func (r *Result) ApplyTo(status *arkv1.BackupStatus) {
 	status.Version = r.FormatVersion
 	status.ResourceVersion = r.ResourceVersion
 	status.InconsistentResources = append([]string(nil), r.InconsistentResources...)
+	status.LeftOut = append([]string(nil), r.LeftOut...)
 	status.Warnings = len(r.Warnings)
 	status.Errors = len(r.Errors)
 	status.VolumeSnapshotsFailed = r.VolumeSnapshotsFailed
@@ -443,6 +447,7 @@ func (r *run) backupResource(res discovery.Resource) error {
 			return nil
 		case !ok:
 			r.warn("Resource left out: its requester may not list it", gr.String(), "", "", fmt.Sprintf("%s may not list it", r.actor), nil)
+			r.result.LeftOut = append(r.result.LeftOut, gr.String())
 			return nil
 		}
 		return r.list(res, "", selector, "", func(obj *unstructured.Unstructured) error {
@@ -488,6 +493,7 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 	if ok, err := r.mayList(res, ""); err != nil || !ok {
 		// As a requester who may not list volumes: those of their claims, one by one.
 		if all {
+			r.result.LeftOut = append(r.result.LeftOut, pvsGR.String()+" (all but those of backed-up objects)")
 			r.warn("Resource left out: its requester may not list it", pvsGR.String(), "", "", fmt.Sprintf("%s may not list persistent volumes; only those bound to backed-up claims are taken, if they may get them", r.actor), err)
 		}
 		claims := map[string]string{}
@@ -520,6 +526,7 @@ func (r *run) backupCRDs(res discovery.Resource) error {
 		// As a requester who may not list definitions: those of their custom
 		// resources (resources of groups outside Kubernetes'), one by one.
 		if all {
+			r.result.LeftOut = append(r.result.LeftOut, crdsGR.String()+" (all but those of backed-up objects)")
 			r.warn("Resource left out: its requester may not list it", crdsGR.String(), "", "", fmt.Sprintf("%s may not list custom resource definitions; only those of backed-up custom resources are taken, if they may get them", r.actor), err)
 		}
 		var names []string

@@ -443,6 +443,9 @@ func TestServerActsAsTheRequester(t *testing.T) {
 		t.Errorf("alice's backup of everything: %s with %d warnings; want Completed with warnings", wide.Status.Phase, wide.Status.Warnings)
 	}
 	details := e.mustRun("backup", "describe", "wide", "--details")
+	if !strings.Contains(details, "Left out (its requester may not read it):") || !strings.Contains(details, teamB) {
+		t.Errorf("describe does not say what alice's backup of everything left out:\n%s", details)
+	}
 	if !strings.Contains(details, teamA+"/a-secret") || strings.Contains(details, teamB+"/b-secret") {
 		t.Errorf("alice's backup of everything: want %s/a-secret and not %s/b-secret:\n%s", teamA, teamB, details)
 	}
