@@ -67,7 +67,7 @@ verify: ## Check formatting, go vet, and that generated code and manifests are u
 	hack/verify-codegen.sh
 
 .PHONY: codegen
-codegen: ## Regenerate deepcopy, clientset, listers, informers, CRDs and examples/common/00-prereqs.yaml.
+codegen: ## Regenerate deepcopy, OpenAPI definitions, apply configurations, clientset, listers, informers, CRDs and examples/common/00-prereqs.yaml.
 	hack/update-codegen.sh
 
 .PHONY: local-cluster-up

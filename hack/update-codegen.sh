@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Writes every generated file of ark from the API types in pkg/apis:
 #   - deepcopy functions (pkg/apis/ark/v1/zz_generated.deepcopy.go: they must sit beside the types),
-#   - the typed clientset, listers and informers (pkg/generated),
+#   - the OpenAPI definitions of the API types (pkg/generated/openapi; only hack/models-schema
+#     imports them, so they stay out of the ark binary) and their known API rule violations,
+#   - the apply configurations (pkg/generated/applyconfiguration), which hold the types' schema
+#     so that the fake clientset's NewClientset can track managed fields,
+#   - the typed clientset (with Apply methods), listers and informers (pkg/generated),
 #   - the CRD manifests (config/crd) and the CRD part of examples/common/00-prereqs.yaml.
 # ARK_CODEGEN_ROOT writes into another copy of the tree (hack/verify-codegen.sh uses it).
 set -euo pipefail
@@ -30,8 +34,27 @@ kube::codegen::gen_helpers \
   --boilerplate "${root}/hack/boilerplate.go.txt" \
   "${root}/pkg/apis"
 
+# openapi-gen is built from the kube-openapi version code-generator's go.mod pins, the same one
+# as ark's go.mod. Its API rule report is rewritten each run (the list_type_missing entries
+# would need +listType tags, which change the CRDs); verify-codegen shows any change to it.
+kube::codegen::gen_openapi \
+  --output-dir "${root}/pkg/generated/openapi" \
+  --output-pkg "github.com/heptio/ark/pkg/generated/openapi" \
+  --report-filename "${root}/pkg/generated/openapi/api_violations.list" \
+  --update-report \
+  --boilerplate "${root}/hack/boilerplate.go.txt" \
+  "${root}/pkg/apis"
+
+# applyconfiguration-gen reads the schema as an OpenAPI v2 JSON document, which
+# hack/models-schema writes from the definitions generated just above.
+schema="$(mktemp "${TMPDIR:-/tmp}/ark-models-schema.XXXXXX")"
+trap 'rm -f "${schema}"' EXIT
+go run ./hack/models-schema > "${schema}"
+
 kube::codegen::gen_client \
   --with-watch \
+  --with-applyconfig \
+  --applyconfig-openapi-schema "${schema}" \
   --output-dir "${root}/pkg/generated" \
   --output-pkg "github.com/heptio/ark/pkg/generated" \
   --boilerplate "${root}/hack/boilerplate.go.txt" \

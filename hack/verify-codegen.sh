@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when a generated file (deepcopy, clientset, listers, informers, CRDs,
+# Fails when a generated file (deepcopy, OpenAPI definitions and their API rule
+# violations, apply configurations, clientset, listers, informers, CRDs,
 # the CRDs inside examples/common/00-prereqs.yaml) differs from what
 # hack/update-codegen.sh writes from the API types now.
 set -euo pipefail

@@ -124,7 +124,7 @@ func TestBackupController(t *testing.T) {
 				b = &arkv1.Backup{}
 			}
 			b.Namespace, b.Name, b.UID = "heptio-ark", "b1", "uid-1"
-			client := fake.NewSimpleClientset(b)
+			client := fake.NewClientset(b)
 			informers := arkinformers.NewSharedInformerFactory(client, 0)
 			if err := informers.Ark().V1().Backups().Informer().GetIndexer().Add(b); err != nil {
 				t.Fatal(err)
@@ -237,7 +237,7 @@ func TestBackupControllerRecoversInterrupted(t *testing.T) {
 	claimed := obj("claimed", "u3", arkv1.BackupPhaseInProgress)
 	lost := obj("lost", "u4", arkv1.BackupPhaseInProgress)
 	done := obj("done", "u5", arkv1.BackupPhaseCompleted)
-	client := fake.NewSimpleClientset(whole, partial, claimed, lost, done)
+	client := fake.NewClientset(whole, partial, claimed, lost, done)
 	informers := arkinformers.NewSharedInformerFactory(client, 0)
 	for _, b := range []*arkv1.Backup{whole, partial, claimed, lost, done} {
 		_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
@@ -291,7 +291,7 @@ func TestBackupControllerRecoversInterrupted(t *testing.T) {
 func TestBackupControllerRetriesFinalStatus(t *testing.T) {
 	ctx := context.Background()
 	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b", UID: "u"}}
-	client := fake.NewSimpleClientset(b)
+	client := fake.NewClientset(b)
 	informers := arkinformers.NewSharedInformerFactory(client, 0)
 	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 	updates := 0
@@ -337,7 +337,7 @@ func (unreachableStore) BackupExists(context.Context, string) (bool, error) {
 func TestBackupWaitsForAnUnreachableBucket(t *testing.T) {
 	ctx := context.Background()
 	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "b"}}
-	client := fake.NewSimpleClientset(b)
+	client := fake.NewClientset(b)
 	informers := arkinformers.NewSharedInformerFactory(client, 0)
 	_ = informers.Ark().V1().Backups().Informer().GetIndexer().Add(b)
 	backupper := &fakeBackupper{}

@@ -79,7 +79,7 @@ func TestRestoreController(t *testing.T) {
 			spec := tt.spec
 			spec.BackupName = "b"
 			r := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "r"}, Spec: spec}
-			client := fake.NewSimpleClientset(r)
+			client := fake.NewClientset(r)
 			informers := arkinformers.NewSharedInformerFactory(client, 0)
 			_ = informers.Ark().V1().Restores().Informer().GetIndexer().Add(r)
 			if tt.inCluster != nil {

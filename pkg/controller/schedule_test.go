@@ -36,7 +36,7 @@ var backupsGVR = arkv1.SchemeGroupVersion.WithResource("backups")
 
 func newLCEnv(t *testing.T, now time.Time, objs ...runtime.Object) *lcEnv {
 	t.Helper()
-	client := fake.NewSimpleClientset(objs...)
+	client := fake.NewClientset(objs...)
 	e := &lcEnv{t: t, client: client, informers: arkinformers.NewSharedInformerFactory(client, 0), clock: clocktesting.NewFakeClock(now)}
 	tracker := client.Tracker()
 	// Delete of a backup with finalizers only sets its deletionTimestamp; an

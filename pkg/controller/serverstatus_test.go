@@ -18,7 +18,7 @@ import (
 func TestServerStatusRequest(t *testing.T) {
 	ctx := context.Background()
 	req := &arkv1.ServerStatusRequest{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "r1"}}
-	client := fake.NewSimpleClientset(req)
+	client := fake.NewClientset(req)
 	indexer := arkinformers.NewSharedInformerFactory(client, 0).Ark().V1().ServerStatusRequests()
 	if err := indexer.Informer().GetIndexer().Add(req); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ func fastConfig(client *fake.Clientset, id string) Config {
 // TestOneLeaderThenFailover: of two candidates one leads; when it stops, it
 // releases the lease after its work returned and the other takes over.
 func TestOneLeaderThenFailover(t *testing.T) {
-	client := fake.NewSimpleClientset()
+	client := fake.NewClientset()
 	var active, maxActive atomic.Int32
 	leading := make(chan string, 2)
 	lead := func(id string) func(ctx context.Context) error {
@@ -75,7 +75,7 @@ func TestOneLeaderThenFailover(t *testing.T) {
 // TestLeadError: lead returning by itself ends Run with its error.
 func TestLeadError(t *testing.T) {
 	want := errors.New("config changed")
-	err := Run(context.Background(), fastConfig(fake.NewSimpleClientset(), "a"), func(ctx context.Context) error { return want })
+	err := Run(context.Background(), fastConfig(fake.NewClientset(), "a"), func(ctx context.Context) error { return want })
 	if !errors.Is(err, want) || errors.Is(err, ErrLostLease) {
 		t.Fatalf("Run = %v, want %v", err, want)
 	}

@@ -22,6 +22,10 @@ func TestExitCodesOfTypos(t *testing.T) {
 		{"backup create b --ttl forever", ExitUsage, `invalid argument "forever"`},
 		{"restore create", ExitUsage, "name the backup to restore"},
 		{"version extra", ExitUsage, `unknown command "extra"`},
+		{"install --bucket b", ExitUsage, "--provider is required"},
+		{"install --provider aws --bucket b", ExitUsage, "needs credentials"},
+		{"backup create b --include-namespaces a --exclude-namespaces a", ExitUsage, `namespace "a" is both included and excluded`},
+		{"backup delete", ExitUsage, "name the backups to delete"},
 		{"backup", ExitOK, ""},
 		{"version --client-only", ExitOK, ""},
 	}

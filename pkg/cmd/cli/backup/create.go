@@ -40,12 +40,15 @@ func NewCreateCommand(f client.Factory) *cobra.Command {
 		Example: `  ark backup create nginx-backup --selector app=nginx
   ark backup create pre-upgrade --include-namespaces app --ttl 72h --wait
   ark backup create daily-now --from-schedule daily`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			o.Name = args[0]
-			if err := o.Validate(); err != nil {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(c, args); err != nil {
 				return err
 			}
+			o.Name = args[0]
+			return o.Validate()
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			return o.Run(c.Context(), c, f)
 		},
 	}

@@ -63,13 +63,14 @@ backup sync brings it back from the bucket.`,
   ark backup delete --selector app=nginx --confirm
   ark backup delete --all`,
 		ValidArgsFunction: completion.Names(f, completion.Backups, false),
-		RunE: func(c *cobra.Command, args []string) error {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
 			o.Names = args
 			o.in = c.InOrStdin()
 			o.terminal = func() bool { return isTerminal(o.in) }
-			if err := o.Validate(); err != nil {
-				return err
-			}
+			return o.Validate()
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			return o.Run(c.Context(), c.OutOrStdout(), f)
 		},
 	}

@@ -71,7 +71,7 @@ func TestDeleteCreatesRequests(t *testing.T) {
 		{name: "one not found", o: DeleteOptions{Names: []string{"a", "nope"}, Confirm: true}, want: []string{"a"}, wantErr: "backup nope not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client := fake.NewSimpleClientset(backup("a", nil), backup("b", map[string]string{"app": "x"}), backup("c", nil))
+			client := fake.NewClientset(backup("a", nil), backup("b", map[string]string{"app": "x"}), backup("c", nil))
 			n := 0
 			client.PrependReactor("create", "deletebackuprequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
 				r := a.(k8stesting.CreateAction).GetObject().(*arkv1.DeleteBackupRequest)

@@ -29,6 +29,8 @@ type Options struct {
 	Output     string
 	Wait       bool
 	Timeout    time.Duration
+
+	objs []*unstructured.Unstructured // rendered by Validate
 }
 
 // NewCommand returns `ark install`.
@@ -58,9 +60,16 @@ is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
   ark install --provider aws --bucket ark --secret-file ./credentials-minio \
       --backup-location-config region=minio,s3ForcePathStyle=true,s3Url=http://minio.heptio-ark.svc:9000,publicUrl=http://localhost:9000
   ark install --provider gcp --bucket my-ark-bucket --secret-file ./credentials-ark --dry-run -o yaml`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		// The flag checks are Args': a wrong command line is a usage error
+		// (exit 2) and nothing is applied.
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(c, args); err != nil {
+				return err
+			}
 			o.Namespace = f.Namespace()
+			return o.Validate()
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
 			return o.Run(c.Context(), c.OutOrStdout(), f)
 		},
 	}
@@ -82,8 +91,9 @@ is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
 	return c
 }
 
-// Run renders the objects and prints or applies them.
-func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) error {
+// Validate checks the flags, reads --secret-file and renders the objects,
+// without asking the cluster; Run applies what it rendered.
+func (o *Options) Validate() error {
 	if o.Output != "" && !o.DryRun {
 		return errors.New("-o/--output prints the objects and needs --dry-run")
 	}
@@ -106,6 +116,18 @@ func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) erro
 	if err != nil {
 		return err
 	}
+	o.objs = objs
+	return nil
+}
+
+// Run prints (--dry-run) or applies the objects Validate rendered.
+func (o *Options) Run(ctx context.Context, out io.Writer, f client.Factory) error {
+	if o.objs == nil {
+		if err := o.Validate(); err != nil {
+			return err
+		}
+	}
+	objs := o.objs
 	if o.DryRun {
 		return print(out, objs, o.Output)
 	}

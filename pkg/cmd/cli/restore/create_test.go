@@ -129,7 +129,7 @@ func TestDefaultName(t *testing.T) {
 // given with --name that is taken stays an error.
 func TestCreateRestoreDefaultNamesNeverCollide(t *testing.T) {
 	ctx := context.Background()
-	client := fake.NewSimpleClientset().ArkV1().Restores("heptio-ark")
+	client := fake.NewClientset().ArkV1().Restores("heptio-ark")
 	at := time.Date(2026, 11, 30, 10, 15, 0, 0, time.UTC)
 	nameFor := func(attempt int) string { return DefaultName("b", at, attempt) }
 	var names []string
@@ -161,7 +161,7 @@ func TestNewestCompletedBackup(t *testing.T) {
 		}
 		return b
 	}
-	client := fake.NewSimpleClientset(
+	client := fake.NewClientset(
 		mk("daily-20261120070000", "daily", arkv1.BackupPhaseCompleted, "2026-11-20T07:00:00Z"),
 		mk("daily-20261121070000", "daily", arkv1.BackupPhaseCompleted, "2026-11-21T07:00:00Z"),
 		mk("daily-20261122070000", "daily", arkv1.BackupPhasePartiallyFailed, "2026-11-22T07:00:00Z"),

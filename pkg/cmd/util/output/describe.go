@@ -252,7 +252,12 @@ func DescribeRestore(w io.Writer, r *arkv1.Restore, results *format.RestoreResul
 	d.line("Completed", Timestamp(r.Status.CompletionTimestamp))
 	d.line("Duration", duration(r.Status.StartTimestamp, r.Status.CompletionTimestamp, now))
 	if p := r.Status.Progress; p != nil {
-		d.line("Progress", fmt.Sprintf("%d of %d items restored", p.ItemsRestored, p.TotalItems))
+		verb := "restored"
+		if r.Spec.DryRun {
+			// Nothing was written: the items went through the pipeline only.
+			verb = "checked (dry run)"
+		}
+		d.line("Progress", fmt.Sprintf("%d of %d items %s", p.ItemsRestored, p.TotalItems, verb))
 	}
 	d.line("Warnings", r.Status.Warnings)
 	d.line("Errors", r.Status.Errors)

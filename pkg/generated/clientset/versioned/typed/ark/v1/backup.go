@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type BackupInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.BackupList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Backup, err error)
+	Apply(ctx context.Context, backup *applyconfigurationarkv1.BackupApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Backup, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, backup *applyconfigurationarkv1.BackupApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Backup, err error)
 	BackupExpansion
 }
 
 // backups implements BackupInterface
 type backups struct {
-	*gentype.ClientWithList[*arkv1.Backup, *arkv1.BackupList]
+	*gentype.ClientWithListAndApply[*arkv1.Backup, *arkv1.BackupList, *applyconfigurationarkv1.BackupApplyConfiguration]
 }
 
 // newBackups returns a Backups
 func newBackups(c *ArkV1Client, namespace string) *backups {
 	return &backups{
-		gentype.NewClientWithList[*arkv1.Backup, *arkv1.BackupList](
+		gentype.NewClientWithListAndApply[*arkv1.Backup, *arkv1.BackupList, *applyconfigurationarkv1.BackupApplyConfiguration](
 			"backups",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type BackupVerificationRequestInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.BackupVerificationRequestList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.BackupVerificationRequest, err error)
+	Apply(ctx context.Context, backupVerificationRequest *applyconfigurationarkv1.BackupVerificationRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.BackupVerificationRequest, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, backupVerificationRequest *applyconfigurationarkv1.BackupVerificationRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.BackupVerificationRequest, err error)
 	BackupVerificationRequestExpansion
 }
 
 // backupVerificationRequests implements BackupVerificationRequestInterface
 type backupVerificationRequests struct {
-	*gentype.ClientWithList[*arkv1.BackupVerificationRequest, *arkv1.BackupVerificationRequestList]
+	*gentype.ClientWithListAndApply[*arkv1.BackupVerificationRequest, *arkv1.BackupVerificationRequestList, *applyconfigurationarkv1.BackupVerificationRequestApplyConfiguration]
 }
 
 // newBackupVerificationRequests returns a BackupVerificationRequests
 func newBackupVerificationRequests(c *ArkV1Client, namespace string) *backupVerificationRequests {
 	return &backupVerificationRequests{
-		gentype.NewClientWithList[*arkv1.BackupVerificationRequest, *arkv1.BackupVerificationRequestList](
+		gentype.NewClientWithListAndApply[*arkv1.BackupVerificationRequest, *arkv1.BackupVerificationRequestList, *applyconfigurationarkv1.BackupVerificationRequestApplyConfiguration](
 			"backupverificationrequests",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -45,18 +46,19 @@ type ConfigInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.ConfigList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Config, err error)
+	Apply(ctx context.Context, config *applyconfigurationarkv1.ConfigApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Config, err error)
 	ConfigExpansion
 }
 
 // configs implements ConfigInterface
 type configs struct {
-	*gentype.ClientWithList[*arkv1.Config, *arkv1.ConfigList]
+	*gentype.ClientWithListAndApply[*arkv1.Config, *arkv1.ConfigList, *applyconfigurationarkv1.ConfigApplyConfiguration]
 }
 
 // newConfigs returns a Configs
 func newConfigs(c *ArkV1Client, namespace string) *configs {
 	return &configs{
-		gentype.NewClientWithList[*arkv1.Config, *arkv1.ConfigList](
+		gentype.NewClientWithListAndApply[*arkv1.Config, *arkv1.ConfigList, *applyconfigurationarkv1.ConfigApplyConfiguration](
 			"configs",
 			c.RESTClient(),
 			scheme.ParameterCodec,

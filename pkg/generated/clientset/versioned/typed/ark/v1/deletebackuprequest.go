@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type DeleteBackupRequestInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.DeleteBackupRequestList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.DeleteBackupRequest, err error)
+	Apply(ctx context.Context, deleteBackupRequest *applyconfigurationarkv1.DeleteBackupRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.DeleteBackupRequest, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, deleteBackupRequest *applyconfigurationarkv1.DeleteBackupRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.DeleteBackupRequest, err error)
 	DeleteBackupRequestExpansion
 }
 
 // deleteBackupRequests implements DeleteBackupRequestInterface
 type deleteBackupRequests struct {
-	*gentype.ClientWithList[*arkv1.DeleteBackupRequest, *arkv1.DeleteBackupRequestList]
+	*gentype.ClientWithListAndApply[*arkv1.DeleteBackupRequest, *arkv1.DeleteBackupRequestList, *applyconfigurationarkv1.DeleteBackupRequestApplyConfiguration]
 }
 
 // newDeleteBackupRequests returns a DeleteBackupRequests
 func newDeleteBackupRequests(c *ArkV1Client, namespace string) *deleteBackupRequests {
 	return &deleteBackupRequests{
-		gentype.NewClientWithList[*arkv1.DeleteBackupRequest, *arkv1.DeleteBackupRequestList](
+		gentype.NewClientWithListAndApply[*arkv1.DeleteBackupRequest, *arkv1.DeleteBackupRequestList, *applyconfigurationarkv1.DeleteBackupRequestApplyConfiguration](
 			"deletebackuprequests",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type DownloadRequestInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.DownloadRequestList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.DownloadRequest, err error)
+	Apply(ctx context.Context, downloadRequest *applyconfigurationarkv1.DownloadRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.DownloadRequest, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, downloadRequest *applyconfigurationarkv1.DownloadRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.DownloadRequest, err error)
 	DownloadRequestExpansion
 }
 
 // downloadRequests implements DownloadRequestInterface
 type downloadRequests struct {
-	*gentype.ClientWithList[*arkv1.DownloadRequest, *arkv1.DownloadRequestList]
+	*gentype.ClientWithListAndApply[*arkv1.DownloadRequest, *arkv1.DownloadRequestList, *applyconfigurationarkv1.DownloadRequestApplyConfiguration]
 }
 
 // newDownloadRequests returns a DownloadRequests
 func newDownloadRequests(c *ArkV1Client, namespace string) *downloadRequests {
 	return &downloadRequests{
-		gentype.NewClientWithList[*arkv1.DownloadRequest, *arkv1.DownloadRequestList](
+		gentype.NewClientWithListAndApply[*arkv1.DownloadRequest, *arkv1.DownloadRequestList, *applyconfigurationarkv1.DownloadRequestApplyConfiguration](
 			"downloadrequests",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type RestoreInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.RestoreList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Restore, err error)
+	Apply(ctx context.Context, restore *applyconfigurationarkv1.RestoreApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Restore, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, restore *applyconfigurationarkv1.RestoreApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Restore, err error)
 	RestoreExpansion
 }
 
 // restores implements RestoreInterface
 type restores struct {
-	*gentype.ClientWithList[*arkv1.Restore, *arkv1.RestoreList]
+	*gentype.ClientWithListAndApply[*arkv1.Restore, *arkv1.RestoreList, *applyconfigurationarkv1.RestoreApplyConfiguration]
 }
 
 // newRestores returns a Restores
 func newRestores(c *ArkV1Client, namespace string) *restores {
 	return &restores{
-		gentype.NewClientWithList[*arkv1.Restore, *arkv1.RestoreList](
+		gentype.NewClientWithListAndApply[*arkv1.Restore, *arkv1.RestoreList, *applyconfigurationarkv1.RestoreApplyConfiguration](
 			"restores",
 			c.RESTClient(),
 			scheme.ParameterCodec,

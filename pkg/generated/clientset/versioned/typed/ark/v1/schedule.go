@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type ScheduleInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.ScheduleList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Schedule, err error)
+	Apply(ctx context.Context, schedule *applyconfigurationarkv1.ScheduleApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Schedule, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, schedule *applyconfigurationarkv1.ScheduleApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.Schedule, err error)
 	ScheduleExpansion
 }
 
 // schedules implements ScheduleInterface
 type schedules struct {
-	*gentype.ClientWithList[*arkv1.Schedule, *arkv1.ScheduleList]
+	*gentype.ClientWithListAndApply[*arkv1.Schedule, *arkv1.ScheduleList, *applyconfigurationarkv1.ScheduleApplyConfiguration]
 }
 
 // newSchedules returns a Schedules
 func newSchedules(c *ArkV1Client, namespace string) *schedules {
 	return &schedules{
-		gentype.NewClientWithList[*arkv1.Schedule, *arkv1.ScheduleList](
+		gentype.NewClientWithListAndApply[*arkv1.Schedule, *arkv1.ScheduleList, *applyconfigurationarkv1.ScheduleApplyConfiguration](
 			"schedules",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -22,6 +22,7 @@ import (
 	context "context"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	applyconfigurationarkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
 	scheme "github.com/heptio/ark/pkg/generated/clientset/versioned/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -47,18 +48,21 @@ type ServerStatusRequestInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.ServerStatusRequestList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.ServerStatusRequest, err error)
+	Apply(ctx context.Context, serverStatusRequest *applyconfigurationarkv1.ServerStatusRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.ServerStatusRequest, err error)
+	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
+	ApplyStatus(ctx context.Context, serverStatusRequest *applyconfigurationarkv1.ServerStatusRequestApplyConfiguration, opts metav1.ApplyOptions) (result *arkv1.ServerStatusRequest, err error)
 	ServerStatusRequestExpansion
 }
 
 // serverStatusRequests implements ServerStatusRequestInterface
 type serverStatusRequests struct {
-	*gentype.ClientWithList[*arkv1.ServerStatusRequest, *arkv1.ServerStatusRequestList]
+	*gentype.ClientWithListAndApply[*arkv1.ServerStatusRequest, *arkv1.ServerStatusRequestList, *applyconfigurationarkv1.ServerStatusRequestApplyConfiguration]
 }
 
 // newServerStatusRequests returns a ServerStatusRequests
 func newServerStatusRequests(c *ArkV1Client, namespace string) *serverStatusRequests {
 	return &serverStatusRequests{
-		gentype.NewClientWithList[*arkv1.ServerStatusRequest, *arkv1.ServerStatusRequestList](
+		gentype.NewClientWithListAndApply[*arkv1.ServerStatusRequest, *arkv1.ServerStatusRequestList, *applyconfigurationarkv1.ServerStatusRequestApplyConfiguration](
 			"serverstatusrequests",
 			c.RESTClient(),
 			scheme.ParameterCodec,

@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeBackups implements BackupInterface
 type fakeBackups struct {
-	*gentype.FakeClientWithList[*v1.Backup, *v1.BackupList]
+	*gentype.FakeClientWithListAndApply[*v1.Backup, *v1.BackupList, *arkv1.BackupApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeBackups(fake *FakeArkV1, namespace string) arkv1.BackupInterface {
+func newFakeBackups(fake *FakeArkV1, namespace string) typedarkv1.BackupInterface {
 	return &fakeBackups{
-		gentype.NewFakeClientWithList[*v1.Backup, *v1.BackupList](
+		gentype.NewFakeClientWithListAndApply[*v1.Backup, *v1.BackupList, *arkv1.BackupApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("backups"),

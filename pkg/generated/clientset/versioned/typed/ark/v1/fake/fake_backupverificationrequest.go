@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeBackupVerificationRequests implements BackupVerificationRequestInterface
 type fakeBackupVerificationRequests struct {
-	*gentype.FakeClientWithList[*v1.BackupVerificationRequest, *v1.BackupVerificationRequestList]
+	*gentype.FakeClientWithListAndApply[*v1.BackupVerificationRequest, *v1.BackupVerificationRequestList, *arkv1.BackupVerificationRequestApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeBackupVerificationRequests(fake *FakeArkV1, namespace string) arkv1.BackupVerificationRequestInterface {
+func newFakeBackupVerificationRequests(fake *FakeArkV1, namespace string) typedarkv1.BackupVerificationRequestInterface {
 	return &fakeBackupVerificationRequests{
-		gentype.NewFakeClientWithList[*v1.BackupVerificationRequest, *v1.BackupVerificationRequestList](
+		gentype.NewFakeClientWithListAndApply[*v1.BackupVerificationRequest, *v1.BackupVerificationRequestList, *arkv1.BackupVerificationRequestApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("backupverificationrequests"),

@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeConfigs implements ConfigInterface
 type fakeConfigs struct {
-	*gentype.FakeClientWithList[*v1.Config, *v1.ConfigList]
+	*gentype.FakeClientWithListAndApply[*v1.Config, *v1.ConfigList, *arkv1.ConfigApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeConfigs(fake *FakeArkV1, namespace string) arkv1.ConfigInterface {
+func newFakeConfigs(fake *FakeArkV1, namespace string) typedarkv1.ConfigInterface {
 	return &fakeConfigs{
-		gentype.NewFakeClientWithList[*v1.Config, *v1.ConfigList](
+		gentype.NewFakeClientWithListAndApply[*v1.Config, *v1.ConfigList, *arkv1.ConfigApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("configs"),

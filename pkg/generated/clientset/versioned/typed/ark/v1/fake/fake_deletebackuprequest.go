@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeDeleteBackupRequests implements DeleteBackupRequestInterface
 type fakeDeleteBackupRequests struct {
-	*gentype.FakeClientWithList[*v1.DeleteBackupRequest, *v1.DeleteBackupRequestList]
+	*gentype.FakeClientWithListAndApply[*v1.DeleteBackupRequest, *v1.DeleteBackupRequestList, *arkv1.DeleteBackupRequestApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeDeleteBackupRequests(fake *FakeArkV1, namespace string) arkv1.DeleteBackupRequestInterface {
+func newFakeDeleteBackupRequests(fake *FakeArkV1, namespace string) typedarkv1.DeleteBackupRequestInterface {
 	return &fakeDeleteBackupRequests{
-		gentype.NewFakeClientWithList[*v1.DeleteBackupRequest, *v1.DeleteBackupRequestList](
+		gentype.NewFakeClientWithListAndApply[*v1.DeleteBackupRequest, *v1.DeleteBackupRequestList, *arkv1.DeleteBackupRequestApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("deletebackuprequests"),

@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeDownloadRequests implements DownloadRequestInterface
 type fakeDownloadRequests struct {
-	*gentype.FakeClientWithList[*v1.DownloadRequest, *v1.DownloadRequestList]
+	*gentype.FakeClientWithListAndApply[*v1.DownloadRequest, *v1.DownloadRequestList, *arkv1.DownloadRequestApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeDownloadRequests(fake *FakeArkV1, namespace string) arkv1.DownloadRequestInterface {
+func newFakeDownloadRequests(fake *FakeArkV1, namespace string) typedarkv1.DownloadRequestInterface {
 	return &fakeDownloadRequests{
-		gentype.NewFakeClientWithList[*v1.DownloadRequest, *v1.DownloadRequestList](
+		gentype.NewFakeClientWithListAndApply[*v1.DownloadRequest, *v1.DownloadRequestList, *arkv1.DownloadRequestApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("downloadrequests"),

@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeRestores implements RestoreInterface
 type fakeRestores struct {
-	*gentype.FakeClientWithList[*v1.Restore, *v1.RestoreList]
+	*gentype.FakeClientWithListAndApply[*v1.Restore, *v1.RestoreList, *arkv1.RestoreApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeRestores(fake *FakeArkV1, namespace string) arkv1.RestoreInterface {
+func newFakeRestores(fake *FakeArkV1, namespace string) typedarkv1.RestoreInterface {
 	return &fakeRestores{
-		gentype.NewFakeClientWithList[*v1.Restore, *v1.RestoreList](
+		gentype.NewFakeClientWithListAndApply[*v1.Restore, *v1.RestoreList, *arkv1.RestoreApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("restores"),

@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeSchedules implements ScheduleInterface
 type fakeSchedules struct {
-	*gentype.FakeClientWithList[*v1.Schedule, *v1.ScheduleList]
+	*gentype.FakeClientWithListAndApply[*v1.Schedule, *v1.ScheduleList, *arkv1.ScheduleApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeSchedules(fake *FakeArkV1, namespace string) arkv1.ScheduleInterface {
+func newFakeSchedules(fake *FakeArkV1, namespace string) typedarkv1.ScheduleInterface {
 	return &fakeSchedules{
-		gentype.NewFakeClientWithList[*v1.Schedule, *v1.ScheduleList](
+		gentype.NewFakeClientWithListAndApply[*v1.Schedule, *v1.ScheduleList, *arkv1.ScheduleApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("schedules"),

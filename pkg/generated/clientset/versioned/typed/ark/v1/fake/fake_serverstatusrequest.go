@@ -20,19 +20,20 @@ package fake
 
 import (
 	v1 "github.com/heptio/ark/pkg/apis/ark/v1"
-	arkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	arkv1 "github.com/heptio/ark/pkg/generated/applyconfiguration/ark/v1"
+	typedarkv1 "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeServerStatusRequests implements ServerStatusRequestInterface
 type fakeServerStatusRequests struct {
-	*gentype.FakeClientWithList[*v1.ServerStatusRequest, *v1.ServerStatusRequestList]
+	*gentype.FakeClientWithListAndApply[*v1.ServerStatusRequest, *v1.ServerStatusRequestList, *arkv1.ServerStatusRequestApplyConfiguration]
 	Fake *FakeArkV1
 }
 
-func newFakeServerStatusRequests(fake *FakeArkV1, namespace string) arkv1.ServerStatusRequestInterface {
+func newFakeServerStatusRequests(fake *FakeArkV1, namespace string) typedarkv1.ServerStatusRequestInterface {
 	return &fakeServerStatusRequests{
-		gentype.NewFakeClientWithList[*v1.ServerStatusRequest, *v1.ServerStatusRequestList](
+		gentype.NewFakeClientWithListAndApply[*v1.ServerStatusRequest, *v1.ServerStatusRequestList, *arkv1.ServerStatusRequestApplyConfiguration](
 			fake.Fake,
 			namespace,
 			v1.SchemeGroupVersion.WithResource("serverstatusrequests"),
