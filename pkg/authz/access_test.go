@@ -32,7 +32,7 @@ type fakeAuthorizer struct {
 }
 
 func (f *fakeAuthorizer) client() *fake.Clientset {
-	c := fake.NewSimpleClientset()
+	c := fake.NewClientset()
 	c.PrependReactor("create", "subjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
 		sar := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 		if f.fail != nil {

@@ -61,7 +61,7 @@ func actingAs(rules map[string]bool, rec *recorder, objs ...runtime.Object) *Act
 		}
 		return true, nil, apierrors.NewForbidden(gvr.GroupResource(), "", nil)
 	})
-	sar := fake.NewSimpleClientset()
+	sar := fake.NewClientset()
 	sar.PrependReactor("create", "subjectaccessreviews", func(action clienttesting.Action) (bool, runtime.Object, error) {
 		r := action.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 		a := r.Spec.ResourceAttributes

@@ -77,7 +77,7 @@ func TestRestoreAuthorize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sar := fake.NewSimpleClientset()
+			sar := fake.NewClientset()
 			sar.PrependReactor("create", "subjectaccessreviews", func(action clienttesting.Action) (bool, runtime.Object, error) {
 				r := action.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 				a := r.Spec.ResourceAttributes
