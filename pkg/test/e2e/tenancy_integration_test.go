@@ -89,6 +89,16 @@ func newTenant(t *testing.T, e *arkEnv, user, namespace string) *tenant {
 	if err := clientcmd.WriteToFile(*raw, path); err != nil {
 		t.Fatal(err)
 	}
+	// The API server loads a new admission policy in the background: wait
+	// until it refuses a forged requester (a dry-run create).
+	forged := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, GenerateName: "policy-probe-"}}
+	authz.SetRequester(forged, authz.Requester{Username: "someone-else"})
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.ArkV1().Backups(e.namespace).Create(ctx, forged, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), format.RequesterAnnotation), nil
+	}); err != nil {
+		t.Fatalf("the admission policy ark-requester does not refuse a forged requester: %v", err)
+	}
 	return &tenant{user: user, config: cfg, ark: client, kubeconfig: path}
 }
 
