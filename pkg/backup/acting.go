@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -149,7 +150,7 @@ func (r *run) mayList(res discovery.Resource, namespace string) (bool, error) {
 // each namespace left out recorded in one warning.
 func (r *run) namespaceScopes(res discovery.Resource) ([]string, error) {
 	var named []string
-	if inc := r.namespaces.Includes(); len(inc) > 0 && !contains(inc, collections.All) {
+	if inc := r.namespaces.Includes(); len(inc) > 0 && !slices.Contains(inc, collections.All) {
 		for _, ns := range inc {
 			if r.namespaces.ShouldInclude(ns) {
 				named = append(named, ns)
@@ -258,13 +259,4 @@ func (r *run) getEach(res discovery.Resource, names []string, why func(name stri
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
