@@ -38,7 +38,7 @@ kube-tools: ## Build kube-apiserver and kube-controller-manager for the local co
 	hack/local-cluster.sh build
 
 .PHONY: object-stores
-object-stores: ## Build/install the object-store test servers (MinIO, fake-gcs-server, Azurite; once; cached in _output/objectstores).
+object-stores: ## Build/install the object-store test servers (MinIO, fake-gcs-server, Azurite) and the AWS KMS emulator (local-kms); once; cached in _output/objectstores.
 	hack/object-stores.sh install
 
 .PHONY: test-integration

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
 # Local object-store servers for ark's integration tests.
 #
-#   hack/object-stores.sh install [s3|gcs|azure]...   build/install into _output/objectstores (cached)
-#   hack/object-stores.sh start   [s3|gcs|azure]...   install if needed, start on 127.0.0.1, print env
-#   hack/object-stores.sh env     [s3|gcs|azure]...   print the env of the running servers
-#   hack/object-stores.sh stop    [s3|gcs|azure]...   stop them (SIGTERM, SIGKILL after a grace period)
+#   hack/object-stores.sh install [s3|gcs|azure|kms]...   build/install into _output/objectstores (cached)
+#   hack/object-stores.sh start   [s3|gcs|azure|kms]...   install if needed, start on 127.0.0.1, print env
+#   hack/object-stores.sh env     [s3|gcs|azure|kms]...   print the env of the running servers
+#   hack/object-stores.sh stop    [s3|gcs|azure|kms]...   stop them (SIGTERM, SIGKILL after a grace period)
 #
-# With no kind, all three. `eval "$(hack/object-stores.sh start)"` exports the variables that
+# With no kind, all four. `eval "$(hack/object-stores.sh start)"` exports the variables that
 # pkg/test/objectstores reads, so that integration tests reuse the running servers:
 #   ARK_TEST_S3_ENDPOINT ARK_TEST_S3_REGION ARK_TEST_S3_ACCESS_KEY ARK_TEST_S3_SECRET_KEY
 #   ARK_TEST_GCS_ENDPOINT
 #   ARK_TEST_AZURE_ENDPOINT ARK_TEST_AZURE_ACCOUNT ARK_TEST_AZURE_KEY
+#   ARK_TEST_KMS_ENDPOINT
 #
 # S3 is served by MinIO; if MinIO cannot be built, versitygw (lighter) is used instead
 # (ARK_S3_SERVER=versitygw forces it). GCS: fake-gcs-server. Azure: Azurite (npm, pinned by
-# hack/tools/objectstores/package-lock.json). Progress goes to stderr, variables to stdout.
+# hack/tools/objectstores/package-lock.json). kms is not an object store but an AWS KMS emulator
+# (nsmithuk/local-kms behind hack/tools/localkms, which binds loopback only) for the tests of
+# pkg/encryption/kms; it is rebuilt when hack/tools/localkms changes (stamp). Progress goes to
+# stderr, variables to stdout.
 set -o errexit -o nounset -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -52,10 +56,10 @@ ensure_commands() {
 }
 
 kinds() {
-  if [[ $# -eq 0 ]]; then echo "s3 gcs azure"; return; fi
+  if [[ $# -eq 0 ]]; then echo "s3 gcs azure kms"; return; fi
   local k
   for k in "$@"; do
-    case "$k" in s3 | gcs | azure) echo "$k" ;; *) die "unknown kind ${k} (want s3, gcs or azure)" ;; esac
+    case "$k" in s3 | gcs | azure | kms) echo "$k" ;; *) die "unknown kind ${k} (want s3, gcs, azure or kms)" ;; esac
   done
 }
 
@@ -83,6 +87,23 @@ install_s3() {
 install_gcs() {
   [[ -x "${BIN}/fake-gcs-server" ]] && return 0
   go_install fake-gcs-server "github.com/fsouza/fake-gcs-server@${FAKE_GCS_VERSION}"
+}
+
+# localkms_stamp prints the cache key of the KMS emulator: its module's files.
+localkms_stamp() { cat "${ROOT}/hack/tools/localkms/"{go.mod,go.sum,main.go} | sha256sum | cut -d' ' -f1; }
+
+install_kms() {
+  if [[ -x "${BIN}/localkms" && -f "${BIN}/.localkms.stamp" && "$(cat "${BIN}/.localkms.stamp")" == "$(localkms_stamp)" ]]; then
+    return 0
+  fi
+  local start
+  start=$(date +%s)
+  log "building localkms (hack/tools/localkms: nsmithuk/local-kms)"
+  if ! (cd "${ROOT}/hack/tools/localkms" && GOBIN="${BIN}" GOFLAGS=-buildvcs=false go install .) >"${CACHE}/logs/build-localkms.log" 2>&1; then
+    die "building localkms failed, see ${CACHE}/logs/build-localkms.log"
+  fi
+  localkms_stamp >"${BIN}/.localkms.stamp"
+  log "built localkms in $(($(date +%s) - start))s"
 }
 
 install_azure() {
@@ -200,6 +221,19 @@ start_one() { # kind
       echo "ARK_TEST_AZURE_KEY=${AZURE_KEY}"
     } >"${dir}/env"
     ;;
+  kms)
+    setsid "${BIN}/localkms" -listen "127.0.0.1:${port}" -data "${dir}/data" \
+      >"${dir}/server.log" 2>&1 </dev/null &
+    pid=$!
+    echo "${pid}" >"${dir}/pid"
+    # It answers 405 to a GET once it listens.
+    for _ in $(seq 1 300); do
+      curl -sS -o /dev/null --max-time 2 "http://127.0.0.1:${port}/" 2>/dev/null && break
+      kill -0 "${pid}" 2>/dev/null || die "localkms exited, see ${dir}/server.log"
+      sleep 0.1
+    done
+    echo "ARK_TEST_KMS_ENDPOINT=http://127.0.0.1:${port}" >"${dir}/env"
+    ;;
   esac
   log "${kind} started (pid ${pid}, port ${port})"
 }
@@ -233,7 +267,7 @@ env_one() { # kind
 }
 
 main() {
-  [[ $# -ge 1 ]] || die "usage: $0 install|start|stop|env [s3|gcs|azure]..."
+  [[ $# -ge 1 ]] || die "usage: $0 install|start|stop|env [s3|gcs|azure|kms]..."
   local cmd="$1" k
   shift
   mkdir -p "${BIN}" "${RUN}" "${CACHE}/logs"

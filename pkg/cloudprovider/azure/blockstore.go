@@ -32,7 +32,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/compute/armcompute/v6"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -121,10 +120,7 @@ func NewBlockStore(_ context.Context, o BlockStoreOptions) (*BlockStore, error) 
 	}
 	cred := o.Credential
 	if cred == nil {
-		if err := loadCredentials(); err != nil {
-			return nil, err
-		}
-		c, err := azidentity.NewDefaultAzureCredential(nil)
+		c, err := DefaultCredential()
 		if err != nil {
 			return nil, fmt.Errorf("%s: no Azure AD identity for the managed-disk API: %w", provider, err)
 		}

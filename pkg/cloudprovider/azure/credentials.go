@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 )
 
 // CredentialsFileEnv names a file of KEY=VALUE lines (the Secret
@@ -19,6 +22,17 @@ import (
 const CredentialsFileEnv = "AZURE_CREDENTIALS_FILE"
 
 var loadCredentials = sync.OnceValue(func() error { return loadCredentialsFile(os.Getenv(CredentialsFileEnv)) })
+
+// DefaultCredential returns azidentity's default chain (environment: AZURE_TENANT_ID,
+// AZURE_CLIENT_ID, AZURE_CLIENT_SECRET; workload identity; managed identity; Azure CLI)
+// after the AZURE_* variables of the file CredentialsFileEnv names are loaded. The
+// managed-disk client and Key Vault keys (pkg/encryption/kms) authenticate with it.
+func DefaultCredential() (azcore.TokenCredential, error) {
+	if err := loadCredentials(); err != nil {
+		return nil, err
+	}
+	return azidentity.NewDefaultAzureCredential(nil)
+}
 
 // loadCredentialsFile sets the AZURE_* variables of path that the environment
 // does not set. An empty path, or a missing file (the Secret is optional), is

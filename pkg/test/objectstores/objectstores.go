@@ -1,6 +1,7 @@
 // Package objectstores starts the local object-store servers that integration tests run
 // against: MinIO (or versitygw) for S3, fake-gcs-server for GCS and Azurite for Azure Blob,
-// as installed by hack/object-stores.sh into _output/objectstores.
+// as installed by hack/object-stores.sh into _output/objectstores; and, beside them, the AWS
+// KMS emulator local-kms (kind KMS) for pkg/encryption/kms.
 //
 // If the ARK_TEST_<KIND>_* variables printed by `hack/object-stores.sh start` are set, the
 // running server is reused instead (and not stopped). Typical use, in a TestMain:
@@ -36,6 +37,9 @@ const (
 	S3    Kind = "s3"
 	GCS   Kind = "gcs"
 	Azure Kind = "azure"
+	// KMS is not an object store: nsmithuk/local-kms, an AWS KMS emulator speaking KMS's
+	// JSON protocol, bound to loopback by hack/tools/localkms. It starts with no keys.
+	KMS Kind = "kms"
 )
 
 // AzuriteAccount and AzuriteKey are Azurite's documented development account: public
@@ -48,7 +52,7 @@ const (
 // Server is a running object-store server.
 type Server struct {
 	Kind Kind
-	// Endpoint: S3 and GCS, http://127.0.0.1:PORT; Azure, http://127.0.0.1:PORT/devstoreaccount1.
+	// Endpoint: S3, GCS and KMS, http://127.0.0.1:PORT; Azure, http://127.0.0.1:PORT/devstoreaccount1.
 	Endpoint string
 	// S3 only.
 	Region, AccessKey, SecretKey string
@@ -56,7 +60,7 @@ type Server struct {
 	Account, AccountKey string
 	// Reused is true when the server came from the environment; Stop leaves it running.
 	Reused bool
-	// Impl names the program: minio, versitygw, fake-gcs-server, azurite.
+	// Impl names the program: minio, versitygw, fake-gcs-server, azurite, localkms.
 	Impl string
 
 	cmd     *exec.Cmd
@@ -77,6 +81,8 @@ func (s *Server) Env() map[string]string {
 	case Azure:
 		return map[string]string{"ARK_TEST_AZURE_ENDPOINT": s.Endpoint,
 			"ARK_TEST_AZURE_ACCOUNT": s.Account, "ARK_TEST_AZURE_KEY": s.AccountKey}
+	case KMS:
+		return map[string]string{"ARK_TEST_KMS_ENDPOINT": s.Endpoint}
 	}
 	return nil
 }
@@ -98,6 +104,10 @@ func FromEnv(kind Kind) (*Server, bool) {
 		if e := os.Getenv("ARK_TEST_AZURE_ENDPOINT"); e != "" {
 			return &Server{Kind: Azure, Endpoint: e, Account: envOr("ARK_TEST_AZURE_ACCOUNT", AzuriteAccount),
 				AccountKey: envOr("ARK_TEST_AZURE_KEY", AzuriteKey), Reused: true, Impl: "external"}, true
+		}
+	case KMS:
+		if e := os.Getenv("ARK_TEST_KMS_ENDPOINT"); e != "" {
+			return &Server{Kind: KMS, Endpoint: e, Reused: true, Impl: "external"}, true
 		}
 	}
 	return nil, false
@@ -246,6 +256,11 @@ func start(ctx context.Context, cache string, kind Kind) (*Server, error) {
 			"--skipApiVersionCheck", "--silent")
 		readyURL = s.Endpoint + "?comp=list"
 		readyStatus = func(int) bool { return true } // any answer: it listens
+	case KMS:
+		s.Impl = "localkms"
+		cmd = exec.Command(filepath.Join(bin, "localkms"), "-listen", addr, "-data", filepath.Join(dir, "data"))
+		readyURL = s.Endpoint + "/"
+		readyStatus = func(int) bool { return true } // 405 to a GET: it listens
 	default:
 		return nil, fmt.Errorf("objectstores: unknown kind %q", kind)
 	}
