@@ -4,7 +4,9 @@
 # There are no nodes: pods are never scheduled, but every API works and the
 # namespace, garbage-collector, deployment, replicaset, service-account,
 # resource-quota and root-CA publisher controllers run (the last two: what
-# admission and a new namespace depend on, which restores are tested against).
+# admission and a new namespace depend on, which restores are tested against),
+# and the ClusterRole aggregation controller, which fills the built-in roles
+# admin, edit and view that tenancy tests bind users to.
 #
 #   hack/local-cluster.sh up       start (idempotent); prints the env on stdout
 #   hack/local-cluster.sh env      print `export KUBECONFIG=...`
@@ -337,7 +339,7 @@ cmd_up() {
     --secure-port="${kcm_port}" \
     --cert-dir="${DIR}/pki/kcm" \
     --leader-elect=false \
-    --controllers=namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,resourcequota-controller,root-ca-certificate-publisher-controller \
+    --controllers=namespace-controller,garbage-collector-controller,deployment-controller,replicaset-controller,serviceaccount-controller,serviceaccount-token-controller,resourcequota-controller,root-ca-certificate-publisher-controller,clusterrole-aggregation-controller \
     --service-account-private-key-file="${DIR}/pki/sa.key" \
     --root-ca-file="${DIR}/pki/ca.crt" \
     --profiling=false \

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/discovery"
 	"github.com/heptio/ark/pkg/format"
 	"github.com/heptio/ark/pkg/oplog"
@@ -62,6 +63,8 @@ type Backupper struct {
 	clock       clock.PassiveClock
 	pageSize    int64
 	raw         RawLister // nil: list through the dynamic client
+	// acting gives each backup the clients it acts through (nil: the ones above).
+	acting func(*arkv1.Backup) (*Acting, error)
 }
 
 // Option configures a Backupper.
@@ -122,6 +125,9 @@ type Result struct {
 	VolumeBackups map[string]*arkv1.VolumeBackupInfo
 	// VolumeSnapshotsFailed counts the snapshots that failed (each is also in Errors).
 	VolumeSnapshotsFailed int
+	// LeftOut names what was left out because the requester may not read it
+	// (each is also in Warnings).
+	LeftOut []string
 }
 
 // ApplyTo copies the result into a backup's status: version, resourceVersion,
@@ -131,6 +137,7 @@ func (r *Result) ApplyTo(status *arkv1.BackupStatus) {
 	status.Version = r.FormatVersion
 	status.ResourceVersion = r.ResourceVersion
 	status.InconsistentResources = append([]string(nil), r.InconsistentResources...)
+	status.LeftOut = append([]string(nil), r.LeftOut...)
 	status.Warnings = len(r.Warnings)
 	status.Errors = len(r.Errors)
 	status.VolumeSnapshotsFailed = r.VolumeSnapshotsFailed
@@ -170,7 +177,10 @@ func (b *Backupper) Backup(ctx context.Context, backup *arkv1.Backup, contents i
 		snapshotted:   sets.New[string](),
 		inconsistents: sets.New[string](),
 	}
-	err := r.do(contents)
+	err := r.act()
+	if err == nil {
+		err = r.do(contents)
+	}
 	r.result.InconsistentResources = sets.List(r.inconsistents)
 	if err != nil {
 		r.log.Error("Backup failed", oplog.KeyError, err.Error())
@@ -198,6 +208,16 @@ type run struct {
 	progressFn func(arkv1.BackupProgress)
 	result     *Result
 
+	// The clients the backup lists and runs hooks through, and whom they act
+	// as (Acting); nsNames caches the cluster's namespaces.
+	client  dynamic.Interface
+	raw     RawLister
+	podExec PodCommandExecutor
+	actor   *authz.Actor
+	nsNames []string
+	// listable caches mayList's answers by "resource.group/namespace".
+	listable map[string]bool
+
 	namespaces      *collections.IncludesExcludes
 	resources       *collections.IncludesExcludes
 	selector        labels.Selector
@@ -214,6 +234,23 @@ type run struct {
 	grWithItems   sets.Set[string]  // resources ("resource.group") with a backed-up item
 	snapshotted   sets.Set[string]  // volumes whose snapshot was attempted
 	inconsistents sets.Set[string]
+}
+
+// act sets the clients of the backup: its requester's (Acting), or the server's.
+func (r *run) act() error {
+	r.client, r.raw, r.podExec = r.b.client, r.b.raw, r.b.podExec
+	if r.b.acting == nil {
+		return nil
+	}
+	a, err := r.b.acting(r.backup)
+	if err != nil {
+		return err
+	}
+	r.client, r.raw, r.podExec, r.actor = a.Client, a.Raw, a.PodExec, a.Actor
+	if r.checked() {
+		r.info(fmt.Sprintf("Listing as the backup's requester %s: what they may not list is left out, with a warning", r.actor), "", "", "", "")
+	}
+	return nil
 }
 
 func (r *run) do(contents io.Writer) error {
@@ -404,20 +441,25 @@ func (r *run) backupResource(res discovery.Resource) error {
 	}
 	selector := r.selector.String()
 	if !res.API.Namespaced {
+		switch ok, err := r.mayList(res, ""); {
+		case err != nil:
+			r.fail("Resource not backed up", gr.String(), "", "", "what its requester may list could not be checked", err)
+			return nil
+		case !ok:
+			r.warn("Resource left out: its requester may not list it", gr.String(), "", "", fmt.Sprintf("%s may not list it", r.actor), nil)
+			r.result.LeftOut = append(r.result.LeftOut, gr.String())
+			return nil
+		}
 		return r.list(res, "", selector, "", func(obj *unstructured.Unstructured) error {
 			return r.backupItem(res, obj)
 		})
 	}
-	// Namespaced: one list per named namespace, or one list of all of them.
-	var scopes []string
-	if inc := r.namespaces.Includes(); len(inc) > 0 && !sets.New(inc...).Has(collections.All) {
-		for _, ns := range inc {
-			if r.namespaces.ShouldInclude(ns) {
-				scopes = append(scopes, ns)
-			}
-		}
-	} else {
-		scopes = []string{metav1.NamespaceAll}
+	// Namespaced: one list per named namespace, or one list of all of them
+	// (as a requester: only where they may list it).
+	scopes, err := r.namespaceScopes(res)
+	if err != nil {
+		r.fail("Resource not backed up", gr.String(), "", "", "what its requester may list could not be checked", err)
+		return nil
 	}
 	for _, ns := range scopes {
 		err := r.list(res, ns, selector, "", func(obj *unstructured.Unstructured) error {
@@ -442,6 +484,26 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 		r.info("Resource skipped", pvsGR.String(), "", "", "no backed-up claim is bound and cluster-scoped persistent volumes are not included")
 		return nil
 	}
+	take := func(pv *unstructured.Unstructured) error {
+		if err := r.backupItem(res, pv); err != nil {
+			return err
+		}
+		return r.snapshotVolume(pv)
+	}
+	if ok, err := r.mayList(res, ""); err != nil || !ok {
+		// As a requester who may not list volumes: those of their claims, one by one.
+		if all {
+			r.result.LeftOut = append(r.result.LeftOut, pvsGR.String()+" (all but those of backed-up objects)")
+			r.warn("Resource left out: its requester may not list it", pvsGR.String(), "", "", fmt.Sprintf("%s may not list persistent volumes; only those bound to backed-up claims are taken, if they may get them", r.actor), err)
+		}
+		claims := map[string]string{}
+		for claim, volume := range r.pvcVolumes {
+			claims[volume] = claim
+		}
+		return r.getEach(res, sets.List(r.boundPVs), func(name string) string {
+			return fmt.Sprintf("%s may not get persistent volumes: the volume of claim %s is not in the backup and is not snapshotted", r.actor, claims[name])
+		}, take)
+	}
 	return r.list(res, "", "", "", func(pv *unstructured.Unstructured) error {
 		switch {
 		case r.boundPVs.Has(pv.GetName()):
@@ -450,10 +512,7 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 			r.info("Item skipped", pvsGR.String(), "", pv.GetName(), "not bound to a backed-up claim")
 			return nil
 		}
-		if err := r.backupItem(res, pv); err != nil {
-			return err
-		}
-		return r.snapshotVolume(pv)
+		return take(pv)
 	})
 }
 
@@ -463,6 +522,23 @@ func (r *run) backupPersistentVolumes(res discovery.Resource) error {
 // name of its resource's directory.
 func (r *run) backupCRDs(res discovery.Resource) error {
 	all := r.clusterIncluded && r.resources.ShouldInclude(crdsGR.String())
+	if ok, err := r.mayList(res, ""); err != nil || !ok {
+		// As a requester who may not list definitions: those of their custom
+		// resources (resources of groups outside Kubernetes'), one by one.
+		if all {
+			r.result.LeftOut = append(r.result.LeftOut, crdsGR.String()+" (all but those of backed-up objects)")
+			r.warn("Resource left out: its requester may not list it", crdsGR.String(), "", "", fmt.Sprintf("%s may not list custom resource definitions; only those of backed-up custom resources are taken, if they may get them", r.actor), err)
+		}
+		var names []string
+		for gr := range r.grWithItems {
+			if g := schema.ParseGroupResource(gr).Group; strings.Contains(g, ".") && !strings.HasSuffix(g, ".k8s.io") {
+				names = append(names, gr)
+			}
+		}
+		return r.getEach(res, names, func(string) string {
+			return fmt.Sprintf("%s may not get custom resource definitions: a restore needs the definition in the cluster first", r.actor)
+		}, func(crd *unstructured.Unstructured) error { return r.backupItem(res, crd) })
+	}
 	return r.list(res, "", "", "", func(crd *unstructured.Unstructured) error {
 		switch {
 		case r.grWithItems.Has(crd.GetName()):
@@ -479,6 +555,26 @@ func (r *run) backupCRDs(res discovery.Resource) error {
 // namespace filter selects (see the package documentation).
 func (r *run) backupNamespaces(res discovery.Resource) error {
 	selectedToo := r.resources.ShouldInclude(namespacesGR.String()) && (r.clusterIncluded || !r.namespaces.IncludesAll())
+	if ok, err := r.mayList(res, ""); err != nil || !ok {
+		// As a requester who may not list namespaces: those with backed-up
+		// items and those named, one by one (a namespace admin may get theirs).
+		names := sets.List(r.nsWithItems)
+		if selectedToo {
+			for _, ns := range r.namespaces.Includes() {
+				if ns != collections.All && r.namespaces.ShouldInclude(ns) && !r.nsWithItems.Has(ns) {
+					names = append(names, ns)
+				}
+			}
+		}
+		return r.getEach(res, names, func(string) string {
+			return fmt.Sprintf("%s may not get this namespace: a restore creates it bare", r.actor)
+		}, func(ns *unstructured.Unstructured) error {
+			if !r.nsWithItems.Has(ns.GetName()) && !r.selector.Matches(labels.Set(ns.GetLabels())) {
+				return nil
+			}
+			return r.backupItem(res, ns)
+		})
+	}
 	return r.list(res, "", "", "", func(ns *unstructured.Unstructured) error {
 		name := ns.GetName()
 		switch {
@@ -671,10 +767,10 @@ var fullItemResources = map[schema.GroupResource]bool{podsGR: true, pvcsGR: true
 // pageLister returns how to list res in namespace: raw through the RawLister
 // when there is one, else through the dynamic client.
 func (r *run) pageLister(res discovery.Resource, namespace string) listFunc {
-	if r.b.raw != nil {
+	if r.raw != nil {
 		full := fullItemResources[res.GroupResource()]
 		return func(ctx context.Context, opts metav1.ListOptions) page {
-			data, err := r.b.raw.ListRaw(ctx, res.GVR, namespace, opts)
+			data, err := r.raw.ListRaw(ctx, res.GVR, namespace, opts)
 			if err != nil {
 				return page{err: err}
 			}
@@ -685,9 +781,9 @@ func (r *run) pageLister(res discovery.Resource, namespace string) listFunc {
 			return p
 		}
 	}
-	var client dynamic.ResourceInterface = r.b.client.Resource(res.GVR)
+	var client dynamic.ResourceInterface = r.client.Resource(res.GVR)
 	if namespace != "" {
-		client = r.b.client.Resource(res.GVR).Namespace(namespace)
+		client = r.client.Resource(res.GVR).Namespace(namespace)
 	}
 	return func(ctx context.Context, opts metav1.ListOptions) page {
 		list, err := client.List(ctx, opts)

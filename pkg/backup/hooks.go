@@ -105,7 +105,7 @@ func (r *run) runHook(pod *unstructured.Unstructured, specName string, phase hoo
 	switch {
 	case container == "":
 		err = errors.New("the pod has no containers")
-	case r.b.podExec == nil:
+	case r.podExec == nil:
 		err = errors.New("no pod command executor is configured")
 	default:
 		r.info(fmt.Sprintf("Running %s in container %s: %s", what, container, strings.Join(hook.Command, " ")), podsGR.String(), ns, name, "")
@@ -137,7 +137,7 @@ func (r *run) exec(ns, pod, container string, command []string, timeout time.Dur
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- r.b.podExec.ExecPodCommand(ctx, ns, pod, container, command, stdout, stderr)
+		done <- r.podExec.ExecPodCommand(ctx, ns, pod, container, command, stdout, stderr)
 	}()
 	select {
 	case err := <-done:

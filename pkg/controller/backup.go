@@ -31,8 +31,11 @@ import (
 	"github.com/heptio/ark/pkg/validation"
 )
 
-// Backupper is what the backup controller needs of the backup engine.
+// Backupper is what the backup controller needs of the backup engine:
+// Authorize says, before anything is written, why the backup's requester may
+// not have it (validation errors; none in single-tenant mode).
 type Backupper interface {
+	Authorize(ctx context.Context, backup *arkv1.Backup) []string
 	Backup(ctx context.Context, backup *arkv1.Backup, contents io.Writer, log io.Writer, progress func(arkv1.BackupProgress)) (*backup.Result, error)
 }
 
@@ -306,7 +309,10 @@ func (c *BackupController) validate(ctx context.Context, b *arkv1.Backup) []stri
 			break
 		}
 	}
-	return validation.BackupSpec(&b.Spec, c.resolver)
+	if errs := validation.BackupSpec(&b.Spec, c.resolver); len(errs) > 0 {
+		return errs
+	}
+	return c.backupper.Authorize(ctx, b)
 }
 
 // run takes the backup and uploads it; it returns the backup with its final

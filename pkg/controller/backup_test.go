@@ -34,7 +34,11 @@ type fakeBackupper struct {
 	failed error
 	// snapshotsFailed is the Result's count of failed volume snapshots.
 	snapshotsFailed int
+	// denied is what Authorize answers (the requester may not have the backup).
+	denied []string
 }
+
+func (f *fakeBackupper) Authorize(context.Context, *arkv1.Backup) []string { return f.denied }
 
 func (f *fakeBackupper) Backup(ctx context.Context, b *arkv1.Backup, contents, log io.Writer, progress func(arkv1.BackupProgress)) (*backup.Result, error) {
 	fmt.Fprintf(log, "{\"msg\":\"backing up %s\"}\n", b.Name)
@@ -94,6 +98,8 @@ func TestBackupController(t *testing.T) {
 		{name: "engine failure gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 1 << 20, failed: errors.New("hook failed")}, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "hook failed", wantMetadata: true},
 		{name: "upload broken midway gives Failed, recorded in the bucket", backupper: &fakeBackupper{size: 4 << 20}, uploadFailAfter: 1 << 20, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "connection reset", wantMetadata: true},
 		{name: "name taken in the bucket", backupper: &fakeBackupper{size: 100}, existingInStore: true, wantPhase: arkv1.BackupPhaseFailed, wantInErrors: "already exists in the bucket"},
+		{name: "requester refused: FailedValidation, nothing in the bucket", backupper: &fakeBackupper{size: 100, denied: []string{"alice may not list secrets in namespace team-b"}},
+			wantPhase: arkv1.BackupPhaseFailedValidation, wantInErrors: "alice may not list secrets in namespace team-b"},
 		{name: "restore-only mode", backupper: &fakeBackupper{}, restoreOnly: true, wantPhase: arkv1.BackupPhaseFailedValidation, wantInErrors: "restore-only mode"},
 		{
 			name:         "unknown resource",

@@ -31,6 +31,12 @@ type DownloadURLSigner interface {
 	ListDownloads(ctx context.Context) ([]string, error)
 }
 
+// DownloadAuthorizer decides whether the requester of a download request may
+// have a file of backup (authz.Downloads): nil, or an error saying why not.
+type DownloadAuthorizer interface {
+	Authorize(ctx context.Context, req *arkv1.DownloadRequest, backup string) error
+}
+
 // DownloadURLTTL is how long a download URL, and its request, live.
 const DownloadURLTTL = 10 * time.Minute
 
@@ -42,12 +48,15 @@ type DownloadRequestController struct {
 	client   arkv1client.DownloadRequestsGetter
 	signer   DownloadURLSigner
 	clock    clock.PassiveClock
+	// authorizer, if set, must grant a request before a URL is signed.
+	authorizer DownloadAuthorizer
 	options
 }
 
 // NewDownloadRequestController returns the controller; Register it with a Runner.
-func NewDownloadRequestController(requests arklisters.DownloadRequestLister, restores arklisters.RestoreLister, client arkv1client.DownloadRequestsGetter, signer DownloadURLSigner, clk clock.PassiveClock, opts ...Option) *DownloadRequestController {
-	return &DownloadRequestController{requests: requests, restores: restores, client: client, signer: signer, clock: clk, options: newOptions(opts)}
+// A nil authorizer grants every request (single-tenant mode).
+func NewDownloadRequestController(requests arklisters.DownloadRequestLister, restores arklisters.RestoreLister, client arkv1client.DownloadRequestsGetter, signer DownloadURLSigner, authorizer DownloadAuthorizer, clk clock.PassiveClock, opts ...Option) *DownloadRequestController {
+	return &DownloadRequestController{requests: requests, restores: restores, client: client, signer: signer, authorizer: authorizer, clock: clk, options: newOptions(opts)}
 }
 
 // Register makes r run the controller on every download request (the
@@ -108,6 +117,7 @@ func (c *DownloadRequestController) Sync(ctx context.Context, key string) (time.
 func (c *DownloadRequestController) sign(ctx context.Context, req *arkv1.DownloadRequest) (string, error) {
 	t := req.Spec.Target
 	target := persistence.DownloadTarget{Kind: persistence.DownloadKind(t.Kind), Name: t.Name}
+	backup := t.Name
 	switch t.Kind {
 	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
 		restore, err := c.restores.Restores(req.Namespace).Get(t.Name)
@@ -115,6 +125,14 @@ func (c *DownloadRequestController) sign(ctx context.Context, req *arkv1.Downloa
 			return "", fmt.Errorf("restore %q: %w", t.Name, err)
 		}
 		target.BackupName = restore.Spec.BackupName
+		backup = restore.Spec.BackupName
+	}
+	// Every file of a backup, and of its restores, names or holds its
+	// objects: the requester must be allowed to read them all.
+	if c.authorizer != nil {
+		if err := c.authorizer.Authorize(ctx, req, backup); err != nil {
+			return "", err
+		}
 	}
 	return c.signer.GetDownloadURLFor(ctx, target, DownloadURLTTL, req.Spec.Recipient, string(req.UID))
 }

@@ -30,8 +30,12 @@ import (
 	"github.com/heptio/ark/pkg/validation"
 )
 
-// Restorer is what the restore controller needs of the restore engine.
+// Restorer is what the restore controller needs of the restore engine:
+// Authorize says, before the restore is claimed, why its requester may not
+// have it (validation errors); Restore checks the rest once the backup is
+// read (a *restore.InvalidError), before the first write.
 type Restorer interface {
+	Authorize(ctx context.Context, restore *arkv1.Restore) []string
 	Restore(ctx context.Context, restore *arkv1.Restore, backup *arkv1.Backup, contents io.Reader, log io.Writer, progress func(arkv1.RestoreProgress)) (*restore.Result, error)
 }
 
@@ -183,6 +187,7 @@ func (c *RestoreController) Sync(ctx context.Context, key string) (time.Duration
 func (c *RestoreController) validate(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, []string) {
 	errs := validation.RestoreSpec(&r.Spec, nil)
 	errs = append(errs, validation.ProtectedNamespaceTargets(&r.Spec, r.Namespace)...)
+	errs = append(errs, c.restorer.Authorize(ctx, r)...)
 	if r.Spec.BackupName == "" {
 		return nil, errs
 	}

@@ -27,6 +27,8 @@ type fakeRestorer struct {
 	gotData string
 }
 
+func (f *fakeRestorer) Authorize(context.Context, *arkv1.Restore) []string { return nil }
+
 func (f *fakeRestorer) Restore(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, contents io.Reader, log io.Writer, progress func(arkv1.RestoreProgress)) (*restore.Result, error) {
 	data, _ := io.ReadAll(contents)
 	f.gotData = string(data)

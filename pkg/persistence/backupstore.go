@@ -332,6 +332,35 @@ func (s *BackupStore) BackupExists(ctx context.Context, name string) (bool, erro
 	return err == nil, err
 }
 
+// maxResourceListSize bounds the resource list read from the bucket (gunzipped).
+const maxResourceListSize = 256 << 20
+
+// GetBackupResourceList returns the resource list of backup name
+// (format.ResourceListFile), and false when the bucket holds none (a backup
+// that failed, or one written by an older ark).
+func (s *BackupStore) GetBackupResourceList(ctx context.Context, name string) (format.ResourceList, bool, error) {
+	if err := ValidateName("backup", name); err != nil {
+		return nil, false, err
+	}
+	r, err := s.store.GetObject(ctx, s.bucket, s.resourceListKey(name))
+	if errors.Is(err, cloudprovider.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the resource list of backup %q: %w", name, err)
+	}
+	defer r.Close()
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the resource list of backup %q: %w", name, err)
+	}
+	var list format.ResourceList
+	if err := json.NewDecoder(io.LimitReader(gz, maxResourceListSize)).Decode(&list); err != nil {
+		return nil, false, fmt.Errorf("decoding the resource list of backup %q: %w", name, err)
+	}
+	return list, true, nil
+}
+
 // maxMetadataSize bounds the Backup object read from the bucket.
 const maxMetadataSize = 16 << 20
 

@@ -135,7 +135,7 @@ func (s *run) waitForQuotas(ctx context.Context) {
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "resourcequotas"}
 	for _, q := range quotas {
 		err := wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
-			o, err := s.client.Resource(gvr).Namespace(q.Namespace).Get(ctx, q.Name, metav1.GetOptions{})
+			o, err := s.Restorer.client.Resource(gvr).Namespace(q.Namespace).Get(ctx, q.Name, metav1.GetOptions{})
 			if err != nil {
 				return false, nil
 			}

@@ -640,7 +640,9 @@ func (s *run) pvPresent(ctx context.Context, name string) bool {
 }
 
 func (s *run) pvExists(ctx context.Context, name string) bool {
-	_, err := s.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}).Get(ctx, name, metav1.GetOptions{})
+	// Read as the server: whether the volume exists decides how its claim is
+	// restored, and a namespace admin may not get volumes.
+	_, err := s.Restorer.client.Resource(schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}).Get(ctx, name, metav1.GetOptions{})
 	return err == nil
 }
 
@@ -781,6 +783,11 @@ func (s *run) createNamespace(ctx context.Context, e *namespaceState, target str
 	setRestoreLabel(obj, s.restore.Name)
 	gvr := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	_, err := s.client.Resource(gvr).Create(ctx, obj, s.createOptions())
+	if apierrors.IsForbidden(err) && s.namespaceExists(ctx, target) {
+		// A requester who may not create namespaces is refused before the
+		// API server looks whether it exists: theirs does.
+		err = apierrors.NewAlreadyExists(gvr.GroupResource(), target)
+	}
 	switch {
 	case err == nil:
 		e.created = true
@@ -864,7 +871,8 @@ func (s *run) ownerWhere(ctx context.Context, it *archiveItem, o metav1.OwnerRef
 		return v.(string)
 	}
 	where := "in the cluster"
-	_, err = s.client.Resource(gvr).Namespace(s.mapNamespace(ns)).Get(ctx, o.Name, metav1.GetOptions{})
+	// Read as the server: it only decides whether the item is skipped.
+	_, err = s.Restorer.client.Resource(gvr).Namespace(s.mapNamespace(ns)).Get(ctx, o.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		where = ""
 	}

@@ -27,6 +27,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/oplog"
 	"github.com/heptio/ark/pkg/util/collections"
 )
@@ -104,6 +105,12 @@ type Options struct {
 	// ListItems fills Result.Items. Off, the Result only counts them: the
 	// server does not keep one ItemRef per object of a large restore.
 	ListItems bool
+	// Acting returns whom a restore writes as (package authz): the client
+	// that creates, updates and reads existing objects (impersonating its
+	// requester), and the actor whose permissions are checked before the
+	// first write (authorize). An error refuses the restore. Nil: every
+	// restore writes through the Restorer's client, unchecked.
+	Acting func(*arkv1.Restore) (dynamic.Interface, *authz.Actor, error)
 }
 
 // Restorer restores backups. It is safe for concurrent use: each Restore
@@ -141,6 +148,13 @@ func NewRestorer(discovery Discovery, client dynamic.Interface, opts Options) *R
 // run is the state of one Restore call.
 type run struct {
 	*Restorer
+	// client is what the restore writes (and reads existing objects) through:
+	// its requester's (Options.Acting), or the Restorer's. Observations that
+	// decide how items are restored (does a PV exist, is a CRD established,
+	// has a quota a status, where is an owner) use Restorer.client, the
+	// server's.
+	client   dynamic.Interface
+	actor    *authz.Actor
 	restore  *arkv1.Restore
 	backup   *arkv1.Backup
 	arc      *archive
@@ -205,6 +219,7 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 	}
 	s := &run{
 		Restorer:   r,
+		client:     r.client,
 		restore:    restore,
 		backup:     backup,
 		col:        newCollector(),
@@ -215,6 +230,13 @@ func (r *Restorer) Restore(ctx context.Context, restore *arkv1.Restore, backup *
 	}
 	if restore.Spec.DryRun {
 		s.col.res.Results.DryRun = newDryRunResults()
+	}
+	if r.opts.Acting != nil {
+		client, actor, err := r.opts.Acting(restore)
+		if err != nil {
+			return s.col.result(), &InvalidError{Errors: []string{err.Error()}}
+		}
+		s.client, s.actor = client, actor
 	}
 	start := r.opts.Clock.Now()
 	s.log.Info("restore started", "backup", restore.Spec.BackupName, "workers", r.opts.Workers, "dryRun", restore.Spec.DryRun)
@@ -272,6 +294,9 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		return nil, fmt.Errorf("discovering the cluster's resources: %w", err)
 	}
 	if err := s.checkFilters(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx); err != nil {
 		return nil, err
 	}
 

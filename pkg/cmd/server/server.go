@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -31,6 +32,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/backup"
 	"github.com/heptio/ark/pkg/buildinfo"
 	"github.com/heptio/ark/pkg/client"
@@ -71,6 +73,10 @@ type Options struct {
 	LeaseDuration time.Duration
 	RenewDeadline time.Duration
 	RetryPeriod   time.Duration
+
+	// SingleTenant makes the server act as itself for everyone, as before
+	// requesters existed (package authz, Tenancy).
+	SingleTenant bool
 }
 
 // The server's client-side rate limit. By default there is none (QPS < 0, as
@@ -179,6 +185,7 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby server waits after the last renewal before taking the lease over.")
 	flags.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew the lease before it stops.")
 	flags.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often the lease is tried or renewed.")
+	flags.BoolVar(&o.SingleTenant, "single-tenant", o.SingleTenant, "Act with the server's own permissions for everyone: backups list, restores write, hooks exec and downloads are granted as the server's ServiceAccount, whoever asked, and objects without a recorded requester are accepted. Off (the default), the server acts as each object's requester (impersonation, checked first with SubjectAccessReviews): see the README, \"Security\".")
 	flags.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Least important log lines to write: debug, info, warning or error.")
 	flags.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Format of the log: text or json (one object per line).")
 }
@@ -466,14 +473,25 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 		logger.Info("Cluster identity", "clusterID", ns.UID)
 	}
 
+	tenancy := authz.NewTenancy(c.restConfig, c.kube.AuthorizationV1(), o.SingleTenant)
+	if o.SingleTenant {
+		logger.Info("Single-tenant mode: backups, restores, hooks and downloads act with the server's own permissions, whoever asked")
+	} else {
+		logger.Info("Multi-tenant mode: backups, restores, hooks and downloads act as their requester")
+	}
 	backupper := backup.NewBackupper(discoveryHelper, c.dynamic, podExec, st.snapshotter, clk,
-		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister))
+		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister), backup.WithActing(backupActing(tenancy)))
 	restorer := restore.NewRestorer(discoveryHelper, c.dynamic, restore.Options{
 		VolumeRestorer:     st.volumeRestorer,
 		Workers:            o.RestoreItemWorkers,
 		ResourcePriorities: cfg.EffectiveResourcePriorities(),
 		Clock:              clk,
+		Acting:             restoreActing(tenancy),
 	})
+	var downloads controller.DownloadAuthorizer
+	if !o.SingleTenant {
+		downloads = &authz.Downloads{Tenancy: tenancy, ResourceList: st.backups.GetBackupResourceList, Resource: kindResource(discoveryHelper)}
+	}
 	sc := &serverControllers{
 		backup: controller.NewBackupController(v1.Backups().Lister(), c.ark.ArkV1(), backupper,
 			resolver{discoveryHelper}, st.backups, clk, cfg.RestoreOnlyMode, opts...),
@@ -482,7 +500,7 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 	byName := map[string]controller.Controller{
 		"backup":           sc.backup,
 		"restore":          sc.restore,
-		"download-request": controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), c.ark.ArkV1(), st.backups, clk, opts...),
+		"download-request": controller.NewDownloadRequestController(v1.DownloadRequests().Lister(), v1.Restores().Lister(), c.ark.ArkV1(), st.backups, downloads, clk, opts...),
 		"server-status-request": controller.NewServerStatusRequestController(v1.ServerStatusRequests().Lister(), c.ark.ArkV1(),
 			controller.ServerVersion{Version: buildinfo.Version, GitCommit: buildinfo.GitSHA}, clk, opts...),
 		"schedule": controller.NewScheduleController(v1.Schedules().Lister(), c.ark.ArkV1(), clk, cfg.EffectiveScheduleSyncPeriod(), cfg.RestoreOnlyMode, opts...),
@@ -647,4 +665,57 @@ func registerTolerantInformers(ctx context.Context, factory arkinformers.SharedI
 	register(&arkv1.BackupVerificationRequest{}, func() cache.SharedIndexInformer {
 		return tolerant.NewInformer[*arkv1.BackupVerificationRequest](client, tolerant.Resource("BackupVerificationRequest"), namespace, 0, report)
 	})
+}
+
+// backupActing gives each backup the clients of whom tenancy acts as for it:
+// its requester (impersonated) or the server.
+func backupActing(tenancy *authz.Tenancy) func(*arkv1.Backup) (*backup.Acting, error) {
+	return func(b *arkv1.Backup) (*backup.Acting, error) {
+		actor, err := tenancy.ActorFor(b)
+		if err != nil {
+			return nil, err
+		}
+		cfg := actor.Config()
+		client, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := backup.NewRESTRawLister(cfg)
+		if err != nil {
+			return nil, err
+		}
+		exec, err := backup.NewRemotePodCommandExecutor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &backup.Acting{Client: client, Raw: raw, PodExec: exec, Actor: actor}, nil
+	}
+}
+
+// restoreActing gives each restore the client of whom tenancy acts as for
+// it: its requester (impersonated) or the server.
+func restoreActing(tenancy *authz.Tenancy) func(*arkv1.Restore) (dynamic.Interface, *authz.Actor, error) {
+	return func(r *arkv1.Restore) (dynamic.Interface, *authz.Actor, error) {
+		actor, err := tenancy.ActorFor(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		client, err := dynamic.NewForConfig(actor.Config())
+		if err != nil {
+			return nil, nil, err
+		}
+		return client, actor, nil
+	}
+}
+
+// kindResource maps a kind to its resource through discovery.
+func kindResource(h *discovery.Helper) func(schema.GroupVersionKind) (schema.GroupResource, bool) {
+	return func(gvk schema.GroupVersionKind) (schema.GroupResource, bool) {
+		for _, r := range h.Resources() {
+			if r.GVR.Group == gvk.Group && r.API.Kind == gvk.Kind {
+				return r.GroupResource(), true
+			}
+		}
+		return schema.GroupResource{}, false
+	}
 }

@@ -633,6 +633,21 @@ func schema_pkg_apis_ark_v1_BackupStatus(ref common.ReferenceCallback) common.Op
 							},
 						},
 					},
+					"leftOut": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LeftOut names what the backup left out because its requester may not read it (the server acts as the requester): one entry per resource, with the namespaces or objects (\"configmaps in namespaces ns2, ns3\", \"persistentvolumes pv1\"). Each is also a warning.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Default: "",
+										Type:    []string{"string"},
+										Format:  "",
+									},
+								},
+							},
+						},
+					},
 					"warnings": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Warnings counts the warnings the backup logged.",

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/cmd/ark"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/test/arkserver"
@@ -85,10 +86,7 @@ func startArk(t testing.TB, c *cluster.Cluster, opts envOptions) *arkEnv {
 	if err := os.MkdirAll(filepath.Join(e.bucket, "ark"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	var err error
-	if e.ark, err = arkclient.NewForConfig(c.RESTConfig()); err != nil {
-		t.Fatal(err)
-	}
+	e.ark = adminArkClient(t, c)
 	cfg := &arkv1.Config{
 		ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: arkv1.DefaultConfigName},
 		BackupStorageProvider: arkv1.ObjectStorageProviderConfig{
@@ -111,6 +109,23 @@ func startArk(t testing.TB, c *cluster.Cluster, opts envOptions) *arkEnv {
 	}
 	e.startServer()
 	return e
+}
+
+// adminArkClient is the test's typed ark client, as the cluster's admin. It
+// records its user as the requester of what it creates, as the CLI does: in
+// its default (multi-tenant) mode the server acts as each object's requester
+// and refuses objects without one.
+func adminArkClient(t testing.TB, c *cluster.Cluster) arkclient.Interface {
+	t.Helper()
+	cfg := c.RESTConfig()
+	if err := authz.RecordRequester(cfg); err != nil {
+		t.Fatal(err)
+	}
+	client, err := arkclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }
 
 // startServer starts the server process (again, after a stop or an exit on

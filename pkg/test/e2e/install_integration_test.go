@@ -22,7 +22,6 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/buildinfo"
 	"github.com/heptio/ark/pkg/cmd/ark"
-	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/install"
 	"github.com/heptio/ark/pkg/test/arkserver"
 )
@@ -171,9 +170,7 @@ func TestInstallBackupRestoreUninstall(t *testing.T) {
 		t.Errorf("a second install changed the Config: %v", err)
 	}
 
-	if e.ark, err = arkclient.NewForConfig(testCluster.RESTConfig()); err != nil {
-		t.Fatal(err)
-	}
+	e.ark = adminArkClient(t, testCluster)
 	e.server = arkserver.New(t, testCluster, arkserver.Options{Namespace: ns, Installed: true})
 	e.httpAddr = e.server.Address()
 	e.exitErr = e.server.ExitErr

@@ -5,13 +5,17 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -38,6 +42,13 @@ func newTenant(t *testing.T, e *arkEnv, user, namespace string) *tenant {
 	t.Helper()
 	ctx := context.Background()
 	rbac := testCluster.Client().RbacV1()
+	// The ClusterRole aggregation controller fills edit from its parts.
+	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		edit, err := rbac.ClusterRoles().Get(ctx, "edit", metav1.GetOptions{})
+		return err == nil && len(edit.Rules) > 0, nil
+	}); err != nil {
+		t.Fatalf("the ClusterRole edit has no rules (is the clusterrole-aggregation-controller running?): %v", err)
+	}
 	subject := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
 	if _, err := rbac.RoleBindings(namespace).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: user + "-edit"},
@@ -77,6 +88,16 @@ func newTenant(t *testing.T, e *arkEnv, user, namespace string) *tenant {
 	path := filepath.Join(t.TempDir(), user+".kubeconfig")
 	if err := clientcmd.WriteToFile(*raw, path); err != nil {
 		t.Fatal(err)
+	}
+	// The API server loads a new admission policy in the background: wait
+	// until it refuses a forged requester (a dry-run create).
+	forged := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, GenerateName: "policy-probe-"}}
+	authz.SetRequester(forged, authz.Requester{Username: "someone-else"})
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.ArkV1().Backups(e.namespace).Create(ctx, forged, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err != nil && strings.Contains(err.Error(), format.RequesterAnnotation), nil
+	}); err != nil {
+		t.Fatalf("the admission policy ark-requester does not refuse a forged requester: %v", err)
 	}
 	return &tenant{user: user, config: cfg, ark: client, kubeconfig: path}
 }
@@ -229,5 +250,280 @@ func TestRestoreIntoProtectedNamespaces(t *testing.T) {
 	})
 	if _, err := testCluster.Client().CoreV1().ConfigMaps("kube-public").Get(ctx, "guarded", metav1.GetOptions{}); err != nil {
 		t.Errorf("the allowed restore did not create the ConfigMap: %v", err)
+	}
+}
+
+// recordingClient is the tenant's typed ark client that records them as the
+// requester of what it creates, as the CLI does.
+func (tn *tenant) recordingClient(t *testing.T) arkclient.Interface {
+	t.Helper()
+	cfg := rest.CopyConfig(tn.config)
+	if err := authz.RecordRequester(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c, err := arkclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func createSecret(t *testing.T, ns, name, value string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name}, StringData: map[string]string{"password": value}}
+	if _, err := testCluster.Client().CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitDownload creates a download request through client and waits for the
+// server's answer.
+func waitDownload(t *testing.T, e *arkEnv, client arkclient.Interface, kind arkv1.DownloadTargetKind, name string) *arkv1.DownloadRequest {
+	t.Helper()
+	ctx := context.Background()
+	req, err := client.ArkV1().DownloadRequests(e.namespace).Create(ctx, &arkv1.DownloadRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, GenerateName: "dl-"},
+		Spec:       arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *arkv1.DownloadRequest
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err = e.ark.ArkV1().DownloadRequests(e.namespace).Get(ctx, req.Name, metav1.GetOptions{})
+		return err == nil && got.Status.Phase != "" && got.Status.Phase != arkv1.DownloadRequestPhaseNew, nil
+	})
+	if err != nil {
+		t.Fatalf("download request %s was not answered: %v", req.Name, err)
+	}
+	return got
+}
+
+// restorePhase waits for a restore created by the CLI and returns it.
+func waitRestore(t *testing.T, e *arkEnv, name string) *arkv1.Restore {
+	t.Helper()
+	var r *arkv1.Restore
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		r, err = e.ark.ArkV1().Restores(e.namespace).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && r.Status.Phase.IsFinal(), nil
+	})
+	if err != nil {
+		t.Fatalf("restore %s did not finish: %v", name, err)
+	}
+	return r
+}
+
+func waitBackup(t *testing.T, e *arkEnv, name string) *arkv1.Backup {
+	t.Helper()
+	var b *arkv1.Backup
+	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		var err error
+		b, err = e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
+		return err == nil && b.Status.Phase.IsFinal(), nil
+	})
+	if err != nil {
+		t.Fatalf("backup %s did not finish: %v", name, err)
+	}
+	return b
+}
+
+// The server acts as whoever asked (multi-tenant mode, the default). A user
+// who may only edit team-a backs up and restores team-a; they cannot back up
+// team-b, restore into team-b or kube-system, copy team-b's Secret into
+// team-a through a mapping, or download a backup holding team-b's Secrets;
+// a wildcard backup of theirs leaves out, with warnings, what they may not
+// list. A cluster admin does everything as before. Objects without a
+// requester are refused.
+func TestServerActsAsTheRequester(t *testing.T) {
+	ctx := context.Background()
+	e := startArk(t, testCluster, envOptions{})
+	teamA, teamB := testCluster.NewNamespace(t), testCluster.NewNamespace(t)
+	alice := newTenant(t, e, "alice-"+e.namespace[len(e.namespace)-5:], teamA)
+	aliceArk := alice.recordingClient(t)
+	createConfigMaps(t, testCluster, teamA, "a-settings")
+	createSecret(t, teamA, "a-secret", "alice-value")
+	createSecret(t, teamB, "b-secret", "bob-value")
+	cms := testCluster.Client().CoreV1().ConfigMaps(teamA)
+	secretsOf := func(ns string) []string {
+		list, err := testCluster.Client().CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range list.Items {
+			names = append(names, s.Name)
+		}
+		return names
+	}
+
+	// Alice backs up her namespace and restores it.
+	if out, err := alice.run(e, "backup", "create", "a1", "--include-namespaces", teamA, "--wait"); err != nil {
+		t.Fatalf("backup as %s: %v\n%s", alice.user, err, out)
+	}
+	if b := waitBackup(t, e, "a1"); b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.Progress == nil || b.Status.Progress.ItemsBackedUp < 3 {
+		t.Fatalf("alice's backup of %s: %s %+v %q %s", teamA, b.Status.Phase, b.Status.Progress, b.Status.ValidationErrors, b.Status.FailureReason)
+	}
+	if err := cms.Delete(ctx, "a-settings", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := alice.run(e, "restore", "create", "a1", "--name", "a1-back", "--wait"); err != nil {
+		t.Fatalf("restore as %s: %v\n%s", alice.user, err, out)
+	}
+	if r := waitRestore(t, e, "a1-back"); r.Status.Phase != arkv1.RestorePhaseCompleted {
+		t.Errorf("alice's restore of %s: %s %q %s", teamA, r.Status.Phase, r.Status.ValidationErrors, r.Status.FailureReason)
+	}
+	if _, err := cms.Get(ctx, "a-settings", metav1.GetOptions{}); err != nil {
+		t.Errorf("alice's restore did not bring the ConfigMap back: %v", err)
+	}
+	// She may download her own backup.
+	if got := waitDownload(t, e, aliceArk, arkv1.DownloadTargetKindBackupContents, "a1"); got.Status.Phase != arkv1.DownloadRequestPhaseProcessed || got.Status.DownloadURL == "" {
+		t.Errorf("alice's download of her backup: %s %q", got.Status.Phase, got.Status.FailureReason)
+	}
+
+	// She cannot restore into team-b, nor into kube-system (even where the
+	// protected-namespace guard is waived): FailedValidation naming it, nothing written.
+	for name, target := range map[string]string{"to-b": teamB, "to-system": "kube-system"} {
+		out, _ := alice.run(e, "restore", "create", "a1", "--name", name, "--namespace-mappings", teamA+":"+target, "--allow-protected-namespace-targets", "--wait")
+		r := waitRestore(t, e, name)
+		errs := strings.Join(r.Status.ValidationErrors, "; ")
+		if r.Status.Phase != arkv1.RestorePhaseFailedValidation || !strings.Contains(errs, "create configmaps in namespace "+target) || !strings.Contains(errs, alice.user) {
+			t.Errorf("restore into %s as %s: %s %q; want FailedValidation naming create configmaps there\n%s", target, alice.user, r.Status.Phase, errs, out)
+		}
+		if _, err := testCluster.Client().CoreV1().ConfigMaps(target).Get(ctx, "a-settings", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the ConfigMap reached %s: %v", target, err)
+		}
+		if _, err := testCluster.Client().CoreV1().Secrets(target).Get(ctx, "a-secret", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the Secret reached %s: %v", target, err)
+		}
+	}
+
+	// The cluster admin backs up team-b (as before).
+	if out := e.mustRun("backup", "create", "b1", "--include-namespaces", teamB, "--wait"); !strings.Contains(out, "Completed") {
+		t.Fatalf("admin backup of %s:\n%s", teamB, out)
+	}
+	// Alice cannot copy team-b's Secret into team-a through a mapping.
+	out, _ := alice.run(e, "restore", "create", "b1", "--name", "steal", "--namespace-mappings", teamB+":"+teamA, "--wait")
+	r := waitRestore(t, e, "steal")
+	if errs := strings.Join(r.Status.ValidationErrors, "; "); r.Status.Phase != arkv1.RestorePhaseFailedValidation ||
+		!strings.Contains(errs, "get secrets in namespace "+teamB) {
+		t.Errorf("copying %s's Secret into %s: %s %q; want FailedValidation naming get secrets in %s\n%s", teamB, teamA, r.Status.Phase, errs, teamB, out)
+	}
+	if _, err := testCluster.Client().CoreV1().Secrets(teamA).Get(ctx, "b-secret", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("team-b's Secret reached %s: %v (secrets there: %v)", teamA, err, secretsOf(teamA))
+	}
+	// Nor the same as a dry run.
+	out, _ = alice.run(e, "restore", "create", "b1", "--name", "steal-dry", "--namespace-mappings", teamB+":"+teamA, "--dry-run", "--wait")
+	if r := waitRestore(t, e, "steal-dry"); r.Status.Phase != arkv1.RestorePhaseFailedValidation {
+		t.Errorf("dry run copying %s's Secret: %s %q\n%s", teamB, r.Status.Phase, r.Status.ValidationErrors, out)
+	}
+	// Nor download a backup holding team-b's Secrets: no URL is issued.
+	for _, kind := range []arkv1.DownloadTargetKind{arkv1.DownloadTargetKindBackupContents, arkv1.DownloadTargetKindBackupLog, arkv1.DownloadTargetKindBackupResourceList} {
+		got := waitDownload(t, e, aliceArk, kind, "b1")
+		if got.Status.Phase != arkv1.DownloadRequestPhaseFailed || got.Status.DownloadURL != "" || !strings.Contains(got.Status.FailureReason, "may not get secrets in namespace "+teamB) {
+			t.Errorf("%s of b1 as %s: %s %q (url given: %v); want Failed naming secrets in %s", kind, alice.user, got.Status.Phase, got.Status.FailureReason, got.Status.DownloadURL != "", teamB)
+		}
+	}
+	if out, err := alice.run(e, "backup", "download", "b1", "-o", filepath.Join(t.TempDir(), "b1.tgz")); err == nil || !strings.Contains(out+err.Error(), "refused") {
+		t.Errorf("ark backup download b1 as %s: %v\n%s", alice.user, err, out)
+	}
+	// Nor back up team-b: named, it fails validation.
+	for name, args := range map[string][]string{
+		"b-all":     {"--include-namespaces", teamB},
+		"b-secrets": {"--include-namespaces", teamB, "--include-resources", "secrets"},
+	} {
+		if out, err := alice.run(e, append([]string{"backup", "create", name}, args...)...); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		b := waitBackup(t, e, name)
+		if errs := strings.Join(b.Status.ValidationErrors, "; "); b.Status.Phase != arkv1.BackupPhaseFailedValidation || !strings.Contains(errs, teamB) || !strings.Contains(errs, alice.user+" may not") {
+			t.Errorf("backup %s of %s as %s: %s %q; want FailedValidation naming %s", name, teamB, alice.user, b.Status.Phase, errs, teamB)
+		}
+		if _, err := os.Stat(filepath.Join(e.bucket, "ark", name)); !os.IsNotExist(err) {
+			t.Errorf("backup %s that failed validation wrote to the bucket: %v", name, err)
+		}
+	}
+	// A backup of everything, as alice, holds what she may list and says
+	// what it left out.
+	if out, err := alice.run(e, "backup", "create", "wide", "--wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wide := waitBackup(t, e, "wide")
+	if wide.Status.Phase != arkv1.BackupPhaseCompleted || wide.Status.Warnings == 0 {
+		t.Errorf("alice's backup of everything: %s with %d warnings; want Completed with warnings", wide.Status.Phase, wide.Status.Warnings)
+	}
+	details := e.mustRun("backup", "describe", "wide", "--details")
+	if !strings.Contains(details, "Left out (its requester may not read it):") || !strings.Contains(details, teamB) {
+		t.Errorf("describe does not say what alice's backup of everything left out:\n%s", details)
+	}
+	if !strings.Contains(details, teamA+"/a-secret") || strings.Contains(details, teamB+"/b-secret") {
+		t.Errorf("alice's backup of everything: want %s/a-secret and not %s/b-secret:\n%s", teamA, teamB, details)
+	}
+	logs := e.mustRun("backup", "logs", "wide")
+	if !strings.Contains(logs, "left out") || !strings.Contains(logs, teamB) {
+		t.Errorf("the log of alice's backup of everything does not say what was left out:\n%.3000s", logs)
+	}
+
+	// The cluster admin restores team-b's backup elsewhere and downloads it, as before.
+	teamC := testCluster.NewNamespace(t)
+	if out := e.mustRun("restore", "create", "b1", "--name", "b-to-c", "--namespace-mappings", teamB+":"+teamC, "--wait"); !strings.Contains(out, "Completed") {
+		t.Errorf("admin restore:\n%s", out)
+	}
+	if _, err := testCluster.Client().CoreV1().Secrets(teamC).Get(ctx, "b-secret", metav1.GetOptions{}); err != nil {
+		t.Errorf("the admin's restore did not create the Secret: %v", err)
+	}
+	if got := waitDownload(t, e, e.ark, arkv1.DownloadTargetKindBackupContents, "b1"); got.Status.Phase != arkv1.DownloadRequestPhaseProcessed {
+		t.Errorf("admin download: %s %q", got.Status.Phase, got.Status.FailureReason)
+	}
+
+	// Objects without a requester (kubectl, a client that does not record
+	// it) are refused, saying how to make them.
+	plain, err := arkclient.NewForConfig(testCluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.ArkV1().Backups(e.namespace).Create(ctx, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "anonymous"},
+		Spec: arkv1.BackupSpec{IncludedNamespaces: []string{teamA}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b := waitBackup(t, e, "anonymous"); b.Status.Phase != arkv1.BackupPhaseFailedValidation || !strings.Contains(strings.Join(b.Status.ValidationErrors, ";"), "ark CLI") {
+		t.Errorf("backup without requester: %s %q", b.Status.Phase, b.Status.ValidationErrors)
+	}
+	if got := waitDownload(t, e, plain, arkv1.DownloadTargetKindBackupLog, "a1"); got.Status.Phase != arkv1.DownloadRequestPhaseFailed || !strings.Contains(got.Status.FailureReason, "no requester") {
+		t.Errorf("download without requester: %s %q", got.Status.Phase, got.Status.FailureReason)
+	}
+}
+
+// With --single-tenant the server acts with its own permissions for
+// everyone, as before requesters existed: objects without a requester run,
+// and a user who may only edit team-a restores into team-b.
+func TestSingleTenantMode(t *testing.T) {
+	ctx := context.Background()
+	e := startArk(t, testCluster, envOptions{args: []string{"--single-tenant"}})
+	teamA, teamB := testCluster.NewNamespace(t), testCluster.NewNamespace(t)
+	alice := newTenant(t, e, "alice-"+e.namespace[len(e.namespace)-5:], teamA)
+	createConfigMaps(t, testCluster, teamA, "a-settings")
+	plain, err := arkclient.NewForConfig(testCluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.ArkV1().Backups(e.namespace).Create(ctx, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "anonymous"},
+		Spec: arkv1.BackupSpec{IncludedNamespaces: []string{teamA}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b := waitBackup(t, e, "anonymous"); b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup without requester in single-tenant mode: %s %q %s", b.Status.Phase, b.Status.ValidationErrors, b.Status.FailureReason)
+	}
+	if out, err := alice.run(e, "restore", "create", "anonymous", "--name", "to-b", "--namespace-mappings", teamA+":"+teamB, "--wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r := waitRestore(t, e, "to-b"); r.Status.Phase != arkv1.RestorePhaseCompleted {
+		t.Errorf("restore into %s in single-tenant mode: %s %q", teamB, r.Status.Phase, r.Status.ValidationErrors)
+	}
+	if _, err := testCluster.Client().CoreV1().ConfigMaps(teamB).Get(ctx, "a-settings", metav1.GetOptions{}); err != nil {
+		t.Errorf("single-tenant restore did not write into %s: %v", teamB, err)
+	}
+	if got := waitDownload(t, e, plain, arkv1.DownloadTargetKindBackupContents, "anonymous"); got.Status.Phase != arkv1.DownloadRequestPhaseProcessed {
+		t.Errorf("download without requester in single-tenant mode: %s %q", got.Status.Phase, got.Status.FailureReason)
 	}
 }

@@ -245,6 +245,12 @@ type BackupStatus struct {
 	// instant for them.
 	// +optional
 	InconsistentResources []string `json:"inconsistentResources,omitempty"`
+	// LeftOut names what the backup left out because its requester may not
+	// read it (the server acts as the requester): one entry per resource,
+	// with the namespaces or objects ("configmaps in namespaces ns2, ns3",
+	// "persistentvolumes pv1"). Each is also a warning.
+	// +optional
+	LeftOut []string `json:"leftOut,omitempty"`
 
 	// Warnings counts the warnings the backup logged.
 	// +optional

@@ -296,6 +296,11 @@ func (in *BackupStatus) DeepCopyInto(out *BackupStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.LeftOut != nil {
+		in, out := &in.LeftOut, &out.LeftOut
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.VolumeBackups != nil {
 		in, out := &in.VolumeBackups, &out.VolumeBackups
 		*out = make(map[string]*VolumeBackupInfo, len(*in))

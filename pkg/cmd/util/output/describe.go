@@ -140,6 +140,13 @@ func DescribeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	}
 	d.line("Warnings", b.Status.Warnings)
 	d.line("Errors", b.Status.Errors)
+	if len(b.Status.LeftOut) > 0 {
+		d.section("Left out (its requester may not read it)", func() {
+			for _, l := range b.Status.LeftOut {
+				fmt.Fprintf(w, "%s- %s\n", d.indent, l)
+			}
+		})
+	}
 	if b.Status.Warnings+b.Status.Errors > 0 {
 		fmt.Fprintf(w, "  (run `ark backup logs %s` for each warning and error)\n", b.Name)
 	}

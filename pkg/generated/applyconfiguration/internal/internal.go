@@ -207,6 +207,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: lastVerified
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: leftOut
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: atomic
     - name: phase
       type:
         scalar: string

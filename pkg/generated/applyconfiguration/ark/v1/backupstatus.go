@@ -51,6 +51,11 @@ type BackupStatusApplyConfiguration struct {
 	// ResourceVersion and were read fresh instead, so the backup is not one
 	// instant for them.
 	InconsistentResources []string `json:"inconsistentResources,omitempty"`
+	// LeftOut names what the backup left out because its requester may not
+	// read it (the server acts as the requester): one entry per resource,
+	// with the namespaces or objects ("configmaps in namespaces ns2, ns3",
+	// "persistentvolumes pv1"). Each is also a warning.
+	LeftOut []string `json:"leftOut,omitempty"`
 	// Warnings counts the warnings the backup logged.
 	Warnings *int `json:"warnings,omitempty"`
 	// Errors counts the item errors the backup logged.
@@ -162,6 +167,16 @@ func (b *BackupStatusApplyConfiguration) WithResourceVersion(value string) *Back
 func (b *BackupStatusApplyConfiguration) WithInconsistentResources(values ...string) *BackupStatusApplyConfiguration {
 	for i := range values {
 		b.InconsistentResources = append(b.InconsistentResources, values[i])
+	}
+	return b
+}
+
+// WithLeftOut adds the given value to the LeftOut field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the LeftOut field.
+func (b *BackupStatusApplyConfiguration) WithLeftOut(values ...string) *BackupStatusApplyConfiguration {
+	for i := range values {
+		b.LeftOut = append(b.LeftOut, values[i])
 	}
 	return b
 }
