@@ -71,7 +71,9 @@ func (s *run) authorize(ctx context.Context) error {
 			gr = gvr.GroupResource()
 		}
 		seen := map[string]bool{}
-		for _, it := range s.arc.byResource[dir] {
+		items := s.arc.byResource[dir]
+		for i := range items {
+			it := &items[i]
 			switch {
 			case dir == "namespaces" && it.namespace == "":
 				if !s.namespaceFilter.ShouldInclude(it.name) {
