@@ -350,7 +350,17 @@ func (s *BackupStore) GetBackupResourceList(ctx context.Context, name string) (f
 		return nil, false, fmt.Errorf("reading the resource list of backup %q: %w", name, err)
 	}
 	defer r.Close()
-	gz, err := gzip.NewReader(r)
+	// Encrypted with the backup (encryption.go): decrypted with any identity the store holds.
+	isAge, plain, err := encryption.Sniff(r)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the resource list of backup %q: %w", name, err)
+	}
+	if isAge {
+		if plain, err = s.keys.Decrypt(plain, fmt.Sprintf("the resource list of backup %q", name), nil); err != nil {
+			return nil, false, err
+		}
+	}
+	gz, err := gzip.NewReader(plain)
 	if err != nil {
 		return nil, false, fmt.Errorf("reading the resource list of backup %q: %w", name, err)
 	}
