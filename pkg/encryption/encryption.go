@@ -13,6 +13,7 @@ package encryption
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,8 @@ import (
 	"strings"
 
 	"filippo.io/age"
+
+	"github.com/heptio/ark/pkg/encryption/kms"
 )
 
 // ErrUnsupportedScheme is matched (errors.Is) by the error for a recipient that is neither an
@@ -38,6 +41,8 @@ type Recipient struct {
 	// ID is the age recipient ("age1…") or the KMS key URI.
 	ID string
 	age.Recipient
+
+	uri string // a KMS key's URI, opened by Keyring.OpenKMS (Recipient is nil until then)
 }
 
 // Identity is a key data is decrypted with, with the identifier of its recipient.
@@ -45,16 +50,24 @@ type Identity struct {
 	// ID is the identifier of the matching Recipient.
 	ID string
 	age.Identity
+
+	uri string // a KMS key's URI, opened by Keyring.OpenKMS (Identity is nil until then)
 }
 
 // ParseRecipient parses a recipient as written in the Config or on `ark install`'s command
 // line: an age X25519 recipient ("age1" and 58 bech32 characters). Anything else gives an
 // error matching ErrUnsupportedScheme, or a parse error for a malformed "age1…" string.
-// Key URIs of a cloud KMS (awskms://, gcpkms://, azurekeyvault://) are added here as another
-// branch of the switch.
+// A key URI of a cloud KMS (awskms://, gcpkms://, azurekeyvault://; see package kms) is
+// checked without credentials; Keyring.OpenKMS opens it before it encrypts.
 func ParseRecipient(s string) (Recipient, error) {
 	s = strings.TrimSpace(s)
 	switch {
+	case kms.IsURI(s):
+		id, err := kms.ParseURI(s)
+		if err != nil {
+			return Recipient{}, fmt.Errorf("encryption recipient: %w", err)
+		}
+		return Recipient{ID: id, uri: s}, nil
 	case strings.HasPrefix(s, "age1") && !strings.HasPrefix(s, "age1pq"):
 		r, err := age.ParseX25519Recipient(s)
 		if err != nil {
@@ -68,7 +81,7 @@ func ParseRecipient(s string) (Recipient, error) {
 	} else if len(scheme) > 12 {
 		scheme = scheme[:12] + "…"
 	}
-	return Recipient{}, fmt.Errorf("encryption recipient %q: %w (valid: an age X25519 recipient, age1…)", scheme, ErrUnsupportedScheme)
+	return Recipient{}, fmt.Errorf("encryption recipient %q: %w (valid: an age X25519 recipient, age1…, or a KMS key: awskms://, gcpkms://, azurekeyvault://)", scheme, ErrUnsupportedScheme)
 }
 
 // ParseRecipients parses each of ss with ParseRecipient; duplicates are dropped.
@@ -99,6 +112,15 @@ func ParseIdentities(data []byte) ([]Identity, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
+		if kms.IsURI(line) {
+			// A KMS key kept to decrypt older backups after the recipients moved on.
+			id, err := kms.ParseURI(line)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			out = append(out, Identity{ID: id, uri: line})
+			continue
+		}
 		id, err := age.ParseX25519Identity(line)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: not an age X25519 identity (AGE-SECRET-KEY-1…)", n)
@@ -119,11 +141,107 @@ func ParseIdentities(data []byte) ([]Identity, error) {
 type Keyring struct {
 	recipients []Recipient
 	identities []Identity
+	kms        map[string]*kms.Key // opened KMS keys by ID (OpenKMS)
 }
 
 // NewKeyring returns a Keyring that encrypts for recipients and decrypts with identities.
 func NewKeyring(recipients []Recipient, identities []Identity) *Keyring {
 	return &Keyring{recipients: recipients, identities: identities}
+}
+
+// OpenKMS opens the Keyring's KMS keys (kms.Open: the cloud's client with the credentials of
+// the environment; no call to the KMS yet). A KMS recipient also decrypts, since the key
+// unwraps what it wrapped, so it is added to the identities. Errors name the key by ID.
+func (k *Keyring) OpenKMS(ctx context.Context) error {
+	if k == nil {
+		return nil
+	}
+	open := func(id, uri string) (*kms.Key, error) {
+		if key, ok := k.kms[id]; ok {
+			return key, nil
+		}
+		key, err := kms.Open(ctx, uri)
+		if err != nil {
+			return nil, fmt.Errorf("opening KMS key %s: %w", id, err)
+		}
+		if k.kms == nil {
+			k.kms = map[string]*kms.Key{}
+		}
+		k.kms[id] = key
+		return key, nil
+	}
+	for i := range k.recipients {
+		r := &k.recipients[i]
+		if r.uri == "" || r.Recipient != nil {
+			continue
+		}
+		key, err := open(r.ID, r.uri)
+		if err != nil {
+			return err
+		}
+		r.Recipient = key.Recipient()
+		if !k.hasIdentity(r.ID) {
+			k.identities = append(k.identities, Identity{ID: r.ID, Identity: key.Identity(), uri: r.uri})
+		}
+	}
+	for i := range k.identities {
+		id := &k.identities[i]
+		if id.uri == "" || id.Identity != nil {
+			continue
+		}
+		key, err := open(id.ID, id.uri)
+		if err != nil {
+			return err
+		}
+		id.Identity = key.Identity()
+	}
+	return nil
+}
+
+// Close closes the KMS clients OpenKMS made.
+func (k *Keyring) Close() error {
+	if k == nil {
+		return nil
+	}
+	var errs []error
+	for _, key := range k.kms {
+		errs = append(errs, key.Close())
+	}
+	k.kms = nil
+	return errors.Join(errs...)
+}
+
+func (k *Keyring) hasIdentity(id string) bool {
+	for _, i := range k.identities {
+		if i.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ForKeys returns a Keyring that encrypts for keyIDs (the keys a backup is encrypted for, so
+// that what a restore of it writes stays readable by the same keys): age recipients are
+// parsed; a KMS key must be one this Keyring opened, else the error names it.
+func (k *Keyring) ForKeys(keyIDs []string) (*Keyring, error) {
+	var out []Recipient
+	for _, id := range keyIDs {
+		if k != nil {
+			if key, ok := k.kms[id]; ok {
+				out = append(out, Recipient{ID: id, Recipient: key.Recipient()})
+				continue
+			}
+		}
+		r, err := ParseRecipient(id)
+		if err != nil {
+			return nil, err
+		}
+		if r.Recipient == nil {
+			return nil, fmt.Errorf("encryption: KMS key %s is not configured on this server (Config encryption.recipients or the identity Secret)", id)
+		}
+		out = append(out, r)
+	}
+	return NewKeyring(out, nil), nil
 }
 
 // Enabled says whether new data is encrypted (the Keyring has recipients).
@@ -163,6 +281,9 @@ func (k *Keyring) Encrypt(dst io.Writer) (io.WriteCloser, error) {
 	}
 	rs := make([]age.Recipient, 0, len(k.recipients))
 	for _, r := range k.recipients {
+		if r.Recipient == nil {
+			return nil, fmt.Errorf("encryption: KMS key %s is not open (Keyring.OpenKMS)", r.ID)
+		}
 		rs = append(rs, r.Recipient)
 	}
 	return age.Encrypt(dst, rs...)
@@ -237,7 +358,7 @@ func (k *Keyring) matching(keyIDs []string) []age.Identity {
 	}
 	var out []age.Identity
 	for _, i := range k.identities {
-		if len(keyIDs) == 0 || contains(keyIDs, i.ID) {
+		if i.Identity != nil && (len(keyIDs) == 0 || contains(keyIDs, i.ID)) {
 			out = append(out, i.Identity)
 		}
 	}

@@ -163,8 +163,11 @@ func TestParseRecipient(t *testing.T) {
 	}{
 		{in: k.public, wantID: k.public},
 		{in: " " + k.public + "\n", wantID: k.public},
-		{in: "awskms://arn:aws:kms:us-east-1:1:key/abc", wantErr: ErrUnsupportedScheme},
-		{in: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", wantErr: ErrUnsupportedScheme},
+		{in: "awskms://arn:aws:kms:us-east-1:1:key/abc", wantID: "awskms://arn:aws:kms:us-east-1:1:key/abc"},
+		{in: "awskms://alias/ark?region=eu-west-1&endpoint=http%3A%2F%2F127.0.0.1%3A1", wantID: "awskms://alias/ark?region=eu-west-1"},
+		{in: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", wantID: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"},
+		{in: "awskms://alias/", wantErr: errors.New("alias has no name")},
+		{in: "s3kms://x", wantErr: ErrUnsupportedScheme},
 		{in: "ssh-ed25519 AAAA", wantErr: ErrUnsupportedScheme},
 		{in: k.secret, wantErr: ErrUnsupportedScheme},
 		{in: "", wantErr: ErrUnsupportedScheme},

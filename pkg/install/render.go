@@ -33,6 +33,7 @@ import (
 	"github.com/heptio/ark/pkg/cloudprovider/filesystem"
 	"github.com/heptio/ark/pkg/cloudprovider/gcp"
 	"github.com/heptio/ark/pkg/encryption"
+	"github.com/heptio/ark/pkg/encryption/kms"
 	"github.com/heptio/ark/pkg/validation"
 )
 
@@ -243,6 +244,9 @@ func checkIdentities(recipients []string, identities []byte) []string {
 		return nil // validation.Config says what is wrong with the recipients
 	}
 	for _, r := range parsed {
+		if kms.IsURI(r.ID) {
+			return nil // a KMS key decrypts what it wrapped
+		}
 		for _, i := range ids {
 			if r.ID == i.ID {
 				return nil

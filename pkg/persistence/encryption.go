@@ -71,11 +71,11 @@ func (s *BackupStore) putRestoreFile(ctx context.Context, backup, key string, r 
 	if err != nil || b.Status.Encryption == nil {
 		return s.putObject(ctx, key, r)
 	}
-	recipients, err := encryption.ParseRecipients(b.Status.Encryption.KeyIDs)
+	keys, err := s.keys.ForKeys(b.Status.Encryption.KeyIDs)
 	if err != nil {
 		return v1.ContentsChecksum{}, fmt.Errorf("encrypting for the keys of backup %q: %w", backup, err)
 	}
-	enc, err := encryption.NewKeyring(recipients, nil).EncryptReader(r)
+	enc, err := keys.EncryptReader(r)
 	if err != nil {
 		return v1.ContentsChecksum{}, err
 	}

@@ -6,6 +6,7 @@ package validation
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/robfig/cron/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/cloudprovider/factory"
 	"github.com/heptio/ark/pkg/encryption"
+	"github.com/heptio/ark/pkg/encryption/kms"
 )
 
 // CronParser parses schedules: five fields (minute hour day month weekday) and
@@ -229,19 +231,24 @@ func Config(c *arkv1.Config) []string {
 
 // encryptionConfig checks Config.encryption: each recipient parses (encryption.ParseRecipient),
 // and a Config that encrypts names the Secret of identities, without which its own backups
-// could not be restored. A Velero bucket is read-only, so there is nothing to encrypt.
+// could not be restored, unless one recipient is a KMS key (which decrypts what it wrapped).
+// A Velero bucket is read-only, so there is nothing to encrypt.
 func encryptionConfig(c *arkv1.Config) []string {
 	e := c.Encryption
 	if e == nil {
 		return nil
 	}
 	var errs []string
+	decrypts := false // a KMS recipient is also an identity
 	for i, r := range e.Recipients {
 		if _, err := encryption.ParseRecipient(r); err != nil {
 			errs = append(errs, fmt.Sprintf("encryption.recipients[%d]: %v", i, err))
+		} else if kms.IsURI(strings.TrimSpace(r)) {
+			decrypts = true
 		}
 	}
 	switch s := e.IdentitySecret; {
+	case s == nil && decrypts:
 	case s == nil && len(e.Recipients) > 0:
 		errs = append(errs, "encryption.identitySecret is required with encryption.recipients: without an identity the server cannot restore its own backups")
 	case s == nil:

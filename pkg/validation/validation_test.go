@@ -124,7 +124,16 @@ func TestConfig(t *testing.T) {
 		{name: "encryption without identities", mutate: func(c *arkv1.Config) {
 			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{testRecipient}}
 		}, want: []string{"encryption.identitySecret is required"}},
-		{name: "encryption with a KMS URI", mutate: func(c *arkv1.Config) {
+		{name: "encryption with a KMS key only (it decrypts what it wrapped)", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{"awskms://alias/ark?region=eu-west-1"}}
+		}},
+		{name: "encryption with a KMS key and an age key, no identities", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{testRecipient, "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"}}
+		}},
+		{name: "encryption with a bad KMS URI", mutate: func(c *arkv1.Config) {
+			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{"awskms://alias/"}, IdentitySecret: &arkv1.SecretKeySelector{Name: "k"}}
+		}, want: []string{"encryption.recipients[0]: encryption recipient: kms:"}},
+		{name: "encryption with an unknown key URI", mutate: func(c *arkv1.Config) {
 			c.Encryption = &arkv1.EncryptionConfig{Recipients: []string{"vault://x"}, IdentitySecret: &arkv1.SecretKeySelector{Name: "k"}}
 		}, want: []string{"encryption.recipients[0]: encryption recipient \"vault://\": unsupported key URI scheme"}},
 		{name: "encryption with a bad secret name", mutate: func(c *arkv1.Config) {

@@ -74,6 +74,9 @@ func loadKeyring(ctx context.Context, secrets typedcorev1.SecretsGetter, namespa
 		}
 	}
 	k := encryption.NewKeyring(recipients, identities)
+	if err := k.OpenKMS(ctx); err != nil {
+		return nil, fmt.Errorf("Config encryption: %w", err)
+	}
 	klog.FromContext(ctx).Info("Client-side encryption configured", "encryptFor", k.RecipientIDs(), "decryptWith", k.IdentityIDs())
 	return k, nil
 }
