@@ -66,6 +66,10 @@ func TestEncryptionWithAWSKMS(t *testing.T) {
 	if enc := b.Status.Encryption; enc == nil || !slices.Equal(enc.KeyIDs, []string{wantID}) {
 		t.Fatalf("status.encryption %+v, want the KMS key %s", b.Status.Encryption, wantID)
 	}
+	// Verify checks the stored (encrypted) bytes and, holding the key, decodes every item.
+	if out := e.mustRun("backup", "verify", "kms1"); !strings.Contains(out, "verification Passed") || strings.Contains(out, " 0 items decoded") {
+		t.Errorf("verify of the encrypted backup:\n%s", out)
+	}
 	if err := testCluster.DeleteNamespaceAndWait(ctx, app, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
