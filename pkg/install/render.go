@@ -212,6 +212,10 @@ func renderConfig(o Options) (*arkv1.Config, error) {
 			secret = EncryptionSecret
 		}
 		cfg.Encryption = &arkv1.EncryptionConfig{Recipients: o.EncryptionRecipients, IdentitySecret: &arkv1.SecretKeySelector{Name: secret}}
+		if o.EncryptionIdentitySecret == "" && o.EncryptionIdentities == nil && anyKMS(o.EncryptionRecipients) {
+			// A KMS key decrypts what it wrapped: no identity Secret to name.
+			cfg.Encryption.IdentitySecret = nil
+		}
 		errs = append(errs, checkIdentities(o.EncryptionRecipients, o.EncryptionIdentities)...)
 	}
 	errs = append(errs, validation.Config(cfg)...)
@@ -227,6 +231,15 @@ func renderConfig(o Options) (*arkv1.Config, error) {
 		cfg.BackupStorageProvider.Config = nil
 	}
 	return cfg, nil
+}
+
+func anyKMS(recipients []string) bool {
+	for _, r := range recipients {
+		if kms.IsURI(strings.TrimSpace(r)) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkIdentities checks the identities file of `ark install`: it parses, and holds the

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"filippo.io/age"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -170,6 +171,65 @@ func TestRenderNamespaceAndOptions(t *testing.T) {
 		SnapshotLocationConfig: map[string]string{"project": "p"}, RestoreOnly: true})
 	if !reflect.DeepEqual(got, again) {
 		t.Error("two renders differ")
+	}
+}
+
+// `ark install`'s encryption flags: the Config's encryption section and the identity Secret.
+func TestRenderEncryption(t *testing.T) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := age.GenerateX25519Identity()
+	const kmsKey = "awskms://alias/ark?region=us-east-1"
+	tests := []struct {
+		name       string
+		o          Options
+		wantSecret string // the identity Secret named by the Config, "" for none
+		wantObject bool   // the Secret is rendered
+		wantErr    string
+	}{
+		{name: "age recipient and its identity", o: Options{EncryptionRecipients: []string{id.Recipient().String()}, EncryptionIdentities: []byte(id.String() + "\n")},
+			wantSecret: EncryptionSecret, wantObject: true},
+		{name: "KMS key alone", o: Options{EncryptionRecipients: []string{kmsKey}}},
+		{name: "KMS key and an existing Secret", o: Options{EncryptionRecipients: []string{kmsKey}, EncryptionIdentitySecret: "keys"}, wantSecret: "keys"},
+		{name: "identity of another key", o: Options{EncryptionRecipients: []string{id.Recipient().String()}, EncryptionIdentities: []byte(other.String())},
+			wantErr: "holds the identity of none"},
+		{name: "unknown key scheme", o: Options{EncryptionRecipients: []string{"foo://x"}}, wantErr: "unsupported key URI scheme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Namespace, o.Provider, o.Bucket = "heptio-ark", "filesystem", "b"
+			objs, err := Render(o)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*unstructured.Unstructured{}
+			for _, u := range objs {
+				got[u.GetKind()+"/"+u.GetName()] = u
+			}
+			var cfg arkv1.Config
+			fromUnstructured(t, got["Config/default"], &cfg)
+			if cfg.Encryption == nil || !reflect.DeepEqual(cfg.Encryption.Recipients, o.EncryptionRecipients) {
+				t.Fatalf("encryption %+v", cfg.Encryption)
+			}
+			switch s := cfg.Encryption.IdentitySecret; {
+			case tt.wantSecret == "" && s != nil:
+				t.Errorf("identitySecret %+v, want none", s)
+			case tt.wantSecret != "" && (s == nil || s.Name != tt.wantSecret):
+				t.Errorf("identitySecret %+v, want %s", s, tt.wantSecret)
+			}
+			if has := got["Secret/"+EncryptionSecret] != nil; has != tt.wantObject {
+				t.Errorf("identity Secret rendered: %v, want %v", has, tt.wantObject)
+			}
+		})
 	}
 }
 

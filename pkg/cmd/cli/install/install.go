@@ -58,9 +58,11 @@ file, a GCP service-account key), stored under the key "cloud" of the Secret
 cloud-credentials and mounted at /credentials/cloud. For the filesystem provider the bucket
 is an emptyDir of the pod: for trying ark out only, its backups go with the pod.
 
-Encryption: --encryption-recipient (repeatable) encrypts every backup for those age keys;
---encryption-identity-file stores the identities that decrypt them in the Secret
---encryption-identity-secret (default ark-encryption-identities). See README, Encryption.`,
+Encryption: --encryption-recipient (repeatable) encrypts every backup for those age keys or
+cloud KMS keys (awskms://, gcpkms://, azurekeyvault://); --encryption-identity-file stores the
+age identities that decrypt them in the Secret --encryption-identity-secret (default
+ark-encryption-identities). A KMS key decrypts what it wrapped: with KMS keys alone no Secret
+is needed. See README, Encryption.`,
 		Example: `  ark install --provider aws --bucket my-ark-bucket --backup-location-config region=us-east-1 \
       --snapshot-location-config region=us-east-1 --secret-file ./credentials-ark --wait
   ark install --provider aws --bucket ark --secret-file ./credentials-minio \
@@ -93,8 +95,8 @@ Encryption: --encryption-recipient (repeatable) encrypts every backup for those 
 	fl.StringVar(&o.SecretFile, "secret-file", "", "The provider's credentials file, stored in the Secret cloud-credentials (key \"cloud\").")
 	fl.BoolVar(&o.NoSecret, "no-secret", false, "Create no Secret: the server gets its credentials otherwise (workload identity, instance role). Needed without --secret-file for aws, gcp and azure.")
 	fl.StringVar(&o.Image, "image", "", "The server's image. Default "+install.DefaultImage()+", the image that make image builds from this tree.")
-	fl.StringArrayVar(&o.EncryptionRecipients, "encryption-recipient", nil, "Encrypt backups for this age recipient (age1…, the public key age-keygen prints); repeat it for a second cluster or an offline break-glass key. Any one of them decrypts. See README, Encryption.")
-	fl.StringVar(&o.EncryptionIdentitySecret, "encryption-identity-secret", "", "The Secret in the server's namespace (key \"identities\") holding the age identities that decrypt backups. Default "+install.EncryptionSecret+" when encryption is set.")
+	fl.StringArrayVar(&o.EncryptionRecipients, "encryption-recipient", nil, "Encrypt backups for this age recipient (age1…, the public key age-keygen prints) or KMS key (awskms://…, gcpkms://…, azurekeyvault://…); repeat it for a second cluster or an offline break-glass key. Any one of them decrypts. See README, Encryption.")
+	fl.StringVar(&o.EncryptionIdentitySecret, "encryption-identity-secret", "", "The Secret in the server's namespace (key \"identities\") holding the age identities that decrypt backups. Default "+install.EncryptionSecret+" when encryption is set (none with KMS recipients alone).")
 	fl.StringVar(&o.EncryptionIdentityFile, "encryption-identity-file", "", "An age identities file (AGE-SECRET-KEY-1… lines, as age-keygen writes; keep old keys in it after a rotation) to store in that Secret. Without it the Secret must exist.")
 	fl.BoolVar(&o.RestoreOnly, "restore-only", false, "Run the server in restore-only mode: it takes no backups and deletes nothing in the bucket.")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "Apply nothing: print the objects (see -o).")
