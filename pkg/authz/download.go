@@ -82,6 +82,10 @@ func (d *Downloads) Authorize(ctx context.Context, req *arkv1.DownloadRequest, b
 	if !actor.Checked() {
 		return nil
 	}
+	// Who may read everything may have any file: one review, and no bucket read.
+	if refused, err := actor.Refused(ctx, []Access{Everything}); err == nil && len(refused) == 0 {
+		return nil
+	}
 	list, ok, err := d.ResourceList(ctx, backup)
 	if err != nil {
 		return fmt.Errorf("reading the resource list of backup %q to check what it holds: %w", backup, err)

@@ -159,10 +159,11 @@ func (s *BackupStore) downloadKey(id string) (string, error) {
 // decrypted here, encrypted again for recipient into the temporary object named by id (a
 // DownloadRequest's UID), and the URL is that object's; the tarball is checked against its
 // recorded checksum on the way (ErrChecksumMismatch). A plain file (an old backup), or an
-// empty recipient, gives the stored file's URL. Delete the temporary object with
-// DeleteDownload when the URL expires.
+// empty recipient, gives the stored file's URL; so does a store without keys, which reads
+// nothing to sign (it could decrypt nothing: the client finds a file not for its key and says
+// so). Delete the temporary object with DeleteDownload when the URL expires.
 func (s *BackupStore) GetDownloadURLFor(ctx context.Context, target DownloadTarget, ttl time.Duration, recipient, id string) (string, error) {
-	if recipient == "" {
+	if recipient == "" || s.keys == nil {
 		return s.GetDownloadURL(ctx, target, ttl)
 	}
 	rcpt, err := encryption.ParseRecipient(recipient)
