@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
@@ -54,10 +53,7 @@ func TestEncryptionWithAWSKMS(t *testing.T) {
 
 	value := "ArkKMSPlaintext-" + rand.String(16)
 	app := testCluster.NewNamespace(t)
-	if _, err := testCluster.Client().CoreV1().Secrets(app).Create(ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "db"}, StringData: map[string]string{"password": value}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createSecret(t, app, "db", value)
 	e.mustRun("backup", "create", "kms1", "--include-namespaces", app, "--wait")
 	b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "kms1", metav1.GetOptions{})
 	if err != nil {

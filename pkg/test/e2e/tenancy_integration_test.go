@@ -299,33 +299,18 @@ func waitDownload(t *testing.T, e *arkEnv, client arkclient.Interface, kind arkv
 	return got
 }
 
-// restorePhase waits for a restore created by the CLI and returns it.
+// waitRestore waits until a restore created by the CLI is in a final phase (waitRestorePhase).
 func waitRestore(t *testing.T, e *arkEnv, name string) *arkv1.Restore {
 	t.Helper()
-	var r *arkv1.Restore
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		r, err = e.ark.ArkV1().Restores(e.namespace).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && r.Status.Phase.IsFinal(), nil
-	})
-	if err != nil {
-		t.Fatalf("restore %s did not finish: %v", name, err)
-	}
-	return r
+	return e.waitRestorePhase(name, 2*time.Minute, arkv1.RestorePhaseFailedValidation, arkv1.RestorePhaseCompleted,
+		arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseDryRunCompleted)
 }
 
+// waitBackup waits until a backup is in a final phase (waitBackupPhaseWithin).
 func waitBackup(t *testing.T, e *arkEnv, name string) *arkv1.Backup {
 	t.Helper()
-	var b *arkv1.Backup
-	err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		b, err = e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
-		return err == nil && b.Status.Phase.IsFinal(), nil
-	})
-	if err != nil {
-		t.Fatalf("backup %s did not finish: %v", name, err)
-	}
-	return b
+	return e.waitBackupPhaseWithin(name, 2*time.Minute, arkv1.BackupPhaseFailedValidation, arkv1.BackupPhaseCompleted,
+		arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed)
 }
 
 // The server acts as whoever asked (multi-tenant mode, the default). A user
