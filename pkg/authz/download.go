@@ -83,26 +83,25 @@ func (d *Downloads) Authorize(ctx context.Context, req *arkv1.DownloadRequest, b
 		return nil
 	}
 	// Who may read everything may have any file: one review, and no bucket read.
-	if refused, err := actor.Refused(ctx, []Access{Everything}); err == nil && len(refused) == 0 {
-		return nil
-	}
-	list, ok, err := d.ResourceList(ctx, backup)
-	if err != nil {
-		return fmt.Errorf("reading the resource list of backup %q to check what it holds: %w", backup, err)
-	}
-	accesses := []Access{Everything}
-	if ok {
-		accesses = ContentsAccess(list, d.Resource)
-	}
-	refused, err := actor.Refused(ctx, accesses)
+	refused, err := actor.Refused(ctx, []Access{Everything})
 	if err != nil {
 		return err
 	}
 	if len(refused) == 0 {
 		return nil
 	}
+	list, ok, err := d.ResourceList(ctx, backup)
+	if err != nil {
+		return fmt.Errorf("reading the resource list of backup %q to check what it holds: %w", backup, err)
+	}
 	if !ok {
 		return fmt.Errorf("refused: backup %q has no resource list in the bucket (it failed, or an older ark or Velero wrote it), so what it holds cannot be checked; only a user who may get every resource in every namespace may download its files, and %s may not", backup, actor)
+	}
+	if refused, err = actor.Refused(ctx, ContentsAccess(list, d.Resource)); err != nil {
+		return err
+	}
+	if len(refused) == 0 {
+		return nil
 	}
 	return fmt.Errorf("refused: %s may not read everything backup %q holds: %s", actor, backup, strings.Join(Denials(actor.String(), refused, 10), "; "))
 }
