@@ -49,6 +49,8 @@ func TestExitCodesOfTypos(t *testing.T) {
 		// Other enum-like flags: the values they take.
 		{"restore create --from-backup b --existing-resource-policy bogus", ExitUsage, `existingResourcePolicy "bogus" is not one of none, update`, ""},
 		{"restore create --from-schedule daily --existing-resource-policy bogus", ExitUsage, `existingResourcePolicy "bogus" is not one of none, update`, ""},
+		{"restore create b --namespace-mappings a:x,b:x", ExitUsage, "a and b both map to x", ""},
+		{"restore create b --selector 'a in (b'", ExitUsage, "invalid --selector", ""},
 		{"install --provider foo --bucket b", ExitUsage, `unknown --provider "foo" (valid: aws, azure, filesystem, gcp)`, "credentials"},
 		{"backup logs b --level loud", ExitUsage, `invalid --level "loud": use debug, info, warning or error`, ""},
 		{"restore logs r --grep '('", ExitUsage, "invalid --grep", ""},
