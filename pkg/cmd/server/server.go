@@ -474,10 +474,13 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 	}
 
 	tenancy := authz.NewTenancy(c.restConfig, c.kube.AuthorizationV1(), o.SingleTenant)
+	// Who may delete a backup (its requester, or who may delete backups here),
+	// and the server's own expiry requests; both do nothing single-tenant.
+	opts = append(opts, controller.WithDeletionAuthorizer(authz.NewDeletions(tenancy, c.kube.AuthenticationV1())))
 	if o.SingleTenant {
 		logger.Info("Single-tenant mode: backups, restores, hooks and downloads act with the server's own permissions, whoever asked")
 	} else {
-		logger.Info("Multi-tenant mode: backups, restores, hooks and downloads act as their requester")
+		logger.Info("Multi-tenant mode: backups, restores, hooks and downloads act as their requester; a backup is deleted only by its requester or by who may delete backups")
 	}
 	backupper := backup.NewBackupper(discoveryHelper, c.dynamic, podExec, st.snapshotter, clk,
 		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister), backup.WithActing(backupActing(tenancy)))
