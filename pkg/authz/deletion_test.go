@@ -19,7 +19,7 @@ import (
 func TestDeletionsAuthorize(t *testing.T) {
 	const server = "system:serviceaccount:ark:ark"
 	rules := map[string]bool{
-		"admin delete backups.ark.heptio.com ark": true,
+		"admin delete backups.ark.heptio.com ark":     true,
 		server + " delete backups.ark.heptio.com ark": true,
 		"carol delete backups.ark.heptio.com other":   true, // another namespace than the server's
 	}
