@@ -130,8 +130,9 @@ func TestRequesterCannotBeForged(t *testing.T) {
 	teamA := testCluster.NewNamespace(t)
 	alice := newTenant(t, e, "alice-"+e.namespace[len(e.namespace)-5:], teamA)
 
-	// The CLI records the tenant, as the API server knows them.
-	if out, err := alice.run(e, "backup", "create", "mine", "--include-namespaces", teamA); err != nil {
+	// The CLI records the tenant, as the API server knows them. (--wait: the
+	// updates below must not race the server's status updates.)
+	if out, err := alice.run(e, "backup", "create", "mine", "--include-namespaces", teamA, "--wait"); err != nil {
 		t.Fatalf("backup create as %s: %v\n%s", alice.user, err, out)
 	}
 	b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "mine", metav1.GetOptions{})
