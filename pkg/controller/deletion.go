@@ -15,6 +15,7 @@ import (
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/authz"
 	"github.com/heptio/ark/pkg/cloudprovider"
 	"github.com/heptio/ark/pkg/format"
 	arkv1client "github.com/heptio/ark/pkg/generated/clientset/versioned/typed/ark/v1"
@@ -54,9 +55,26 @@ type DeletionClient interface {
 	arkv1client.DeleteBackupRequestsGetter
 }
 
+// DeletionAuthorizer decides whose DeleteBackupRequests are carried out
+// (authz.Deletions).
+type DeletionAuthorizer interface {
+	// Authorize returns nil if the requester of req may delete backup, the
+	// Backup object it names (nil: none in the cluster); an error matching
+	// authz.ErrRefused if not (final); any other error if it could not tell
+	// (retried, nothing deleted meanwhile).
+	Authorize(ctx context.Context, req *arkv1.DeleteBackupRequest, backup *arkv1.Backup) error
+	// RecordExpiry records on req, made by the server for an expired backup,
+	// the server as its requester.
+	RecordExpiry(ctx context.Context, req *arkv1.DeleteBackupRequest) error
+}
+
 // DeletionController carries out DeleteBackupRequests (created by `ark backup
 // delete` and by the gc controller when a backup expires): the only way the
 // server deletes anything from the bucket or a volume snapshot.
+//
+// A request is first authorized, once, while it is New (WithDeletionAuthorizer;
+// only the server moves it on, through the status subresource): a refused one
+// ends Processed with the reason in status.errors and nothing touched.
 //
 // Steps, each idempotent and retried with backoff (the request stays
 // InProgress with the error in status.errors meanwhile):
@@ -143,6 +161,19 @@ func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duratio
 	if err := persistence.ValidateName("backup", req.Spec.BackupName); err != nil {
 		return 0, c.finish(ctx, req, []string{err.Error()})
 	}
+	if req.Status.Phase == "" || req.Status.Phase == arkv1.DeleteBackupRequestPhaseNew {
+		if err := c.authorize(ctx, req); errors.Is(err, authz.ErrRefused) {
+			logger.Info("Deletion refused", "reason", err.Error())
+			c.event(req, true, "Refused", "Not deleting backup %s: %v", req.Spec.BackupName, err)
+			return 0, c.finish(ctx, req, []string{err.Error()})
+		} else if err != nil {
+			logger.Error(err, "Cannot tell whether the requester may delete the backup; retrying")
+			if uerr := c.setStatus(ctx, req, arkv1.DeleteBackupRequestPhaseNew, []string{"waiting: " + err.Error()}); uerr != nil {
+				logger.Error(uerr, "Recording the failed check")
+			}
+			return 0, err
+		}
+	}
 	wait, notes, err := c.delete(ctx, req)
 	switch {
 	case err != nil:
@@ -164,6 +195,22 @@ func (c *DeletionController) Sync(ctx context.Context, key string) (time.Duratio
 	logger.Info("Backup deleted", "notes", notes)
 	c.event(req, len(notes) > 0, "Processed", "Backup %s deleted; %d thing(s) left alone", req.Spec.BackupName, len(notes))
 	return 0, c.finish(ctx, req, notes)
+}
+
+// authorize asks the DeletionAuthorizer, if any, about req and the Backup
+// object it names.
+func (c *DeletionController) authorize(ctx context.Context, req *arkv1.DeleteBackupRequest) error {
+	if c.deletions == nil {
+		return nil
+	}
+	b, err := c.backups.Backups(req.Namespace).Get(req.Spec.BackupName)
+	if apierrors.IsNotFound(err) {
+		b, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.deletions.Authorize(ctx, req, b)
 }
 
 // delete runs the steps. It returns what it waits for, if anything; the

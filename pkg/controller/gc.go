@@ -30,7 +30,10 @@ type GCClient interface {
 
 // GCController expires backups: when a backup's status.expiration has passed
 // it creates a DeleteBackupRequest for it, so that expiry deletes through the
-// same path, in the same safe order, as `ark backup delete`.
+// same path, in the same safe order, as `ark backup delete`. With
+// WithDeletionAuthorizer (multi-tenant mode) the request records the server
+// itself as its requester: expiry is the server's own decision, made when the
+// backup was asked for with its TTL, and is carried out whoever asked.
 //
 // It also removes format.LegacyGCFinalizer from any Backup that still carries it,
 // without touching the bucket: deleting a Backup object by any other means
@@ -108,6 +111,12 @@ func (c *GCController) Sync(ctx context.Context, key string) (time.Duration, err
 	}
 	if len(validation.IsValidLabelValue(name)) == 0 {
 		req.Labels = map[string]string{format.DeleteBackupRequestBackupLabel: name}
+	}
+	// The server's own request: the deletion controller knows it by its requester.
+	if c.deletions != nil {
+		if err := c.deletions.RecordExpiry(ctx, req); err != nil {
+			return 0, err
+		}
 	}
 	if _, err := c.client.DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{}); err != nil {
 		return 0, fmt.Errorf("requesting the deletion of an expired backup: %w", err)

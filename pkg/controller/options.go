@@ -13,11 +13,13 @@ type Option func(*options)
 
 // options are what a controller may be given besides its required
 // collaborators: how it tells operators what happened (Prometheus metrics,
-// Kubernetes Events; both optional) and the cluster's identity.
+// Kubernetes Events; both optional), the cluster's identity, and who may
+// delete a backup.
 type options struct {
 	metrics   *metrics.Metrics
 	events    record.EventRecorder
 	clusterID string
+	deletions DeletionAuthorizer
 }
 
 // WithMetrics makes the controller record Prometheus metrics.
@@ -31,6 +33,12 @@ func WithEventRecorder(e record.EventRecorder) Option { return func(o *options) 
 // kube-system namespace. Unset, backups record none (ownership then goes by
 // Backup UID alone).
 func WithClusterID(id string) Option { return func(o *options) { o.clusterID = id } }
+
+// WithDeletionAuthorizer makes the deletion controller carry out only the
+// DeleteBackupRequests a decides for, and the gc controller record on its
+// requests for expired backups whom a knows them by (authz.Deletions). Unset,
+// every request is carried out (as with --single-tenant).
+func WithDeletionAuthorizer(a DeletionAuthorizer) Option { return func(o *options) { o.deletions = a } }
 
 func newOptions(opts []Option) options {
 	var o options

@@ -188,7 +188,7 @@ func (o *Options) BindFlags(c *cobra.Command) {
 	flags.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration, "How long a standby server waits after the last renewal before taking the lease over.")
 	flags.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline, "How long the leader keeps trying to renew the lease before it stops.")
 	flags.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often the lease is tried or renewed.")
-	flags.BoolVar(&o.SingleTenant, "single-tenant", o.SingleTenant, "Act with the server's own permissions for everyone: backups list, restores write, hooks exec and downloads are granted as the server's ServiceAccount, whoever asked, and objects without a recorded requester are accepted. Off (the default), the server acts as each object's requester (impersonation, checked first with SubjectAccessReviews): see the README, \"Security\".")
+	flags.BoolVar(&o.SingleTenant, "single-tenant", o.SingleTenant, "Act with the server's own permissions for everyone: backups list, restores write, hooks exec and downloads are granted as the server's ServiceAccount, whoever asked, every DeleteBackupRequest is carried out, and objects without a recorded requester are accepted. Off (the default), the server acts as each object's requester (impersonation, checked first with SubjectAccessReviews) and deletes a backup only for its requester or a user who may delete backups: see the README, \"Security\".")
 	flags.StringVar(&o.LogLevel, "log-level", o.LogLevel, "Least important log lines to write: debug, info, warning or error.")
 	flags.StringVar(&o.LogFormat, "log-format", o.LogFormat, "Format of the log: text or json (one object per line).")
 }
@@ -480,10 +480,13 @@ func (o *Options) newControllers(ctx context.Context, c *clients, cfg *arkv1.Con
 	}
 
 	tenancy := authz.NewTenancy(c.restConfig, c.kube.AuthorizationV1(), o.SingleTenant)
+	// Who may delete a backup (its requester, or who may delete backups here),
+	// and the server's own expiry requests; both do nothing single-tenant.
+	opts = append(opts, controller.WithDeletionAuthorizer(authz.NewDeletions(tenancy, c.kube.AuthenticationV1())))
 	if o.SingleTenant {
-		logger.Info("Single-tenant mode: backups, restores, hooks and downloads act with the server's own permissions, whoever asked")
+		logger.Info("Single-tenant mode: backups, restores, hooks, downloads and deletions act with the server's own permissions, whoever asked")
 	} else {
-		logger.Info("Multi-tenant mode: backups, restores, hooks and downloads act as their requester")
+		logger.Info("Multi-tenant mode: backups, restores, hooks and downloads act as their requester; a backup is deleted only by its requester or by who may delete backups")
 	}
 	backupper := backup.NewBackupper(discoveryHelper, c.dynamic, podExec, st.snapshotter, clk,
 		backup.WithPageSize(o.PageSize), backup.WithRawLister(rawLister), backup.WithActing(backupActing(tenancy)))

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,9 @@ type tenant struct {
 }
 
 // newTenant binds user to the ClusterRole edit in namespace, and lets them
-// create and read ark's request kinds in the server's namespace.
+// create and read ark's request kinds in the server's namespace; not delete
+// Backups, which would let them delete anyone's backup (as the shipped
+// ark-user).
 func newTenant(t *testing.T, e *arkEnv, user, namespace string) *tenant {
 	t.Helper()
 	ctx := context.Background()
@@ -60,8 +63,10 @@ func newTenant(t *testing.T, e *arkEnv, user, namespace string) *tenant {
 	if _, err := rbac.Roles(e.namespace).Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: user + "-ark"},
 		Rules: []rbacv1.PolicyRule{{APIGroups: []string{arkv1.SchemeGroupVersion.Group},
-			Resources: []string{"backups", "restores", "schedules", "downloadrequests", "deletebackuprequests"},
-			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"}}},
+			Resources: []string{"restores", "schedules", "downloadrequests", "deletebackuprequests"},
+			Verbs:     []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+			{APIGroups: []string{arkv1.SchemeGroupVersion.Group}, Resources: []string{"backups"},
+				Verbs: []string{"get", "list", "watch", "create", "update", "patch"}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +130,9 @@ func TestRequesterCannotBeForged(t *testing.T) {
 	teamA := testCluster.NewNamespace(t)
 	alice := newTenant(t, e, "alice-"+e.namespace[len(e.namespace)-5:], teamA)
 
-	// The CLI records the tenant, as the API server knows them.
-	if out, err := alice.run(e, "backup", "create", "mine", "--include-namespaces", teamA); err != nil {
+	// The CLI records the tenant, as the API server knows them. (--wait: the
+	// updates below must not race the server's status updates.)
+	if out, err := alice.run(e, "backup", "create", "mine", "--include-namespaces", teamA, "--wait"); err != nil {
 		t.Fatalf("backup create as %s: %v\n%s", alice.user, err, out)
 	}
 	b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, "mine", metav1.GetOptions{})
@@ -511,4 +517,144 @@ func TestSingleTenantMode(t *testing.T) {
 	if got := waitDownload(t, e, plain, arkv1.DownloadTargetKindBackupContents, "anonymous"); got.Status.Phase != arkv1.DownloadRequestPhaseProcessed {
 		t.Errorf("download without requester in single-tenant mode: %s %q", got.Status.Phase, got.Status.FailureReason)
 	}
+}
+
+// A backup is deleted only by its requester or by a user who may delete
+// backups (multi-tenant mode, the default): a user who may only edit team-a
+// cannot delete another user's or the admin's backup (the requests end
+// Processed, refused, naming them; objects and bucket files untouched), nor
+// can a request without requester; they delete their own, and their backup
+// with a TTL still expires; the cluster admin deletes anyone's.
+func TestBackupDeletionNeedsOwnershipOrRBAC(t *testing.T) {
+	ctx := context.Background()
+	e := startArk(t, testCluster, envOptions{})
+	teamA, teamB := testCluster.NewNamespace(t), testCluster.NewNamespace(t)
+	suffix := e.namespace[len(e.namespace)-5:]
+	alice := newTenant(t, e, "alice-"+suffix, teamA)
+	bob := newTenant(t, e, "bob-"+suffix, teamB)
+	createConfigMaps(t, testCluster, teamA, "a-settings")
+	createConfigMaps(t, testCluster, teamB, "b-settings")
+	for _, c := range []struct {
+		who  *tenant // nil: the admin
+		name string
+		ns   string
+	}{{alice, "a1", teamA}, {bob, "b1", teamB}, {nil, "adm1", teamB}} {
+		args := []string{"backup", "create", c.name, "--include-namespaces", c.ns, "--wait"}
+		if c.who == nil {
+			e.mustRun(args...)
+		} else if out, err := c.who.run(e, args...); err != nil {
+			t.Fatalf("backup %s as %s: %v\n%s", c.name, c.who.user, err, out)
+		}
+		if b := waitBackup(t, e, c.name); b.Status.Phase != arkv1.BackupPhaseCompleted {
+			t.Fatalf("backup %s: %s %q", c.name, b.Status.Phase, b.Status.ValidationErrors)
+		}
+	}
+	filesOf := func(name string) map[string]string {
+		all := bucketFiles(t, e.bucket)
+		out := map[string]string{}
+		for k, v := range all {
+			if strings.HasPrefix(k, "ark/"+name+"/") {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	before := map[string]map[string]string{"a1": filesOf("a1"), "b1": filesOf("b1"), "adm1": filesOf("adm1")}
+	for name, files := range before {
+		if len(files) == 0 {
+			t.Fatalf("backup %s has no files in the bucket", name)
+		}
+	}
+	processed := func(backup string) []arkv1.DeleteBackupRequest {
+		var reqs []arkv1.DeleteBackupRequest
+		waitFor(t, "the requests to delete "+backup+" to be Processed", func() bool {
+			l, err := e.ark.ArkV1().DeleteBackupRequests(e.namespace).List(ctx, metav1.ListOptions{LabelSelector: format.DeleteBackupRequestBackupLabel + "=" + backup})
+			if err != nil || len(l.Items) == 0 {
+				return false
+			}
+			for _, r := range l.Items {
+				if r.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
+					return false
+				}
+			}
+			reqs = l.Items
+			return true
+		})
+		return reqs
+	}
+	untouched := func(name string) {
+		t.Helper()
+		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || b.Status.Phase != arkv1.BackupPhaseCompleted {
+			t.Errorf("backup %s after a refused deletion: %v %v", name, err, b)
+		}
+		if after := filesOf(name); !reflect.DeepEqual(after, before[name]) {
+			t.Errorf("the bucket files of %s changed after a refused deletion: %v, were %v", name, after, before[name])
+		}
+	}
+
+	// Alice may not delete bob's nor the admin's backup: the CLI says so.
+	for _, name := range []string{"b1", "adm1"} {
+		out, err := alice.run(e, "backup", "delete", name, "--confirm", "--wait")
+		if err == nil || !strings.Contains(err.Error(), "backup \""+name+"\" was not deleted: refused: "+alice.user+" may not delete backup") {
+			t.Errorf("ark backup delete %s as %s: %v\n%s", name, alice.user, err, out)
+		}
+		for _, r := range processed(name) {
+			errs := strings.Join(r.Status.Errors, "; ")
+			if !strings.Contains(errs, alice.user) || !strings.Contains(errs, "delete backups.ark.heptio.com "+name+" in namespace "+e.namespace) {
+				t.Errorf("request %s: errors %q, want them to name %s and what would allow it", r.Name, errs, alice.user)
+			}
+		}
+		untouched(name)
+	}
+	// Nor may a request without requester (kubectl).
+	plain, err := arkclient.NewForConfig(testCluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.ArkV1().DeleteBackupRequests(e.namespace).Create(ctx, &arkv1.DeleteBackupRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "anonymous-", Labels: map[string]string{format.DeleteBackupRequestBackupLabel: "adm1"}},
+		Spec:       arkv1.DeleteBackupRequestSpec{BackupName: "adm1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refusedNoRequester := false
+	for _, r := range processed("adm1") {
+		if _, ok := authz.RequesterOf(&r); !ok {
+			refusedNoRequester = strings.Contains(strings.Join(r.Status.Errors, ";"), "ark CLI")
+		}
+	}
+	if !refusedNoRequester {
+		t.Error("a DeleteBackupRequest without requester was not refused, saying to use the ark CLI")
+	}
+	untouched("adm1")
+	untouched("b1")
+
+	// Alice deletes her own backup.
+	if out, err := alice.run(e, "backup", "delete", "a1", "--confirm", "--wait"); err != nil || !strings.Contains(out, `Backup "a1" deleted.`) {
+		t.Errorf("ark backup delete a1 as %s: %v\n%s", alice.user, err, out)
+	}
+	e.waitBackupGone("a1")
+	if f := filesOf("a1"); len(f) != 0 {
+		t.Errorf("files of a1 left: %v", f)
+	}
+	// Her backup with a TTL expires: the server's own request.
+	if out, err := alice.run(e, "backup", "create", "a-ttl", "--include-namespaces", teamA, "--ttl", "5s", "--wait"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	e.waitBackupGone("a-ttl")
+	for _, r := range processed("a-ttl") {
+		if len(r.Status.Errors) != 0 {
+			t.Errorf("expiry request %s: %q", r.Name, r.Status.Errors)
+		}
+	}
+
+	// The admin deletes bob's backup.
+	if out := e.mustRun("backup", "delete", "b1", "--confirm", "--wait"); !strings.Contains(out, `Backup "b1" deleted.`) {
+		t.Errorf("admin delete of b1:\n%s", out)
+	}
+	e.waitBackupGone("b1")
+	if f := filesOf("b1"); len(f) != 0 {
+		t.Errorf("files of b1 left: %v", f)
+	}
+	untouched("adm1")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -17,6 +18,7 @@ import (
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
+	"github.com/heptio/ark/pkg/cmd/util/wait"
 	"github.com/heptio/ark/pkg/format"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/persistence"
@@ -28,8 +30,12 @@ type DeleteOptions struct {
 	All      bool
 	Selector string
 	Confirm  bool
+	Wait     bool
 
-	in io.Reader // the confirmation's answer (the command's stdin)
+	in     io.Reader // the confirmation's answer (the command's stdin)
+	errOut io.Writer // --wait's progress lines (the command's stderr)
+	// interval is how often --wait looks at the requests (0: every second).
+	interval time.Duration
 	// terminal says whether in is a terminal: without one and without --confirm
 	// nothing is deleted (a script must say --confirm).
 	terminal func() bool
@@ -54,19 +60,28 @@ Asks the server to delete backups completely, by creating one DeleteBackupReques
 backup: the server removes the backup's files from the bucket (first marking it as no longer
 whole), its volume snapshots (only those the cloud says carry its tag), the files and
 objects of its restores, then the Backup object. A backup still InProgress is deleted once it
-ends. Follow a request with ` + "`kubectl get deletebackuprequests -n <namespace>`" + `.
+ends. With --wait the command waits until the server has processed each request and
+says whether the backup was deleted; without it, follow a request with
+` + "`kubectl get deletebackuprequests -n <namespace> -o wide`" + `.
+
+In multi-tenant mode (the server's default) the server deletes a backup only for its
+requester (whoever created it, or the schedule that made it) or for a user allowed to delete
+backups (delete on backups.ark.heptio.com) in the server's namespace. Any other request is
+refused: it ends Processed with the reason in its errors, and nothing is deleted.
 
 This is the only way, besides a backup's TTL, to delete a backup's data: deleting the
 Backup object with kubectl (or its namespace) removes only the object, and the server's
 backup sync brings it back from the bucket.`,
 		Example: `  ark backup delete nginx-backup
   ark backup delete --selector app=nginx --confirm
-  ark backup delete --all`,
+  ark backup delete --all
+  ark backup delete nginx-backup --confirm --wait`,
 		ValidArgsFunction: completion.Names(f, completion.Backups, false),
 		// The flag checks are Args': a wrong command line is a usage error (exit 2).
 		Args: func(c *cobra.Command, args []string) error {
 			o.Names = args
 			o.in = c.InOrStdin()
+			o.errOut = c.ErrOrStderr()
 			o.terminal = func() bool { return isTerminal(o.in) }
 			return o.Validate()
 		},
@@ -83,6 +98,7 @@ func (o *DeleteOptions) BindFlags(c *cobra.Command) {
 	c.Flags().BoolVar(&o.All, "all", false, "Delete every backup in the namespace.")
 	c.Flags().StringVarP(&o.Selector, "selector", "l", "", "Delete the backups whose labels match this selector, such as app=nginx.")
 	c.Flags().BoolVar(&o.Confirm, "confirm", false, "Do not ask for confirmation (required when stdin is not a terminal).")
+	c.Flags().BoolVarP(&o.Wait, "wait", "w", false, "Wait until the server has processed each request; exit non-zero unless every backup was deleted.")
 }
 
 // Validate checks that exactly one way of naming backups is used, and the names.
@@ -157,6 +173,7 @@ func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.In
 			return errors.Join(errs...)
 		}
 	}
+	var created []*arkv1.DeleteBackupRequest
 	for _, name := range names {
 		req := &arkv1.DeleteBackupRequest{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: requestPrefix(name)},
@@ -165,14 +182,61 @@ func (o *DeleteOptions) run(ctx context.Context, out io.Writer, ark arkclient.In
 		if len(validation.IsValidLabelValue(name)) == 0 {
 			req.Labels = map[string]string{format.DeleteBackupRequestBackupLabel: name}
 		}
-		created, err := ark.ArkV1().DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{})
+		req, err := ark.ArkV1().DeleteBackupRequests(ns).Create(ctx, req, metav1.CreateOptions{})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("requesting the deletion of backup %q: %w", name, err))
 			continue
 		}
-		fmt.Fprintf(out, "Request to delete backup %q submitted (DeleteBackupRequest %s).\n", name, created.Name)
+		fmt.Fprintf(out, "Request to delete backup %q submitted (DeleteBackupRequest %s).\n", name, req.Name)
+		created = append(created, req)
+	}
+	if len(created) == 0 {
+		return errors.Join(errs...)
+	}
+	if !o.Wait {
+		fmt.Fprintf(out, "The server deletes in the background (--wait waits for it). Follow the requests with `kubectl -n %s get deletebackuprequests -o wide`: one the server refuses ends Processed, the reason in its errors, and deletes nothing.\n", ns)
+		return errors.Join(errs...)
+	}
+	for _, req := range created {
+		if err := o.waitFor(ctx, out, ark, req); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// waitFor waits until the server has processed req, and says whether its
+// backup was deleted: a request the server took up records its target
+// (format.TargetObjectAnnotation) before deleting anything, so a processed
+// one without it (refused, or nothing found) deleted nothing.
+func (o *DeleteOptions) waitFor(ctx context.Context, out io.Writer, ark arkclient.Interface, req *arkv1.DeleteBackupRequest) error {
+	interval, progress := o.interval, o.errOut
+	if interval == 0 {
+		interval = time.Second
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	name := req.Spec.BackupName
+	if _, err := wait.Until(ctx, progress, fmt.Sprintf("Deletion of %s", name), interval, func(ctx context.Context) (wait.State, error) {
+		got, err := ark.ArkV1().DeleteBackupRequests(req.Namespace).Get(ctx, req.Name, metav1.GetOptions{})
+		if err != nil {
+			return wait.State{}, fmt.Errorf("following DeleteBackupRequest %s: %w", req.Name, err)
+		}
+		req = got
+		return wait.State{Phase: string(got.Status.Phase), Final: got.Status.Phase == arkv1.DeleteBackupRequestPhaseProcessed}, nil
+	}); err != nil {
+		return err
+	}
+	if _, carriedOut := req.Annotations[format.TargetObjectAnnotation]; !carriedOut {
+		return fmt.Errorf("backup %q was not deleted: %s", name, strings.Join(req.Status.Errors, "; "))
+	}
+	if len(req.Status.Errors) == 0 {
+		fmt.Fprintf(out, "Backup %q deleted.\n", name)
+		return nil
+	}
+	fmt.Fprintf(out, "Backup %q deleted; left alone:\n  - %s\n", name, strings.Join(req.Status.Errors, "\n  - "))
+	return nil
 }
 
 // requestPrefix is the generateName of a backup's request: its name, cut so that the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -103,5 +104,59 @@ func TestDeleteCreatesRequests(t *testing.T) {
 				t.Errorf("output:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// With --wait the command says, per backup, whether the server deleted it:
+// a request processed without a target deleted nothing (refused).
+func TestDeleteWaitReportsTheOutcome(t *testing.T) {
+	objs := []runtime.Object{}
+	for _, n := range []string{"mine", "theirs", "partly"} {
+		objs = append(objs, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: n}})
+	}
+	client := fake.NewClientset(objs...)
+	gets := 0
+	client.PrependReactor("get", "deletebackuprequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		gets++
+		obj, err := client.Tracker().Get(arkv1.SchemeGroupVersion.WithResource("deletebackuprequests"), "ns", a.(k8stesting.GetAction).GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		r := obj.(*arkv1.DeleteBackupRequest).DeepCopy()
+		if gets%2 == 1 {
+			return true, r, nil // New the first time it is looked at
+		}
+		r.Status.Phase = arkv1.DeleteBackupRequestPhaseProcessed
+		switch r.Spec.BackupName {
+		case "mine":
+			r.Annotations = map[string]string{format.TargetObjectAnnotation: "uid"}
+		case "partly":
+			r.Annotations = map[string]string{format.TargetObjectAnnotation: "uid"}
+			r.Status.Errors = []string{"snapshot s1 of PV pv left alone"}
+		case "theirs":
+			r.Status.Errors = []string{`refused: alice may not delete backup "theirs": its requester is bob`}
+		}
+		return true, r, nil
+	})
+	n := 0
+	client.PrependReactor("create", "deletebackuprequests", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		r := a.(k8stesting.CreateAction).GetObject().(*arkv1.DeleteBackupRequest)
+		n++
+		r.Name = r.GenerateName + string(rune('a'+n))
+		return false, nil, nil
+	})
+	var out bytes.Buffer
+	o := DeleteOptions{Names: []string{"mine", "theirs", "partly"}, Confirm: true, Wait: true, interval: time.Millisecond}
+	err := o.run(context.Background(), &out, client, "ns")
+	if err == nil || !strings.Contains(err.Error(), `backup "theirs" was not deleted: refused: alice may not delete backup "theirs"`) || strings.Contains(err.Error(), "mine") {
+		t.Errorf("err = %v", err)
+	}
+	for _, want := range []string{`Backup "mine" deleted.`, `Backup "partly" deleted; left alone:` + "\n  - snapshot s1"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), `"theirs" deleted`) {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
