@@ -433,8 +433,8 @@ func (v *veleroServer) backup(ctx context.Context, name, ns string) (time.Durati
 }
 
 // restore creates a Velero Restore of backup with namespace from mapped to
-// to, and waits until it is Completed with no error and at least
-// benchObjects items restored.
+// to, and waits until it is Completed with no error (the caller counts what
+// it restored).
 func (v *veleroServer) restore(ctx context.Context, name, backup, from, to string) (time.Duration, pluginPeak, error) {
 	obj := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "velero.io/v1", "kind": "Restore",
@@ -442,11 +442,9 @@ func (v *veleroServer) restore(ctx context.Context, name, backup, from, to strin
 		"spec":     map[string]any{"backupName": backup, "namespaceMapping": map[string]any{from: to}},
 	}}
 	return v.run(ctx, "restores", obj, func(got *unstructured.Unstructured) error {
-		errs, _, _ := unstructured.NestedInt64(got.Object, "status", "errors")
-		restored, _, _ := unstructured.NestedInt64(got.Object, "status", "progress", "itemsRestored")
-		if errs != 0 || restored < int64(benchObjects) {
+		if errs, _, _ := unstructured.NestedInt64(got.Object, "status", "errors"); errs != 0 {
 			status, _, _ := unstructured.NestedMap(got.Object, "status")
-			return fmt.Errorf("velero restore %s: %d errors, %d items restored, want at least %d: %v", name, errs, restored, benchObjects, status)
+			return fmt.Errorf("velero restore %s: %d errors: %v", name, errs, status)
 		}
 		return nil
 	})
