@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -161,6 +162,19 @@ func Render(o Options) ([]*unstructured.Unstructured, error) {
 	return append(objs, deploy), nil
 }
 
+// CheckProvider checks --provider: given, and one of the object stores
+// (factory.ObjectStoreNames), whose example Config this binary embeds.
+func CheckProvider(name string) error {
+	names := factory.ObjectStoreNames()
+	switch {
+	case name == "":
+		return fmt.Errorf("--provider is required (one of %s)", strings.Join(names, ", "))
+	case !slices.Contains(names, name):
+		return fmt.Errorf("unknown --provider %q (valid: %s)", name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
 // ExampleConfig returns examples/common/config/<provider>.yaml.
 func ExampleConfig(provider string) (*arkv1.Config, error) {
 	data, err := examples.Configs.ReadFile("common/config/" + provider + ".yaml")
@@ -178,8 +192,8 @@ func ExampleConfig(provider string) (*arkv1.Config, error) {
 // providers' config maps of the options (the example's maps are placeholders
 // and are replaced, not merged).
 func renderConfig(o Options) (*arkv1.Config, error) {
-	if o.Provider == "" {
-		return nil, fmt.Errorf("--provider is required (one of %s)", strings.Join(factory.ObjectStoreNames(), ", "))
+	if err := CheckProvider(o.Provider); err != nil {
+		return nil, err
 	}
 	cfg, err := ExampleConfig(o.Provider)
 	if err != nil {

@@ -248,7 +248,7 @@ func TestRenderErrors(t *testing.T) {
 		want string
 	}{
 		{"no provider", Options{Bucket: "b"}, "--provider is required"},
-		{"unknown provider", Options{Provider: "s3", Bucket: "b"}, `unknown provider "s3"`},
+		{"unknown provider", Options{Provider: "s3", Bucket: "b"}, `unknown --provider "s3"`},
 		{"no bucket", Options{Provider: "aws", BackupLocationConfig: map[string]string{"region": "x"}}, "bucket is required"},
 		{"misspelt key", Options{Provider: "aws", Bucket: "b", BackupLocationConfig: map[string]string{"regoin": "x"}}, `unknown config key(s) "regoin"`},
 		{"two prefixes", Options{Provider: "aws", Bucket: "b", Prefix: "a", BackupLocationConfig: map[string]string{"prefix": "b"}}, "--prefix"},

@@ -246,6 +246,12 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 	}
 	lockSpool(a.spool)
 	spool := bufio.NewWriterSize(a.spool, 1<<20)
+	// Items are copied into spool through one buffer and spool's Write: an
+	// io.Copy into spool would hand each item to the file's ReadFrom, whose
+	// generic copy allocates 32 KiB and writes the file once per item (3 GB
+	// of garbage and 100,000 writes for 100,000 items).
+	spoolWriter := struct{ io.Writer }{spool}
+	copyBuf := make([]byte, 32<<10)
 	var spoolSize int64
 
 	gz, err := gzip.NewReader(r)
@@ -320,7 +326,7 @@ func extract(ctx context.Context, r io.Reader, tmpParent string, limits ArchiveL
 		// shared by many items, are stored once.
 		it := archiveItem{resource: intern(e.Resource), namespace: intern(e.Namespace), name: strings.Clone(e.Name), copy: e.Copy}
 		src := &readErrTagger{r: io.LimitReader(tr, hdr.Size)}
-		n, err := io.Copy(spool, src)
+		n, err := io.CopyBuffer(spoolWriter, src, copyBuf)
 		if err != nil {
 			if src.err != nil {
 				return nil, invalid("reading entry %q: %v", name, err)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strings"
@@ -133,6 +134,39 @@ func TestGroups(t *testing.T) {
 			}
 			if got := groups(tc.plan, named); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("groups\n got %v\nwant %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInterleave(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		seqs [][]string
+		stop int // stop after this many (0: take all)
+		want []string
+	}{
+		{name: "none"},
+		{name: "one", seqs: [][]string{{"a1", "a2"}}, want: []string{"a1", "a2"}},
+		{name: "in turn, the longest last", seqs: [][]string{{"d1", "d2"}, {"s1", "s2", "s3", "s4"}, {}, {"w1"}},
+			want: []string{"d1", "s1", "w1", "d2", "s2", "s3", "s4"}},
+		{name: "the consumer stops early", seqs: [][]string{{"d1", "d2"}, {"s1", "s2"}}, stop: 3,
+			want: []string{"d1", "s1", "d2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seqs []iter.Seq[string]
+			for _, s := range tc.seqs {
+				seqs = append(seqs, slices.Values(s))
+			}
+			var got []string
+			for v := range interleave(seqs) {
+				got = append(got, v)
+				if len(got) == tc.stop {
+					break
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -5,6 +5,7 @@ package validation
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -122,6 +123,13 @@ func RestoreSpec(spec *arkv1.RestoreSpec, res Resources) []string {
 	errs = append(errs, ResourceFilters(res, spec.IncludedResources, spec.ExcludedResources)...)
 	errs = append(errs, labelSelector(spec.LabelSelector)...)
 	errs = append(errs, NamespaceMapping(spec.NamespaceMapping)...)
+	if p := spec.ExistingResourcePolicy; p != "" && !slices.Contains(arkv1.ExistingResourcePolicies, p) {
+		allowed := make([]string, len(arkv1.ExistingResourcePolicies))
+		for i, a := range arkv1.ExistingResourcePolicies {
+			allowed[i] = string(a)
+		}
+		errs = append(errs, fmt.Sprintf("existingResourcePolicy %q is not one of %s", p, strings.Join(allowed, ", ")))
+	}
 	return errs
 }
 

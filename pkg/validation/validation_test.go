@@ -72,6 +72,8 @@ func TestRestoreSpec(t *testing.T) {
 		{name: "two sources one target", spec: arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"a": "x", "b": "x"}}, want: []string{"a and b both map to x"}},
 		{name: "bad target", spec: arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"a": "X_Y"}}, want: []string{"target is not a valid namespace name"}},
 		{name: "conflicting namespaces", spec: arkv1.RestoreSpec{BackupName: "b", IncludedNamespaces: []string{"a"}, ExcludedNamespaces: []string{"a"}}, want: []string{`namespace "a" is both included and excluded`}},
+		{name: "update policy", spec: arkv1.RestoreSpec{BackupName: "b", ExistingResourcePolicy: arkv1.ExistingResourcePolicyUpdate}},
+		{name: "unknown policy", spec: arkv1.RestoreSpec{BackupName: "b", ExistingResourcePolicy: "overwrite"}, want: []string{`existingResourcePolicy "overwrite" is not one of none, update`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantErrs(t, RestoreSpec(&tt.spec, nil), tt.want...) })

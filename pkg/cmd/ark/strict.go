@@ -20,7 +20,8 @@ const (
 	// refused, a timeout, something not found, a backup that is not whole).
 	ExitFailed = 1
 	// ExitUsage: the command line is wrong (an unknown command or flag, the
-	// wrong number of arguments, a bad flag value); nothing was done.
+	// wrong number of arguments, a missing required flag, a bad flag value);
+	// nothing was done.
 	ExitUsage = 2
 )
 
@@ -28,7 +29,8 @@ const (
 const exitCodesHelp = `
 Exit status: 0 when the command did what it was asked; 1 when it ran and failed (the API
 server or the ark server refused, a timeout, a backup not found or not whole); 2 when the
-command line is wrong (an unknown command or flag, wrong arguments): nothing was done then.
+command line is wrong (an unknown command or flag, wrong arguments, a missing required flag,
+a value a flag does not take, such as -o xml): nothing was done then.
 Errors go to standard error.`
 
 // UsageError is a command line that cannot be run: ExitUsage.
@@ -54,8 +56,10 @@ func ExitCode(err error) int {
 
 // strict makes every command of the tree refuse what it does not know, instead
 // of cobra's defaults of printing help and exiting 0 for an unknown subcommand
-// of a group ("ark backup creat x"): an unknown subcommand or flag and wrong
-// arguments are UsageErrors that name the closest commands or flags.
+// of a group ("ark backup creat x"): an unknown subcommand or flag (with the
+// closest commands or flags), a bad flag value, a missing required flag and
+// wrong arguments are UsageErrors. A command checks its flags in its cobra Args,
+// not in RunE, so that what it refuses there is a UsageError too.
 func strict(root *cobra.Command) {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError(c, fmt.Errorf("%w%s", err, flagSuggestions(c, err)))
@@ -76,11 +80,19 @@ func strict(root *cobra.Command) {
 				}
 				return usageError(c, fmt.Errorf("unknown command %q for %q%s", args[0], c.CommandPath(), commandSuggestions(c, args[0])))
 			}
-		case c.Args != nil:
+		case c.Runnable():
+			// cobra checks required flags (MarkFlagRequired) and flag groups
+			// only after Args, with errors of its own: checked here first,
+			// they are usage errors as the command's own checks in Args are.
 			validate := c.Args
+			if validate == nil {
+				validate = cobra.ArbitraryArgs // cobra's default for a command without Args
+			}
 			c.Args = func(c *cobra.Command, args []string) error {
-				if err := validate(c, args); err != nil {
-					return usageError(c, err)
+				for _, check := range []func() error{c.ValidateRequiredFlags, c.ValidateFlagGroups, func() error { return validate(c, args) }} {
+					if err := check(); err != nil {
+						return usageError(c, err)
+					}
 				}
 				return nil
 			}

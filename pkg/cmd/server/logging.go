@@ -21,26 +21,33 @@ var logLevels = map[string]slog.Level{
 	"error":   slog.LevelError,
 }
 
+// logFormats maps --log-format to its slog handler.
+var logFormats = map[string]func(io.Writer, *slog.HandlerOptions) slog.Handler{
+	"text": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewTextHandler(w, o) },
+	"json": func(w io.Writer, o *slog.HandlerOptions) slog.Handler { return slog.NewJSONHandler(w, o) },
+}
+
+// checkLogging checks --log-level and --log-format.
+func checkLogging(level, format string) error {
+	if _, ok := logLevels[level]; !ok {
+		return fmt.Errorf("invalid --log-level %q: use debug, info, warning or error", level)
+	}
+	if _, ok := logFormats[format]; !ok {
+		return fmt.Errorf("invalid --log-format %q: use text or json", format)
+	}
+	return nil
+}
+
 // configureLogging routes klog (ark's contextual loggers and client-go's) to
 // a slog handler of the given format (text or json) and level, writing to w
 // through redact.Writer: whatever a library logs, no URL query string (a SAS
 // or pre-signed signature) nor credential-named value reaches the log.
 func configureLogging(level, format string, w io.Writer) error {
-	w = redact.Writer(w)
-	lvl, ok := logLevels[level]
-	if !ok {
-		return fmt.Errorf("invalid --log-level %q: use debug, info, warning or error", level)
+	if err := checkLogging(level, format); err != nil {
+		return err
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
-	var h slog.Handler
-	switch format {
-	case "text":
-		h = slog.NewTextHandler(w, opts)
-	case "json":
-		h = slog.NewJSONHandler(w, opts)
-	default:
-		return fmt.Errorf("invalid --log-format %q: use text or json", format)
-	}
+	lvl := logLevels[level]
+	h := logFormats[format](redact.Writer(w), &slog.HandlerOptions{Level: lvl})
 	// klog filters V(n) calls by its own verbosity before they reach the handler.
 	verbosity := 0
 	if lvl < 0 {

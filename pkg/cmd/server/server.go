@@ -147,11 +147,14 @@ func NewCommand(f client.Factory) *cobra.Command {
 		Short: "Run the ark server",
 		Long: `Runs the ark controllers against the cluster: in the cluster (as examples/common/10-deployment.yaml
 does) or outside it with --kubeconfig. It stops cleanly on SIGTERM or SIGINT.`,
-		Args: cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.NoArgs(c, args); err != nil {
 				return err
 			}
+			return o.Validate()
+		},
+		RunE: func(c *cobra.Command, _ []string) error {
 			if err := configureLogging(o.LogLevel, o.LogFormat, c.ErrOrStderr()); err != nil {
 				return err
 			}
@@ -207,8 +210,11 @@ func (v workersValue) Set(s string) error {
 	return nil
 }
 
-// Validate checks the numbers of workers.
+// Validate checks the numbers of workers and the log flags.
 func (o *Options) Validate() error {
+	if err := checkLogging(o.LogLevel, o.LogFormat); err != nil {
+		return err
+	}
 	for _, c := range controllers {
 		if n := o.Workers[c.name]; n < 1 {
 			return fmt.Errorf("--%s-workers must be at least 1, not %d", c.name, n)

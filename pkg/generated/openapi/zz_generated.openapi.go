@@ -1507,12 +1507,12 @@ func schema_pkg_apis_ark_v1_EncryptionConfig(ref common.ReferenceCallback) commo
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
 			SchemaProps: spec.SchemaProps{
-				Description: "EncryptionConfig names the keys of client-side encryption (README, Encryption).",
+				Description: "EncryptionConfig names the keys of client-side encryption (README, Encryption).\n\nThe API server refuses what the server would refuse at start (pkg/validation encryptionConfig): a Config that encrypts must name the Secret of identities, without which its own backups could not be restored, unless a KMS key is among the recipients (it decrypts what it wrapped); one that does neither needs at least the Secret.",
 				Type:        []string{"object"},
 				Properties: map[string]spec.Schema{
 					"recipients": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Recipients are the public keys every new backup is encrypted for: age X25519 recipients (\"age1…\"). Any one of them decrypts: list this cluster's key, a second cluster's (migration) and an offline break-glass key. Empty means new backups are not encrypted, while identitySecret still decrypts older ones.",
+							Description: "Recipients are the keys every new backup is encrypted for: age X25519 recipients (\"age1…\", as age-keygen -y prints them) or cloud KMS keys (awskms://…, gcpkms://…, azurekeyvault://…; package kms). Any one of them decrypts: list this cluster's key, a second cluster's (migration) and an offline break-glass key. Empty means new backups are not encrypted, while identitySecret still decrypts older ones.\n\nThe API server checks each one's form as encryption.ParseRecipient does, after the white space around it that the server trims, but not an age key's checksum nor a KMS URI's query: with those wrong, the server refuses to start.",
 							Type:        []string{"array"},
 							Items: &spec.SchemaOrArray{
 								Schema: &spec.Schema{
@@ -2261,7 +2261,7 @@ func schema_pkg_apis_ark_v1_SecretKeySelector(ref common.ReferenceCallback) comm
 				Properties: map[string]spec.Schema{
 					"name": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Name is the Secret's name.",
+							Description: "Name is the Secret's name (a DNS-1123 subdomain).",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",
@@ -2269,7 +2269,7 @@ func schema_pkg_apis_ark_v1_SecretKeySelector(ref common.ReferenceCallback) comm
 					},
 					"key": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Key is the key in the Secret's data. Unset means \"identities\".",
+							Description: "Key is the key in the Secret's data (letters, digits, '-', '_' and '.'; not \".\" nor starting with \"..\"). Unset means \"identities\".",
 							Type:        []string{"string"},
 							Format:      "",
 						},

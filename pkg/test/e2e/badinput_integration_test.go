@@ -5,12 +5,14 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +23,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/tolerant"
+	"github.com/heptio/ark/pkg/validation"
 )
 
 // looseCRDs writes the ark CRDs with spec (and template) schemas that accept
@@ -319,4 +322,92 @@ func TestFaultRawAPIBadFields(t *testing.T) {
 	}
 	// The server is still serving after all of it.
 	e.waitServing()
+}
+
+// The API server refuses a Config whose encryption section the server would refuse at
+// start (validation.Config): a recipient that is neither an age key nor a KMS key URI of
+// the right form, age recipients without the Secret of identities, an empty section, a
+// bad Secret name or key. What the server takes, the API server takes too.
+func TestConfigEncryptionSchema(t *testing.T) {
+	ctx := context.Background()
+	ns := testCluster.NewNamespace(t)
+	ark := adminArkClient(t, testCluster)
+	var ageKey string
+	for ageKey == "" || strings.HasPrefix(ageKey, "age1pq") { // the server takes no age1pq… key (post-quantum)
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ageKey = id.Recipient().String()
+	}
+	// The same key with its last character changed: its form is right, its checksum is
+	// not, which only the server sees.
+	badSum := ageKey[:len(ageKey)-1] + map[bool]string{true: "q", false: "p"}[!strings.HasSuffix(ageKey, "q")]
+	secret := &arkv1.SecretKeySelector{Name: "ark-keys"}
+	const (
+		awsAlias = "awskms://alias/ark?region=eu-west-1"
+		awsARN   = "awskms://arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+		gcpKey   = "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k"
+		azureKey = "azurekeyvault://myvault.vault.azure.net/keys/ark/0123abcd"
+	)
+	cases := []struct {
+		name       string
+		enc        arkv1.EncryptionConfig
+		refused    string // the API server refuses it, naming this; "" means it takes it
+		serverOnly bool   // taken by the API server, refused by the server at start
+	}{
+		{name: "age key with identities", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey}, IdentitySecret: secret}},
+		{name: "age key with white space around it", enc: arkv1.EncryptionConfig{Recipients: []string{"  " + ageKey + "\n"}, IdentitySecret: secret}},
+		{name: "KMS alias alone", enc: arkv1.EncryptionConfig{Recipients: []string{awsAlias}}},
+		{name: "KMS ARN alone", enc: arkv1.EncryptionConfig{Recipients: []string{awsARN}}},
+		{name: "KMS key id alone", enc: arkv1.EncryptionConfig{Recipients: []string{"awskms://1234abcd-12ab-34cd-56ef-1234567890ab"}}},
+		{name: "Cloud KMS alone", enc: arkv1.EncryptionConfig{Recipients: []string{gcpKey}}},
+		{name: "Key Vault alone", enc: arkv1.EncryptionConfig{Recipients: []string{azureKey}}},
+		{name: "age key and a KMS key, no identities", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey, gcpKey}}},
+		{name: "identities only", enc: arkv1.EncryptionConfig{IdentitySecret: &arkv1.SecretKeySelector{Name: "ark-keys", Key: "old.txt"}}},
+		{name: "age key with a wrong checksum", enc: arkv1.EncryptionConfig{Recipients: []string{badSum}, IdentitySecret: secret}, serverOnly: true},
+
+		{name: "unknown scheme", enc: arkv1.EncryptionConfig{Recipients: []string{"vault://x"}, IdentitySecret: secret}, refused: "must be an age X25519 recipient (age1…) or a KMS key URI"},
+		{name: "a public key of another kind", enc: arkv1.EncryptionConfig{Recipients: []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI"}, IdentitySecret: secret}, refused: "encryption.recipients[0]"},
+		{name: "short age key", enc: arkv1.EncryptionConfig{Recipients: []string{"age1abc"}, IdentitySecret: secret}, refused: "an age recipient is age1 and 58 bech32 characters"},
+		{name: "upper-case age key", enc: arkv1.EncryptionConfig{Recipients: []string{"age1" + strings.ToUpper(ageKey[4:])}, IdentitySecret: secret}, refused: "an age recipient is age1"},
+		{name: "second recipient bad", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey, "age1pq" + ageKey[6:]}, IdentitySecret: secret}, refused: "encryption.recipients[1]"},
+		{name: "KMS alias without a name", enc: arkv1.EncryptionConfig{Recipients: []string{"awskms://alias/"}}, refused: "an AWS KMS key is awskms://"},
+		{name: "ARN of something else", enc: arkv1.EncryptionConfig{Recipients: []string{"awskms://arn:aws:s3:::bucket"}}, refused: "an AWS KMS key is awskms://"},
+		{name: "Cloud KMS key version", enc: arkv1.EncryptionConfig{Recipients: []string{gcpKey + "/cryptoKeyVersions/1"}}, refused: "a Cloud KMS key is gcpkms://"},
+		{name: "Key Vault secret", enc: arkv1.EncryptionConfig{Recipients: []string{"azurekeyvault://myvault.vault.azure.net/secrets/ark"}}, refused: "an Azure Key Vault key is azurekeyvault://"},
+		{name: "age key without identities", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey}}, refused: "identitySecret is required with age recipients"},
+		{name: "empty section", enc: arkv1.EncryptionConfig{}, refused: "encryption needs recipients"},
+		{name: "empty recipients, no identities", enc: arkv1.EncryptionConfig{Recipients: []string{}}, refused: "encryption needs recipients"},
+		{name: "bad Secret name", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey}, IdentitySecret: &arkv1.SecretKeySelector{Name: "Keys!"}}, refused: "encryption.identitySecret.name"},
+		{name: "bad Secret key", enc: arkv1.EncryptionConfig{Recipients: []string{ageKey}, IdentitySecret: &arkv1.SecretKeySelector{Name: "k", Key: "../x"}}, refused: "encryption.identitySecret.key"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			enc := tc.enc
+			cfg := &arkv1.Config{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("enc-%02d", i)},
+				BackupStorageProvider: arkv1.ObjectStorageProviderConfig{
+					CloudProviderConfig: arkv1.CloudProviderConfig{Name: "filesystem", Config: map[string]string{"root": "/tmp"}},
+					Bucket:              "ark",
+				},
+				Encryption: &enc,
+			}
+			serverErrs := validation.Config(cfg)
+			_, err := ark.ArkV1().Configs(ns).Create(ctx, cfg, metav1.CreateOptions{})
+			switch {
+			case tc.refused != "":
+				if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tc.refused) {
+					t.Fatalf("want the API server to refuse it naming %q, got %v", tc.refused, err)
+				}
+				if len(serverErrs) == 0 {
+					t.Errorf("the API server refuses what the server takes: %v", err)
+				}
+			case err != nil:
+				t.Fatalf("the API server refused it: %v", err)
+			case tc.serverOnly != (len(serverErrs) > 0):
+				t.Errorf("the server's validation says %q, want refused=%v", serverErrs, tc.serverOnly)
+			}
+		})
+	}
 }

@@ -44,7 +44,7 @@ const benchWorkers = 16
 // raw/server is the server's share of the raw rate (1 = as fast as raw).
 func BenchmarkServer(b *testing.B) {
 	ctx := context.Background()
-	e := startArk(b, testCluster, envOptions{})
+	e := startArk(b, testCluster, envOptions{args: benchDiagArgs()})
 	src := testCluster.NewNamespace(b)
 	cms := benchConfigMaps(benchObjects)
 	start := time.Now()

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,12 +35,19 @@ type benchDiag struct {
 	wg        sync.WaitGroup
 }
 
-// benchDiagArgs are the server flags a diagnosis run needs.
+// benchDiagArgs are the server flags a diagnosis run needs: --profiling with
+// ARK_BENCH_PROFILE=1, and the flags in ARK_BENCH_SERVER_ARGS (space
+// separated, e.g. "--single-tenant" to see what acting as the requester
+// costs). Both only with $ARK_BENCH_DIAG: a diagnosis, not a figure.
 func benchDiagArgs() []string {
-	if os.Getenv("ARK_BENCH_DIAG") != "" && os.Getenv("ARK_BENCH_PROFILE") == "1" {
-		return []string{"--profiling"}
+	if os.Getenv("ARK_BENCH_DIAG") == "" {
+		return nil
 	}
-	return nil
+	args := strings.Fields(os.Getenv("ARK_BENCH_SERVER_ARGS"))
+	if os.Getenv("ARK_BENCH_PROFILE") == "1" {
+		args = append(args, "--profiling")
+	}
+	return args
 }
 
 func startBenchDiag(tb testing.TB, e *arkEnv, name string) *benchDiag {

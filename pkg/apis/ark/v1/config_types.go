@@ -102,15 +102,32 @@ type Config struct {
 }
 
 // EncryptionConfig names the keys of client-side encryption (README, Encryption).
+//
+// The API server refuses what the server would refuse at start (pkg/validation
+// encryptionConfig): a Config that encrypts must name the Secret of identities, without
+// which its own backups could not be restored, unless a KMS key is among the recipients
+// (it decrypts what it wrapped); one that does neither needs at least the Secret.
+// +kubebuilder:validation:XValidation:rule="has(self.identitySecret) || (has(self.recipients) && size(self.recipients) > 0)",message="encryption needs recipients (to encrypt new backups) or identitySecret (to decrypt backups)"
+// +kubebuilder:validation:XValidation:rule=`has(self.identitySecret) || !has(self.recipients) || size(self.recipients) == 0 || self.recipients.exists(r, r.matches(r'^[\t\n\v\f\r\x{85}\pZ]*(awskms|gcpkms|azurekeyvault)://'))`,message="identitySecret is required with age recipients: without an identity the server cannot restore its own backups (only a KMS key decrypts what it wrapped)"
 type EncryptionConfig struct {
-	// Recipients are the public keys every new backup is encrypted for: age X25519
-	// recipients ("age1…"). Any one of them decrypts: list this cluster's key, a second
-	// cluster's (migration) and an offline break-glass key. Empty means new backups are
-	// not encrypted, while identitySecret still decrypts older ones.
+	// Recipients are the keys every new backup is encrypted for: age X25519 recipients
+	// ("age1…", as age-keygen -y prints them) or cloud KMS keys (awskms://…, gcpkms://…,
+	// azurekeyvault://…; package kms). Any one of them decrypts: list this cluster's key, a
+	// second cluster's (migration) and an offline break-glass key. Empty means new backups
+	// are not encrypted, while identitySecret still decrypts older ones.
+	//
+	// The API server checks each one's form as encryption.ParseRecipient does, after the
+	// white space around it that the server trims, but not an age key's checksum nor a
+	// KMS URI's query: with those wrong, the server refuses to start.
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:MinLength=1
 	// +kubebuilder:validation:items:MaxLength=1024
+	// +kubebuilder:validation:items:XValidation:rule=`self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*(age1|awskms://|gcpkms://|azurekeyvault://)')`,message="must be an age X25519 recipient (age1…) or a KMS key URI (awskms://, gcpkms://, azurekeyvault://)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*age1') || self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*age1(?:[02-9ac-hj-nq-z][02-9ac-hj-np-z]{57}|p[02-9ac-hj-npr-z][02-9ac-hj-np-z]{56})[\t\n\v\f\r\x{85}\pZ]*$')`,message="an age recipient is age1 and 58 bech32 characters, as age-keygen -y prints it (post-quantum age1pq… keys are not supported)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*awskms://') || self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*awskms://(?:arn:[^:?# \t\n\r]*:kms:[^:?# \t\n\r]+:[^:?# \t\n\r]+:(?:key|alias)/[^?# \t\n\r]*|alias/[^?# \t\n\r]+|[^/:?# \t\n\r]+)(?:\?(?s:.*))?[\t\n\v\f\r\x{85}\pZ]*$')`,message="an AWS KMS key is awskms://<key id | key ARN | alias/NAME>[?region=R]"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*gcpkms://') || self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*gcpkms://projects/[^/?]+/locations/[^/?]+/keyRings/[^/?]+/cryptoKeys/[^/?]+(?:\?(?s:.*))?$')`,message="a Cloud KMS key is gcpkms://projects/P/locations/L/keyRings/R/cryptoKeys/K (the CryptoKey, not one of its versions)"
+	// +kubebuilder:validation:items:XValidation:rule=`!self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*azurekeyvault://') || self.matches(r'^[\t\n\v\f\r\x{85}\pZ]*azurekeyvault://[^/?#@]+/keys/[0-9A-Za-z-]{1,127}(?:/[0-9A-Za-z]{1,64})?[\t\n\v\f\r\x{85}\pZ]*$')`,message="an Azure Key Vault key is azurekeyvault://<vault host>/keys/<name>[/<version>]"
 	Recipients []string `json:"recipients,omitempty"`
 
 	// IdentitySecret is a Secret in the server's namespace holding the age identities
@@ -123,13 +140,17 @@ type EncryptionConfig struct {
 
 // SecretKeySelector names a key of a Secret in the server's namespace.
 type SecretKeySelector struct {
-	// Name is the Secret's name.
+	// Name is the Secret's name (a DNS-1123 subdomain).
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name"`
-	// Key is the key in the Secret's data. Unset means "identities".
+	// Key is the key in the Secret's data (letters, digits, '-', '_' and '.'; not "." nor
+	// starting with ".."). Unset means "identities".
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]*$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && !self.startsWith('..')",message="must not be '.' nor start with '..'"
 	Key string `json:"key,omitempty"`
 }
 

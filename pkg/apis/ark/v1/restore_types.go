@@ -95,6 +95,11 @@ const (
 	ExistingResourcePolicyUpdate ExistingResourcePolicy = "update"
 )
 
+// ExistingResourcePolicies are the policies a restore takes, as the Enum marker of
+// ExistingResourcePolicy says to the API server (pkg/validation checks them for the
+// server and the CLI).
+var ExistingResourcePolicies = []ExistingResourcePolicy{ExistingResourcePolicyNone, ExistingResourcePolicyUpdate}
+
 // RestorePhase is where a restore is in its life.
 // +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;DryRunCompleted
 type RestorePhase string

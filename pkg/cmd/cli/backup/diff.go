@@ -18,6 +18,7 @@ import (
 	"github.com/heptio/ark/pkg/client"
 	"github.com/heptio/ark/pkg/cmd/util/completion"
 	"github.com/heptio/ark/pkg/cmd/util/download"
+	"github.com/heptio/ark/pkg/cmd/util/output"
 	"github.com/heptio/ark/pkg/diff"
 	"github.com/heptio/ark/pkg/discovery"
 	"github.com/heptio/ark/pkg/restore"
@@ -55,7 +56,13 @@ backup takes them only for the objects it holds).`,
 		Example: `  ark backup diff daily-20261121070000
   ark backup diff nginx-backup --include-namespaces nginx-example --include-resources deployments.apps,configmaps
   ark backup diff nginx-backup -o json`,
-		Args:              cobra.ExactArgs(1),
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(c, args); err != nil {
+				return err
+			}
+			return output.CheckFormat(o.Output, "text", "json")
+		},
 		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
 			return o.Run(c.Context(), c, f, args[0])
@@ -72,9 +79,6 @@ backup takes them only for the objects it holds).`,
 
 // Run downloads the backup, compares it with the cluster and prints the report.
 func (o *DiffOptions) Run(ctx context.Context, c *cobra.Command, f client.Factory, name string) error {
-	if o.Output != "text" && o.Output != "json" {
-		return fmt.Errorf("invalid --output %q: want text or json", o.Output)
-	}
 	ark, err := f.ArkClient()
 	if err != nil {
 		return err

@@ -27,12 +27,9 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 		Example: `  ark backup logs nginx-backup
   ark backup logs nginx-backup --level warning
   ark backup logs nginx-backup --grep 'namespace=app' -o json`,
-		Args:              cobra.ExactArgs(1),
+		Args:              o.Args,
 		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
-			if _, err := o.Filter(); err != nil {
-				return err
-			}
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/heptio/ark/pkg/client"
+	"github.com/heptio/ark/pkg/cmd/util/output"
 	"github.com/heptio/ark/pkg/install"
 )
 
@@ -109,11 +110,17 @@ is needed. See README, Encryption.`,
 // Validate checks the flags, reads --secret-file and renders the objects,
 // without asking the cluster; Run applies what it rendered.
 func (o *Options) Validate() error {
+	// The provider first: its credentials are no question for one that does not exist.
+	if err := install.CheckProvider(o.Provider); err != nil {
+		return err
+	}
 	if o.Output != "" && !o.DryRun {
 		return errors.New("-o/--output prints the objects and needs --dry-run")
 	}
-	if o.Output != "" && o.Output != "yaml" && o.Output != "json" {
-		return fmt.Errorf("-o %q: want yaml or json", o.Output)
+	if o.Output != "" {
+		if err := output.CheckFormat(o.Output, "yaml", "json"); err != nil {
+			return err
+		}
 	}
 	switch {
 	case o.SecretFile != "" && o.NoSecret:

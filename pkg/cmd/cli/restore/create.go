@@ -72,13 +72,16 @@ too, when only the backups synced from the bucket are left). With --from-backup 
   ark restore create --from-backup nginx-backup --wait
   ark restore create --from-schedule daily --include-namespaces app
   ark restore create daily-20261121070000 --namespace-mappings abc:def,123:456 --wait`,
-		// The argument checks are Complete's: a wrong command line is a usage
-		// error (exit 2), not a failed restore.
+		// The argument and flag checks are Args': a wrong command line is a
+		// usage error (exit 2), not a failed restore.
 		Args: func(c *cobra.Command, args []string) error {
 			if err := cobra.MaximumNArgs(1)(c, args); err != nil {
 				return err
 			}
-			return o.Complete(args)
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			return o.Validate()
 		},
 		ValidArgsFunction: completion.Names(f, completion.Backups, true),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -253,8 +256,25 @@ func ParseNamespaceMappings(s string) (map[string]string, error) {
 	return m, nil
 }
 
+// Validate checks the restore the options describe without asking the
+// cluster. With --from-schedule the backup is known only when the command
+// runs (the schedule's newest Completed one): the schedule's name stands for
+// it here.
+func (o *CreateOptions) Validate() error {
+	backup := o.BackupName
+	if backup == "" {
+		backup = o.FromSchedule
+	}
+	_, err := o.restore("", backup)
+	return err
+}
+
 // Restore builds and checks the Restore object the options describe.
 func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
+	return o.restore(namespace, o.BackupName)
+}
+
+func (o *CreateOptions) restore(namespace, backup string) (*arkv1.Restore, error) {
 	mappings, err := ParseNamespaceMappings(o.NamespaceMappings)
 	if err != nil {
 		return nil, err
@@ -262,12 +282,12 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 	name := o.Name
 	if name == "" {
 		o.at = o.now()
-		name = DefaultName(o.BackupName, o.at, 0)
+		name = DefaultName(backup, o.at, 0)
 	}
 	r := &arkv1.Restore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: o.Labels},
 		Spec: arkv1.RestoreSpec{
-			BackupName:         o.BackupName,
+			BackupName:         backup,
 			IncludedNamespaces: o.IncludeNamespaces,
 			ExcludedNamespaces: o.ExcludeNamespaces,
 			IncludedResources:  o.IncludeResources,
@@ -282,12 +302,9 @@ func (o *CreateOptions) Restore(namespace string) (*arkv1.Restore, error) {
 			return nil, fmt.Errorf("invalid --selector %q: %w", o.Selector, err)
 		}
 	}
-	switch p := arkv1.ExistingResourcePolicy(o.ExistingResourcePolicy); p {
-	case "", arkv1.ExistingResourcePolicyNone:
-	case arkv1.ExistingResourcePolicyUpdate:
+	// The default stays unset; validation.RestoreSpec refuses a policy the API does not know.
+	if p := arkv1.ExistingResourcePolicy(o.ExistingResourcePolicy); p != arkv1.ExistingResourcePolicyNone {
 		r.Spec.ExistingResourcePolicy = p
-	default:
-		return nil, fmt.Errorf("invalid --existing-resource-policy %q: want %s or %s", p, arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate)
 	}
 	if o.PreserveNodePorts {
 		r.Spec.PreserveNodePorts = &o.PreserveNodePorts

@@ -72,7 +72,7 @@ func TestRestoreObject(t *testing.T) {
 					t.Errorf("spec %+v", s)
 				}
 			}},
-		{name: "bad policy", args: []string{"--existing-resource-policy", "overwrite"}, wantErr: "invalid --existing-resource-policy"},
+		{name: "bad policy", args: []string{"--existing-resource-policy", "overwrite"}, wantErr: `existingResourcePolicy "overwrite" is not one of none, update`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

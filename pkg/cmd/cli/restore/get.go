@@ -82,12 +82,9 @@ func NewLogsCommand(f client.Factory) *cobra.Command {
 		Short: "Print a restore's log",
 		Example: `  ark restore logs nginx-backup-20261121070000
   ark restore logs nginx-backup-20261121070000 --level warning -o json`,
-		Args:              cobra.ExactArgs(1),
+		Args:              o.Args,
 		ValidArgsFunction: completion.Names(f, completion.Restores, true),
 		RunE: func(c *cobra.Command, args []string) error {
-			if _, err := o.Filter(); err != nil {
-				return err
-			}
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err

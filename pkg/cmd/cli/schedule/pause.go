@@ -30,7 +30,8 @@ func newPauseCommand(f client.Factory, paused bool) *cobra.Command {
 		Example: fmt.Sprintf(`  ark schedule %[1]s daily
   ark schedule %[1]s --all`, verb),
 		ValidArgsFunction: completion.Names(f, completion.Schedules, false),
-		RunE: func(c *cobra.Command, args []string) error {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
 			ways := 0
 			for _, set := range []bool{len(args) > 0, all, selector != ""} {
 				if set {
@@ -40,6 +41,9 @@ func newPauseCommand(f client.Factory, paused bool) *cobra.Command {
 			if ways != 1 {
 				return errors.New("name the schedules to " + verb + " in one way: NAME..., --all, or --selector")
 			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			ark, err := f.ArkClient()
 			if err != nil {
 				return err

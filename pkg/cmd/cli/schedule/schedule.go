@@ -43,8 +43,12 @@ type CreateOptions struct {
 	Spec   backup.SpecFlags
 }
 
-// Object builds and checks the Schedule the options describe.
+// Object builds and checks the Schedule the options describe. The cron
+// expression is parsed as the server parses it (validation.CronParser).
 func (o *CreateOptions) Object(namespace string) (*arkv1.Schedule, error) {
+	if _, err := validation.CronParser.Parse(o.Schedule); err != nil {
+		return nil, fmt.Errorf("invalid --schedule %q: %w (want five fields, minute hour day month weekday, such as \"0 7 * * *\", or a descriptor such as @daily)", o.Schedule, err)
+	}
 	spec, err := o.Spec.Spec()
 	if err != nil {
 		return nil, err
@@ -65,9 +69,16 @@ func newCreateCommand(f client.Factory) *cobra.Command {
 		Use:     "create NAME --schedule CRON",
 		Short:   "Create a schedule",
 		Example: `  ark schedule create daily --schedule "0 7 * * *"`,
-		Args:    cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
+			if err := cobra.ExactArgs(1)(c, args); err != nil {
+				return err
+			}
 			o.Name = args[0]
+			_, err := o.Object(f.Namespace())
+			return err
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			s, err := o.Object(f.Namespace())
 			if err != nil {
 				return err

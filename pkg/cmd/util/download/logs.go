@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
+	"github.com/heptio/ark/pkg/cmd/util/output"
 	arkclient "github.com/heptio/ark/pkg/generated/clientset/versioned"
 	"github.com/heptio/ark/pkg/oplog"
 )
@@ -34,15 +35,24 @@ func (o *LogOptions) BindFlags(c *cobra.Command) {
 	o.TLS.BindFlags(c.Flags())
 }
 
+// Args is the cobra Args of `ark backup logs` and `ark restore logs`: one name,
+// and flags that Filter takes, so that a wrong command line is a usage error
+// (exit 2) before anything is asked of the cluster.
+func (o *LogOptions) Args(c *cobra.Command, args []string) error {
+	if err := cobra.ExactArgs(1)(c, args); err != nil {
+		return err
+	}
+	_, err := o.Filter()
+	return err
+}
+
 // Filter checks the flags and returns the filter they make.
 func (o *LogOptions) Filter() (oplog.Filter, error) {
-	f := oplog.Filter{MinLevel: o.Level}
-	switch o.Output {
-	case "", "text":
-	case "json":
-		f.JSON = true
-	default:
-		return f, fmt.Errorf("invalid --output %q: use text or json", o.Output)
+	f := oplog.Filter{MinLevel: o.Level, JSON: o.Output == "json"}
+	if o.Output != "" {
+		if err := output.CheckFormat(o.Output, "text", "json"); err != nil {
+			return f, err
+		}
 	}
 	if o.Level != "" {
 		if _, ok := oplog.Level(o.Level); !ok {

@@ -57,13 +57,17 @@ func (g GetCommand[T, PT]) Command(complete func(*cobra.Command, []string, strin
   ark %[1]s get NAME -o yaml
   ark %[1]s get -l app=nginx -o wide --show-labels
   ark %[1]s get -o jsonpath='{.items[*].metadata.name}'`, singular),
-		RunE: func(c *cobra.Command, args []string) error {
+		// The flag checks are Args': a wrong command line is a usage error (exit 2).
+		Args: func(c *cobra.Command, args []string) error {
 			if err := pf.Validate(); err != nil {
 				return err
 			}
 			if len(args) > 0 && selector != "" {
 				return errors.New("names and --selector (-l) cannot be used together: give either names or a selector")
 			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
 			items, errs := g.read(c, args, selector)
 			now := time.Now
 			if g.Now != nil {

@@ -63,7 +63,8 @@ func (p *PrintFlags) HumanReadable() bool {
 	return f == FormatTable || f == FormatWide
 }
 
-// Validate checks the format before anything is asked of the cluster.
+// Validate checks the format before anything is asked of the cluster (GetCommand
+// calls it in its cobra Args: a wrong format is a usage error, exit 2).
 func (p *PrintFlags) Validate() error {
 	_, err := p.ToPrinter()
 	return err
@@ -85,9 +86,23 @@ func (p *PrintFlags) ToPrinter() (printers.ResourcePrinter, error) {
 	if genericclioptions.IsNoCompatiblePrinterError(err) {
 		allowed := p.allowedFormats()
 		slices.Sort(allowed)
-		return nil, fmt.Errorf("invalid --output %q: use one of %s", p.Format(), strings.Join(allowed, ", "))
+		return nil, unknownFormat(p.Format(), allowed)
 	}
 	return pr, err
+}
+
+// CheckFormat returns nil when format is one of allowed, else the error every -o flag of
+// ark gives for a format it does not take: `invalid --output "xml": use one of text, json`.
+// A command checks it in its cobra Args, so that a wrong format is a usage error (exit 2).
+func CheckFormat(format string, allowed ...string) error {
+	if slices.Contains(allowed, format) {
+		return nil
+	}
+	return unknownFormat(format, allowed)
+}
+
+func unknownFormat(format string, allowed []string) error {
+	return fmt.Errorf("invalid --output %q: use one of %s", format, strings.Join(allowed, ", "))
 }
 
 // Columns describe a kind's table: the columns, and the cells of one object. Columns of

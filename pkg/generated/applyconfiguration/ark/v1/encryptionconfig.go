@@ -22,11 +22,21 @@ package v1
 // with apply.
 //
 // EncryptionConfig names the keys of client-side encryption (README, Encryption).
+//
+// The API server refuses what the server would refuse at start (pkg/validation
+// encryptionConfig): a Config that encrypts must name the Secret of identities, without
+// which its own backups could not be restored, unless a KMS key is among the recipients
+// (it decrypts what it wrapped); one that does neither needs at least the Secret.
 type EncryptionConfigApplyConfiguration struct {
-	// Recipients are the public keys every new backup is encrypted for: age X25519
-	// recipients ("age1…"). Any one of them decrypts: list this cluster's key, a second
-	// cluster's (migration) and an offline break-glass key. Empty means new backups are
-	// not encrypted, while identitySecret still decrypts older ones.
+	// Recipients are the keys every new backup is encrypted for: age X25519 recipients
+	// ("age1…", as age-keygen -y prints them) or cloud KMS keys (awskms://…, gcpkms://…,
+	// azurekeyvault://…; package kms). Any one of them decrypts: list this cluster's key, a
+	// second cluster's (migration) and an offline break-glass key. Empty means new backups
+	// are not encrypted, while identitySecret still decrypts older ones.
+	//
+	// The API server checks each one's form as encryption.ParseRecipient does, after the
+	// white space around it that the server trims, but not an age key's checksum nor a
+	// KMS URI's query: with those wrong, the server refuses to start.
 	Recipients []string `json:"recipients,omitempty"`
 	// IdentitySecret is a Secret in the server's namespace holding the age identities
 	// ("AGE-SECRET-KEY-1…" lines, as age-keygen writes them) that decrypt backups for

@@ -23,9 +23,10 @@ package v1
 //
 // SecretKeySelector names a key of a Secret in the server's namespace.
 type SecretKeySelectorApplyConfiguration struct {
-	// Name is the Secret's name.
+	// Name is the Secret's name (a DNS-1123 subdomain).
 	Name *string `json:"name,omitempty"`
-	// Key is the key in the Secret's data. Unset means "identities".
+	// Key is the key in the Secret's data (letters, digits, '-', '_' and '.'; not "." nor
+	// starting with ".."). Unset means "identities".
 	Key *string `json:"key,omitempty"`
 }
 
