@@ -53,11 +53,25 @@ test-faults: build kube-tools object-stores ## Run the fault-injection suite (ar
 BENCH_REPORT := $(CURDIR)/_output/bench-report.md
 bench: build kube-tools object-stores ## Run the benchmarks and print one table: ark server (its ServiceAccount, default flags) against raw client-go loops: 10,000 ConfigMaps; 10,000 and 100,000 mixed objects over 250/2,500 namespaces (ARK_BENCH_SCALE); a quiet server; encryption's cost (age, 10,000 ConfigMaps: encrypted/unencrypted backup and restore); also the engines and object-store throughput.
 	@mkdir -p _output && rm -f $(BENCH_REPORT)
-	ARK_BENCH_REPORT=$(BENCH_REPORT) go test -tags integration -run '^$$' -bench . -benchtime 1x -timeout 180m -p 1 ./...
+	ARK_BENCH_REPORT=$(BENCH_REPORT) go test -tags integration -run '^$$' -bench . -skip '^BenchmarkVelero$$' -benchtime 1x -timeout 180m -p 1 ./...
 	@echo; echo "ark server against a raw client-go loop doing the same work, in this run (raw/ark: the server's share of the raw rate, 1 = as fast):"; echo
 	@echo "| work | raw client-go loop | raw s | ark s | raw/ark | goal | server peak RSS MiB |"
 	@echo "|---|---|---|---|---|---|---|"
 	@cat $(BENCH_REPORT)
+
+.PHONY: velero
+velero: ## Build Velero v1.18.1 and velero-plugin-for-aws v1.14.3 from the Go module proxy into _output/velero (once; cached), for make bench-velero.
+	hack/velero.sh install
+
+.PHONY: bench-velero
+VELERO_BENCH_REPORT := $(CURDIR)/_output/bench-velero-report.md
+bench-velero: build kube-tools object-stores velero ## Run ark server and Velero v1.18.1 side by side (same control plane and MinIO, each at its default flags as its ServiceAccount) against raw client-go loops: backup and restore of 10,000 ConfigMaps; one table. Not part of make test or make bench.
+	@mkdir -p _output && rm -f $(VELERO_BENCH_REPORT)
+	ARK_BENCH_REPORT=$(VELERO_BENCH_REPORT) go test -tags integration -run '^$$' -bench '^BenchmarkVelero$$' -benchtime 1x -timeout 60m -p 1 ./pkg/test/e2e/
+	@echo; echo "ark server and Velero against a raw client-go loop doing the same work, in this run (raw/server: the server's share of the raw rate, 1 = as fast):"; echo
+	@echo "| work | raw client-go loop | raw s | server s | raw/server | goal | server peak RSS MiB |"
+	@echo "|---|---|---|---|---|---|---|"
+	@cat $(VELERO_BENCH_REPORT)
 
 .PHONY: verify
 verify: ## Check formatting, go vet, and that generated code and manifests are up to date.

@@ -145,7 +145,7 @@ func New(tb testing.TB, c *cluster.Cluster, opts Options) *Server {
 		kubeconfig: filepath.Join(dir, "kubeconfig"),
 		logPath:    filepath.Join(dir, "ark-server.log"),
 	}
-	if err := writeKubeconfig(ctx, c, opts.Namespace, s.kubeconfig); err != nil {
+	if err := WriteKubeconfig(ctx, c, opts.Namespace, ServiceAccount, s.kubeconfig); err != nil {
 		tb.Fatal(err)
 	}
 	if s.addr, err = freeAddress(); err != nil {

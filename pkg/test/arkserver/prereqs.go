@@ -129,16 +129,19 @@ func install(ctx context.Context, c *cluster.Cluster, repoRoot, ns, dir string) 
 	return release, nil
 }
 
-// writeKubeconfig asks the API server for a token of the ServiceAccount (the
-// TokenRequest API, as kubectl create token does) and writes a kubeconfig
-// that holds only that token and the cluster's address and CA.
-func writeKubeconfig(ctx context.Context, c *cluster.Cluster, ns, path string) error {
+// WriteKubeconfig asks the API server for a token of the ServiceAccount
+// ns/serviceAccount (the TokenRequest API, as kubectl create token does; valid
+// for 6 hours) and writes to path (mode 0600) a kubeconfig that holds only that
+// token and the cluster's address and CA: what a server in a pod of that
+// ServiceAccount would be. The ServiceAccount may have been created a moment
+// ago (a NotFound is retried for 5 s).
+func WriteKubeconfig(ctx context.Context, c *cluster.Cluster, ns, serviceAccount, path string) error {
 	seconds := int64(tokenLifetime / time.Second)
 	var tr *authenticationv1.TokenRequest
 	var err error
 	// The ServiceAccount was just applied; a create may race its cache.
 	for i := 0; i < 50; i++ {
-		tr, err = c.Client().CoreV1().ServiceAccounts(ns).CreateToken(ctx, ServiceAccount,
+		tr, err = c.Client().CoreV1().ServiceAccounts(ns).CreateToken(ctx, serviceAccount,
 			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
 		if err == nil || !apierrors.IsNotFound(err) {
 			break
@@ -146,19 +149,19 @@ func writeKubeconfig(ctx context.Context, c *cluster.Cluster, ns, path string) e
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", ns, ServiceAccount, err)
+		return fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", ns, serviceAccount, err)
 	}
 	admin := c.RESTConfig()
 	clusterEntry := &clientcmdapi.Cluster{Server: admin.Host, CertificateAuthorityData: admin.CAData, CertificateAuthority: admin.CAFile}
 	if len(admin.CAData) == 0 && admin.CAFile == "" {
 		clusterEntry.InsecureSkipTLSVerify = admin.Insecure
 	}
-	user := "system:serviceaccount:" + ns + ":" + ServiceAccount
+	user := "system:serviceaccount:" + ns + ":" + serviceAccount
 	cfg := clientcmdapi.Config{
 		Clusters:       map[string]*clientcmdapi.Cluster{"cluster": clusterEntry},
 		AuthInfos:      map[string]*clientcmdapi.AuthInfo{user: {Token: tr.Status.Token}},
-		Contexts:       map[string]*clientcmdapi.Context{"ark": {Cluster: "cluster", AuthInfo: user, Namespace: ns}},
-		CurrentContext: "ark",
+		Contexts:       map[string]*clientcmdapi.Context{serviceAccount: {Cluster: "cluster", AuthInfo: user, Namespace: ns}},
+		CurrentContext: serviceAccount,
 	}
 	if err := clientcmd.WriteToFile(cfg, path); err != nil {
 		return err

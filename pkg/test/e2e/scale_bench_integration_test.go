@@ -381,11 +381,20 @@ func waitOperation(ctx context.Context, create func(context.Context) error, done
 }
 
 // procMemory reads the peak (VmHWM) and current (VmRSS) resident set of a
-// process, in MiB, from /proc/<pid>/status.
+// process, in MiB, from /proc/<pid>/status, failing the test on error.
 func procMemory(tb testing.TB, pid int) (hwm, rss float64) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	hwm, rss, err := readProcMemory(pid)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return hwm, rss
+}
+
+// readProcMemory is procMemory for a process that may be gone (an error).
+func readProcMemory(pid int) (hwm, rss float64, err error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return 0, 0, err
 	}
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
@@ -400,7 +409,7 @@ func procMemory(tb testing.TB, pid int) (hwm, rss float64) {
 			rss = kb / 1024
 		}
 	}
-	return hwm, rss
+	return hwm, rss, nil
 }
 
 func fmtCount(n int) string {
