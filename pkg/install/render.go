@@ -175,6 +175,15 @@ func CheckProvider(name string) error {
 	return nil
 }
 
+// CheckSnapshotProvider checks --snapshot-provider: empty (the object
+// store's provider, or none), or one of factory.VolumeProviderNames.
+func CheckSnapshotProvider(name string) error {
+	if names := factory.VolumeProviderNames(); name != "" && !slices.Contains(names, name) {
+		return fmt.Errorf("unknown --snapshot-provider %q (valid: %s)", name, strings.Join(names, ", "))
+	}
+	return nil
+}
+
 // ExampleConfig returns examples/common/config/<provider>.yaml.
 func ExampleConfig(provider string) (*arkv1.Config, error) {
 	data, err := examples.Configs.ReadFile("common/config/" + provider + ".yaml")

@@ -260,11 +260,8 @@ func (s *run) do(ctx context.Context, contents io.Reader) (*Result, error) {
 		return nil, fmt.Errorf("invalid label selector: %w", err)
 	}
 	s.selector = sel
-	switch p := spec.ExistingResourcePolicy; p {
-	case "", arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate:
-	default:
-		return nil, fmt.Errorf("unsupported existingResourcePolicy %q: want %q or %q", p, arkv1.ExistingResourcePolicyNone, arkv1.ExistingResourcePolicyUpdate)
-	}
+	// spec.ExistingResourcePolicy was checked by validation.RestoreSpec; any
+	// value but update leaves existing objects untouched (existing.go).
 	s.namespaceFilter = collections.NewIncludesExcludes(spec.IncludedNamespaces, spec.ExcludedNamespaces)
 	s.allNamespaces = s.namespaceFilter.IncludesAll()
 

@@ -114,6 +114,9 @@ func (o *Options) Validate() error {
 	if err := install.CheckProvider(o.Provider); err != nil {
 		return err
 	}
+	if err := install.CheckSnapshotProvider(o.SnapshotProvider); err != nil {
+		return err
+	}
 	if o.Output != "" && !o.DryRun {
 		return errors.New("-o/--output prints the objects and needs --dry-run")
 	}

@@ -27,6 +27,8 @@ func TestInstallFlags(t *testing.T) {
 		{"--provider filesystem --bucket b -o yaml", "needs --dry-run", ""},
 		{"--provider filesystem --bucket b --dry-run -o table", `invalid --output "table": use one of yaml, json`, ""},
 		{"--provider foo --bucket b", `unknown --provider "foo" (valid: aws, azure, filesystem, gcp)`, ""},
+		// The snapshot provider's name before the credentials it would need.
+		{"--provider aws --bucket b --snapshot-provider foo --dry-run", `unknown --snapshot-provider "foo" (valid: aws, azure, csi, gcp)`, ""},
 		{"--provider aws --bucket b --secret-file " + secret + " --backup-location-config region=r,publicUrl=http://localhost:9000 --dry-run", "", "publicUrl: http://localhost:9000"},
 		{"--provider aws --bucket b --no-secret --backup-location-config region=r --dry-run -o json", "", `"kind": "List"`},
 		{"--provider filesystem --bucket b --secret-file /nonexistent --dry-run", "--secret-file", ""},
