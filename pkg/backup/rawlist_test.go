@@ -59,3 +59,59 @@ func TestDecodeRawPageAndTypeMeta(t *testing.T) {
 		t.Error("a truncated response decoded")
 	}
 }
+
+func TestDecodeRawPage(t *testing.T) {
+	tests := []struct {
+		name       string
+		data       string
+		wantErr    bool
+		wantItems  int
+		wantLabels map[string]string
+		wantNext   string
+	}{
+		{name: "escaped label value is unescaped", data: `{"metadata":{},"items":[{"metadata":{"name":"a","namespace":"n","labels":{"k":"a\u003cb"}}}]}`,
+			wantItems: 1, wantLabels: map[string]string{"k": "a<b"}},
+		{name: "no items", data: `{"metadata":{"continue":""},"items":[]}`},
+		{name: "null items", data: `{"metadata":{},"items":null}`},
+		{name: "last page of several", data: `{"metadata":{"continue":"t"},"items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}}]}`, wantItems: 2, wantNext: "t"},
+		{name: "item not an object", data: `{"items":[1]}`, wantErr: true},
+		{name: "items not an array", data: `{"items":{}}`, wantErr: true},
+		{name: "not an object", data: `[]`, wantErr: true},
+		{name: "trailing garbage", data: `{"items":[]}x`, wantErr: true},
+		{name: "empty", data: ``, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := []byte(tt.data)
+			p, err := decodeRawPage(data, false)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if len(p.list.Items) != tt.wantItems || len(p.raw) != tt.wantItems || p.list.GetContinue() != tt.wantNext {
+				t.Fatalf("items %d raw %d continue %q", len(p.list.Items), len(p.raw), p.list.GetContinue())
+			}
+			for i, raw := range p.raw {
+				// The raw bytes are the item's own, in place in the response.
+				if !json.Valid(raw) || !inside(raw, data) {
+					t.Errorf("raw %d = %s, not a slice of the response", i, raw)
+				}
+			}
+			if tt.wantLabels != nil && !reflect.DeepEqual(p.list.Items[0].GetLabels(), tt.wantLabels) {
+				t.Errorf("labels = %v, want %v", p.list.Items[0].GetLabels(), tt.wantLabels)
+			}
+		})
+	}
+}
+
+// inside says whether b is a slice of the memory of whole.
+func inside(b, whole []byte) bool {
+	for i := range whole {
+		if &whole[i] == &b[0] {
+			return i+len(b) <= len(whole)
+		}
+	}
+	return false
+}

@@ -2,13 +2,14 @@ package backup
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/heptio/ark/pkg/format"
 )
