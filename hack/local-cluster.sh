@@ -23,6 +23,7 @@
 #   ARK_LOCAL_CLUSTER_OWNER_PID  if set at `up`, a watcher runs `down` as soon as
 #                                this process exits (used by pkg/test/cluster)
 #   ARK_LOCAL_CLUSTER_KEEP_LOGS  if 1, `down` keeps <dir>/logs
+#   ARK_CLUSTER_PROFILING        if true, kube-apiserver serves /debug/pprof (a diagnosis)
 #
 # Progress goes to stderr; only the env goes to stdout.
 set -euo pipefail
@@ -328,7 +329,7 @@ cmd_up() {
     --api-audiences=https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range=10.0.0.0/24 \
     --allow-privileged=true \
-    --profiling=false \
+    --profiling="${ARK_CLUSTER_PROFILING:-false}" \
     --v=1
   wait_for kube-apiserver 120 apiserver_ready
   write_kubeconfig "${api_port}"

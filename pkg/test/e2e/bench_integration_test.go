@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/pkg/apis/ark/v1"
 	"github.com/heptio/ark/pkg/test/cluster"
@@ -201,21 +201,16 @@ func serverBackup(ctx context.Context, e *arkEnv, name, ns string) (time.Duratio
 	if _, err := e.ark.ArkV1().Backups(e.namespace).Create(ctx, bk, metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	var got *arkv1.Backup
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		got, err = e.ark.ArkV1().Backups(e.namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
+	err := watchUntilTyped(ctx, dynamic.NewForConfigOrDie(e.cluster.RESTConfig()), arkv1.SchemeGroupVersion.WithResource("backups"), e.namespace, name, 30*time.Minute,
+		func(got *arkv1.Backup) (bool, error) {
+			switch got.Status.Phase {
+			case arkv1.BackupPhaseCompleted:
+				return true, nil
+			case arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailedValidation:
+				return false, fmt.Errorf("backup %s: %s %+v", name, got.Status.Phase, got.Status)
+			}
 			return false, nil
-		}
-		switch got.Status.Phase {
-		case arkv1.BackupPhaseCompleted:
-			return true, nil
-		case arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailedValidation:
-			return false, fmt.Errorf("backup %s: %s %+v", name, got.Status.Phase, got.Status)
-		}
-		return false, nil
-	})
+		})
 	return time.Since(t0), err
 }
 
@@ -230,20 +225,17 @@ func serverRestore(ctx context.Context, e *arkEnv, name, backup, from, to string
 		return 0, err
 	}
 	var got *arkv1.Restore
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Minute, true, func(ctx context.Context) (bool, error) {
-		var err error
-		got, err = e.ark.ArkV1().Restores(e.namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
+	err := watchUntilTyped(ctx, dynamic.NewForConfigOrDie(e.cluster.RESTConfig()), arkv1.SchemeGroupVersion.WithResource("restores"), e.namespace, name, 30*time.Minute,
+		func(r *arkv1.Restore) (bool, error) {
+			got = r
+			switch got.Status.Phase {
+			case arkv1.RestorePhaseCompleted:
+				return true, nil
+			case arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
+				return false, fmt.Errorf("restore %s: %s %+v", name, got.Status.Phase, got.Status)
+			}
 			return false, nil
-		}
-		switch got.Status.Phase {
-		case arkv1.RestorePhaseCompleted:
-			return true, nil
-		case arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
-			return false, fmt.Errorf("restore %s: %s %+v", name, got.Status.Phase, got.Status)
-		}
-		return false, nil
-	})
+		})
 	d := time.Since(t0)
 	if err == nil && (got.Status.Errors != 0 || got.Status.Progress == nil || got.Status.Progress.ItemsRestored < want) {
 		err = fmt.Errorf("restore %s: %+v", name, got.Status)

@@ -20,7 +20,9 @@ import (
 // run (rss-<name>.csv), the server's log (server-<name>.log) and, with
 // ARK_BENCH_PROFILE=1 (which starts the server with --profiling, so not at
 // default flags: a diagnosis run, not a figure), a heap profile every 10 s
-// and back-to-back 20 s CPU profiles, named by phase and time. Without
+// and back-to-back 20 s CPU profiles, named by phase and time; with
+// ARK_CLUSTER_PROFILING=true too (hack/local-cluster.sh then starts
+// kube-apiserver with --profiling), CPU profiles of the kube-apiserver. Without
 // $ARK_BENCH_DIAG it does nothing.
 type benchDiag struct {
 	dir, name string
@@ -90,6 +92,13 @@ func startBenchDiag(tb testing.TB, e *arkEnv, name string) *benchDiag {
 			defer d.wg.Done()
 			d.every(0, func() { d.fetch("cpu", "/debug/pprof/profile?seconds=20") })
 		}()
+		if os.Getenv("ARK_CLUSTER_PROFILING") == "true" {
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				d.every(0, d.fetchAPIServerProfile)
+			}()
+		}
 	}
 	return d
 }
@@ -135,6 +144,21 @@ func (d *benchDiag) fetch(kind, path string) {
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// fetchAPIServerProfile takes a 20 s CPU profile of the kube-apiserver (with
+// the admin client: set-up's, not the server's), named apiserver-cpu-....
+func (d *benchDiag) fetchAPIServerProfile() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	at := time.Since(d.start).Seconds()
+	phase := d.getPhase()
+	data, err := testCluster.Client().CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "20").DoRaw(ctx)
+	if err != nil {
+		time.Sleep(20 * time.Second) // not to spin on a cluster that does not profile
+		return
+	}
+	_ = os.WriteFile(filepath.Join(d.dir, fmt.Sprintf("apiserver-cpu-%s-%05.0f-%s.pprof", d.name, at, phase)), data, 0o644)
 }
 
 // progress records a restore's progress as the benchmark polls it, in

@@ -123,26 +123,23 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	bk := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: e.namespace, Name: backupName}, Spec: arkv1.BackupSpec{
 		LabelSelector: &metav1.LabelSelector{MatchLabels: label},
 	}}
-	backupTime, got, err := waitOperation(ctx, func(ctx context.Context) error {
+	backupTime, err := waitOperation(ctx, func(ctx context.Context) error {
 		_, err := e.ark.ArkV1().Backups(e.namespace).Create(ctx, bk, metav1.CreateOptions{})
 		return err
-	}, func(ctx context.Context) (bool, error) {
-		b, err := e.ark.ArkV1().Backups(e.namespace).Get(ctx, backupName, metav1.GetOptions{})
-		if err != nil {
+	}, func(ctx context.Context) error {
+		return watchUntilTyped(ctx, dyn, arkv1.SchemeGroupVersion.WithResource("backups"), e.namespace, backupName, 2*time.Hour, func(b *arkv1.Backup) (bool, error) {
+			switch b.Status.Phase {
+			case arkv1.BackupPhaseCompleted:
+				return true, nil
+			case arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailedValidation:
+				return false, fmt.Errorf("backup %s: %s %+v", b.Name, b.Status.Phase, b.Status)
+			}
 			return false, nil
-		}
-		switch b.Status.Phase {
-		case arkv1.BackupPhaseCompleted:
-			return true, nil
-		case arkv1.BackupPhaseFailed, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailedValidation:
-			return false, fmt.Errorf("backup %s: %s %+v", b.Name, b.Status.Phase, b.Status)
-		}
-		return false, nil
+		})
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
-	_ = got
 
 	mapping := make(map[string]string, nns)
 	for i := range nns {
@@ -153,25 +150,23 @@ func scaleRun(ctx context.Context, b *testing.B, n int, prefix string) {
 	}}
 	diag.setPhase("restore")
 	var final *arkv1.Restore
-	restoreTime, _, err := waitOperation(ctx, func(ctx context.Context) error {
+	restoreTime, err := waitOperation(ctx, func(ctx context.Context) error {
 		_, err := e.ark.ArkV1().Restores(e.namespace).Create(ctx, rs, metav1.CreateOptions{})
 		return err
-	}, func(ctx context.Context) (bool, error) {
-		r, err := e.ark.ArkV1().Restores(e.namespace).Get(ctx, prefix, metav1.GetOptions{})
-		if err != nil {
+	}, func(ctx context.Context) error {
+		return watchUntilTyped(ctx, dyn, arkv1.SchemeGroupVersion.WithResource("restores"), e.namespace, prefix, 2*time.Hour, func(r *arkv1.Restore) (bool, error) {
+			final = r
+			if r.Status.Progress != nil {
+				diag.progress(r.Status.Progress.ItemsRestored)
+			}
+			switch r.Status.Phase {
+			case arkv1.RestorePhaseCompleted:
+				return true, nil
+			case arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
+				return false, fmt.Errorf("restore %s: %s %+v", r.Name, r.Status.Phase, r.Status)
+			}
 			return false, nil
-		}
-		final = r
-		if r.Status.Progress != nil {
-			diag.progress(r.Status.Progress.ItemsRestored)
-		}
-		switch r.Status.Phase {
-		case arkv1.RestorePhaseCompleted:
-			return true, nil
-		case arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
-			return false, fmt.Errorf("restore %s: %s %+v", r.Name, r.Status.Phase, r.Status)
-		}
-		return false, nil
+		})
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -369,15 +364,15 @@ func pagedList(ctx context.Context, tb testing.TB, c dynamic.NamespaceableResour
 	}
 }
 
-// waitOperation runs create, then polls done every 20 ms; it returns the time
-// from the start of create until done says true.
-func waitOperation(ctx context.Context, create func(context.Context) error, done func(context.Context) (bool, error)) (time.Duration, bool, error) {
+// waitOperation runs create, then wait (a watch of the object: see
+// watchUntil), and returns the time from before create until wait returned.
+func waitOperation(ctx context.Context, create func(context.Context) error, wait func(context.Context) error) (time.Duration, error) {
 	t0 := time.Now()
 	if err := create(ctx); err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 2*time.Hour, true, done)
-	return time.Since(t0), err == nil, err
+	err := wait(ctx)
+	return time.Since(t0), err
 }
 
 // procMemory reads the peak (VmHWM) and current (VmRSS) resident set of a

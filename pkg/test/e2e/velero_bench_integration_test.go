@@ -457,8 +457,8 @@ func (v *veleroServer) restore(ctx context.Context, name, backup, from, to strin
 	})
 }
 
-// run creates obj (a Backup or Restore) and polls it every 20 ms until its
-// phase is Completed (a failed phase is an error), sampling the plugin
+// run creates obj (a Backup or Restore) and watches it until its phase is
+// Completed (a failed phase is an error), sampling the plugin
 // processes meanwhile; check, if set, then checks the final object.
 func (v *veleroServer) run(ctx context.Context, resource string, obj *unstructured.Unstructured, check func(*unstructured.Unstructured) error) (time.Duration, pluginPeak, error) {
 	sampler := samplePlugins(v.pid())
@@ -466,18 +466,19 @@ func (v *veleroServer) run(ctx context.Context, resource string, obj *unstructur
 	if _, err := v.dyn.Resource(veleroGVR(resource)).Namespace(v.namespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
 		return 0, sampler.stop(), err
 	}
-	var got *unstructured.Unstructured
-	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 30*time.Minute, true, func(ctx context.Context) (bool, error) {
+	// Watched as ark's objects are (watchUntil); a Velero that exits ends the wait.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
 		select {
 		case <-v.exited:
-			return false, errors.New("velero server exited")
-		default:
+			cancel()
+		case <-wctx.Done():
 		}
-		var err error
-		got, err = v.get(ctx, resource, obj.GetName())
-		if err != nil {
-			return false, nil
-		}
+	}()
+	var got *unstructured.Unstructured
+	err := watchUntil(wctx, v.dyn, veleroGVR(resource), v.namespace, obj.GetName(), 30*time.Minute, func(u *unstructured.Unstructured) (bool, error) {
+		got = u
 		phase, _, _ := unstructured.NestedString(got.Object, "status", "phase")
 		switch phase {
 		case "Completed":
@@ -488,6 +489,13 @@ func (v *veleroServer) run(ctx context.Context, resource string, obj *unstructur
 		}
 		return false, nil
 	})
+	if err != nil {
+		select {
+		case <-v.exited:
+			err = fmt.Errorf("velero server exited: %w", err)
+		default:
+		}
+	}
 	d := time.Since(t0)
 	peak := sampler.stop()
 	if err != nil {
