@@ -45,6 +45,12 @@ func allowedAs(rules map[string]bool, verb, group, resource, ns string) bool {
 // API server does to an impersonated request), an executor that records the
 // requester's execs, and an actor whose reviews the rules answer.
 func actingAs(rules map[string]bool, rec *recorder, objs ...runtime.Object) *Acting {
+	return actingAsReviewed(rules, rec, nil, objs...)
+}
+
+// actingAsReviewed is actingAs recording each review ("verb group resource
+// namespace") in reviews, if not nil.
+func actingAsReviewed(rules map[string]bool, rec, reviews *recorder, objs ...runtime.Object) *Acting {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), listKinds(), objs...)
 	dyn.PrependReactor("*", "*", func(action clienttesting.Action) (bool, runtime.Object, error) {
 		verb := action.GetVerb()
@@ -65,6 +71,9 @@ func actingAs(rules map[string]bool, rec *recorder, objs ...runtime.Object) *Act
 	sar.PrependReactor("create", "subjectaccessreviews", func(action clienttesting.Action) (bool, runtime.Object, error) {
 		r := action.(clienttesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview)
 		a := r.Spec.ResourceAttributes
+		if reviews != nil {
+			reviews.add(strings.Join([]string{a.Verb, a.Group, a.Resource, a.Namespace}, " "))
+		}
 		r.Status.Allowed = allowedAs(rules, a.Verb, a.Group, a.Resource, a.Namespace)
 		return true, r, nil
 	})
@@ -89,6 +98,10 @@ func TestBackupActsAsRequester(t *testing.T) {
 		wantWarnings []string
 		wantEvents   []string
 		wantLeftOut  string
+		// reviewsOnce: no review is asked twice (with every namespace,
+		// Reviewer asks a refused cluster-wide access again before asking
+		// namespace by namespace).
+		reviewsOnce bool
 	}{
 		{
 			name: "her namespace",
@@ -100,6 +113,7 @@ func TestBackupActsAsRequester(t *testing.T) {
 				"customresourcedefinitions.apiextensions.k8s.io crontabs.stable.example.com: alice may not get custom resource definitions"},
 			wantEvents:  []string{"exec ns1/p1/main sync"},
 			wantLeftOut: "persistentvolumes pv1",
+			reviewsOnce: true,
 		},
 		{
 			name: "everything: what she may not list is left out, said where",
@@ -117,8 +131,8 @@ func TestBackupActsAsRequester(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv()
-			rec := &recorder{}
-			acting := actingAs(aliceRules, rec, testObjects()...)
+			rec, reviews := &recorder{}, &recorder{}
+			acting := actingAsReviewed(aliceRules, rec, reviews, testObjects()...)
 			b := NewBackupper(e.disc, e.dyn, e.exec, e.snap, clocktesting.NewFakePassiveClock(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)),
 				WithActing(func(*arkv1.Backup) (*Acting, error) { return acting, nil }))
 			backup := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "b"}, Spec: tt.spec}
@@ -149,6 +163,18 @@ func TestBackupActsAsRequester(t *testing.T) {
 				if strings.HasPrefix(ev, "exec") || ev == "snapshot pv1" {
 					t.Errorf("the server's own executor or a refused volume's snapshot ran: %s", ev)
 				}
+			}
+			// What the requester may list is asked once a backup (checkLists
+			// asks it all before the first list).
+			seen := map[string]bool{}
+			for _, r := range reviews.list() {
+				if seen[r] && tt.reviewsOnce {
+					t.Errorf("review %q asked twice", r)
+				}
+				seen[r] = true
+			}
+			if len(seen) == 0 {
+				t.Error("no review was asked")
 			}
 		})
 	}

@@ -215,8 +215,9 @@ type run struct {
 	podExec PodCommandExecutor
 	actor   *authz.Actor
 	nsNames []string
-	// listable caches mayList's answers by "resource.group/namespace".
-	listable map[string]bool
+	// listable holds what the requester was found to be allowed (true) or
+	// refused (false) to do (refused).
+	listable map[authz.Access]bool
 
 	namespaces      *collections.IncludesExcludes
 	resources       *collections.IncludesExcludes
@@ -276,7 +277,9 @@ func (r *run) do(contents io.Writer) error {
 	r.result.ResourceVersion = r.rv
 	r.info(fmt.Sprintf("Listing every resource at resourceVersion %s", r.rv), "", "", "", "")
 
-	for _, res := range r.plan() {
+	plan := r.plan()
+	r.checkLists(plan)
+	for _, res := range plan {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
