@@ -198,6 +198,25 @@ func (r *run) checkLists(plan []discovery.Resource) {
 	}
 }
 
+// knownScopes returns where a namespaced resource will be listed, or where a
+// cluster-scoped one will ("" ), when that is known without asking the API
+// server and without a warning: every scope allowed, as far as checkLists
+// found; ok is false otherwise.
+func (r *run) knownScopes(res discovery.Resource) (scopes []string, ok bool) {
+	named := r.namedNamespaces()
+	if !res.API.Namespaced || named == nil {
+		named = []string{metav1.NamespaceAll}
+	}
+	if r.checked() {
+		for _, ns := range named {
+			if allowed, known := r.listable[listAccess(res, ns)]; !known || !allowed {
+				return nil, false
+			}
+		}
+	}
+	return named, true
+}
+
 // namedNamespaces returns the namespaces the backup names and includes, or
 // nil when it takes every namespace (but those it excludes).
 func (r *run) namedNamespaces() []string {

@@ -218,6 +218,8 @@ type run struct {
 	// listable holds what the requester was found to be allowed (true) or
 	// refused (false) to do (refused).
 	listable map[authz.Access]bool
+	// ahead holds the lists started before their turn (lookAhead).
+	ahead map[listKey]aheadList
 
 	namespaces      *collections.IncludesExcludes
 	resources       *collections.IncludesExcludes
@@ -279,10 +281,12 @@ func (r *run) do(contents io.Writer) error {
 
 	plan := r.plan()
 	r.checkLists(plan)
-	for _, res := range plan {
+	defer r.stopLookAhead()
+	for i, res := range plan {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
+		r.lookAhead(plan[i+1:])
 		if err := r.backupResource(res); err != nil {
 			return err
 		}
@@ -682,13 +686,8 @@ func (r *run) recordClaim(pvc *unstructured.Unstructured) {
 func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelector string, fn func(*unstructured.Unstructured) error) error {
 	gr := res.GroupResource().String()
 	listPage := r.pageLister(res, namespace)
-	exact := metav1.ListOptions{
-		LabelSelector:        labelSelector,
-		FieldSelector:        fieldSelector,
-		Limit:                r.b.pageSize,
-		ResourceVersion:      r.rv,
-		ResourceVersionMatch: metav1.ResourceVersionMatchExact,
-	}
+	exact := r.exactOptions(labelSelector)
+	exact.FieldSelector = fieldSelector
 	consistent := true
 	firstPage := true
 	r.logger.V(2).Info("Listing resource", "resource", gr, "namespace", namespace)
@@ -701,7 +700,14 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 		stop = cancel
 		return fetchPages(ctx, listPage, opts)
 	}
-	pages := fetch(exact)
+	var pages <-chan page
+	key := listKey{gvr: res.GVR, namespace: namespace, labelSelector: labelSelector}
+	if ahead, ok := r.ahead[key]; ok && fieldSelector == "" {
+		delete(r.ahead, key)
+		pages, stop = ahead.pages, ahead.stop
+	} else {
+		pages = fetch(exact)
+	}
 	for {
 		p, ok := <-pages
 		if !ok {
@@ -748,6 +754,75 @@ func (r *run) list(res discovery.Resource, namespace, labelSelector, fieldSelect
 				return err
 			}
 		}
+	}
+}
+
+// lookAheadResources is how many of the resources after the one being
+// written have their first pages fetched meanwhile. A backup of one
+// namespace lists about 30 resources, most of them empty: one after the
+// other, their round trips added up to a tenth of the time of a
+// 10,000-ConfigMap backup. Each holds at most two pages until its turn.
+const lookAheadResources = 4
+
+// listKey names one list of a backup.
+type listKey struct {
+	gvr                      schema.GroupVersionResource
+	namespace, labelSelector string
+}
+
+// aheadList is a list started before its turn: its pages, and how to stop it.
+type aheadList struct {
+	pages <-chan page
+	stop  func()
+}
+
+// lookAhead starts the lists of the next lookAheadResources resources of
+// next that are listed plainly (every resource but claims, volumes,
+// definitions and namespaces, whose lists depend on what came before) where
+// the requester is known to be allowed to list them; list takes them up.
+func (r *run) lookAhead(next []discovery.Resource) {
+	if len(next) > lookAheadResources {
+		next = next[:lookAheadResources]
+	}
+	selector := r.selector.String()
+	for _, res := range next {
+		switch res.GroupResource() {
+		case pvcsGR, pvsGR, crdsGR, namespacesGR:
+			continue
+		}
+		scopes, ok := r.knownScopes(res)
+		if !ok {
+			continue
+		}
+		for _, ns := range scopes {
+			key := listKey{gvr: res.GVR, namespace: ns, labelSelector: selector}
+			if _, started := r.ahead[key]; started {
+				continue
+			}
+			if r.ahead == nil {
+				r.ahead = map[listKey]aheadList{}
+			}
+			ctx, cancel := context.WithCancel(r.ctx)
+			r.ahead[key] = aheadList{pages: fetchPages(ctx, r.pageLister(res, ns), r.exactOptions(selector)), stop: cancel}
+		}
+	}
+}
+
+// stopLookAhead stops the lists started ahead and not taken up.
+func (r *run) stopLookAhead() {
+	for k, a := range r.ahead {
+		a.stop()
+		delete(r.ahead, k)
+	}
+}
+
+// exactOptions are the options of a list at the backup's resourceVersion.
+func (r *run) exactOptions(labelSelector string) metav1.ListOptions {
+	return metav1.ListOptions{
+		LabelSelector:        labelSelector,
+		Limit:                r.b.pageSize,
+		ResourceVersion:      r.rv,
+		ResourceVersionMatch: metav1.ResourceVersionMatchExact,
 	}
 }
 
