@@ -201,6 +201,8 @@ type run struct {
 	ctx context.Context
 	// currentRaw is the listed JSON of the item being handed to a list callback, if listed raw.
 	currentRaw []byte
+	// heads are the typeMetaHeads by apiVersion and kind.
+	heads      map[string][2][]byte
 	logger     klog.Logger
 	backup     *arkv1.Backup
 	log        *oplog.Log
@@ -631,9 +633,9 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		}
 	}
 
-	var data []byte
+	var head, data []byte
 	if raw != nil {
-		data = withTypeMeta(raw, hadTypeMeta, obj.GetAPIVersion(), obj.GetKind())
+		head, data = withTypeMeta(raw, hadTypeMeta, r.typeMetaHeads(obj.GetAPIVersion(), obj.GetKind()))
 	} else {
 		var err error
 		if data, err = json.Marshal(obj.Object); err != nil {
@@ -641,7 +643,7 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 			return nil
 		}
 	}
-	if err := r.tar.writeFile(path, data); err != nil {
+	if err := r.tar.writeFile(path, head, data); err != nil {
 		return err
 	}
 	r.result.ItemsBackedUp++
@@ -666,6 +668,21 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 		}
 	}
 	return nil
+}
+
+// typeMetaHeads returns typeMetaHead's two forms for apiVersion and kind, made
+// once per resource of the backup.
+func (r *run) typeMetaHeads(apiVersion, kind string) [2][]byte {
+	key := apiVersion + "\x00" + kind
+	if h, ok := r.heads[key]; ok {
+		return h
+	}
+	h := [2][]byte{typeMetaHead(apiVersion, kind, true), typeMetaHead(apiVersion, kind, false)}
+	if r.heads == nil {
+		r.heads = map[string][2][]byte{}
+	}
+	r.heads[key] = h
+	return h
 }
 
 // recordClaim remembers the volume of a bound claim.

@@ -114,9 +114,11 @@ func decodeRawPage(data []byte, full bool) (page, error) {
 			return false
 		}
 		// The item's bytes in data (gjson's Index is the offset of Raw in it).
-		raw := []byte(v.Raw) // a copy, should gjson not know where it is
+		var raw []byte
 		if v.Index > 0 && v.Index+len(v.Raw) <= len(data) {
 			raw = data[v.Index : v.Index+len(v.Raw) : v.Index+len(v.Raw)]
+		} else {
+			raw = []byte(v.Raw) // a copy, should gjson not know where it is
 		}
 		var u unstructured.Unstructured
 		if full {
@@ -181,26 +183,34 @@ func itemHead(item gjson.Result) map[string]any {
 	return obj
 }
 
-// withTypeMeta returns a listed item's JSON with apiVersion and kind first,
-// which list responses leave out of built-in objects' items.
-func withTypeMeta(raw []byte, hasTypeMeta bool, apiVersion, kind string) []byte {
+// typeMetaHead is the start of an item's JSON with apiVersion and kind first:
+// `{"apiVersion":"v1","kind":"ConfigMap",` (without the comma when the item
+// has no field of its own). A backup makes it once per resource.
+func typeMetaHead(apiVersion, kind string, comma bool) []byte {
+	av, _ := json.Marshal(apiVersion)
+	k, _ := json.Marshal(kind)
+	b := make([]byte, 0, len(av)+len(k)+24)
+	b = append(b, `{"apiVersion":`...)
+	b = append(b, av...)
+	b = append(b, `,"kind":`...)
+	b = append(b, k...)
+	if comma {
+		return append(b, ',')
+	}
+	return b
+}
+
+// withTypeMeta returns a listed item's JSON, with apiVersion and kind first
+// (list responses leave them out of built-in objects' items), as two parts
+// to be written one after the other: the head and the rest of raw (no copy).
+// heads are typeMetaHead's two forms, with and without the comma.
+func withTypeMeta(raw []byte, hasTypeMeta bool, heads [2][]byte) (head, body []byte) {
 	if hasTypeMeta {
-		return raw // custom resources' items carry them already
+		return nil, raw // custom resources' items carry them already
 	}
 	raw = bytes.TrimSpace(raw)
-	var b bytes.Buffer
-	b.Grow(len(raw) + len(apiVersion) + len(kind) + 32)
-	b.WriteString(`{"apiVersion":`)
-	av, _ := json.Marshal(apiVersion)
-	b.Write(av)
-	b.WriteString(`,"kind":`)
-	k, _ := json.Marshal(kind)
-	b.Write(k)
-	if len(raw) > 2 { // "{...}" with at least one field
-		b.WriteByte(',')
-		b.Write(raw[1:])
-	} else {
-		b.WriteByte('}')
+	if len(raw) > 2 && len(bytes.TrimSpace(raw[1:len(raw)-1])) > 0 { // "{...}" with at least one field
+		return heads[0], raw[1:]
 	}
-	return b.Bytes()
+	return heads[1], []byte("}")
 }

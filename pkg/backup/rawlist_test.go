@@ -38,11 +38,13 @@ func TestDecodeRawPageAndTypeMeta(t *testing.T) {
 			want: map[string]any{"apiVersion": "example.com/v1", "kind": "Widget", "metadata": map[string]any{"name": "w", "namespace": "ns"}, "spec": map[string]any{"size": float64(3)}},
 		},
 		{name: "empty object", raw: []byte(`{}`), want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}},
+		{name: "empty object with spaces", raw: []byte(" { } \n"), want: map[string]any{"apiVersion": "v1", "kind": "ConfigMap"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got map[string]any
-			if err := json.Unmarshal(withTypeMeta(tt.raw, tt.hasTypeMeta, "v1", "ConfigMap"), &got); err != nil {
+			head, body := withTypeMeta(tt.raw, tt.hasTypeMeta, [2][]byte{typeMetaHead("v1", "ConfigMap", true), typeMetaHead("v1", "ConfigMap", false)})
+			if err := json.Unmarshal(append(append([]byte{}, head...), body...), &got); err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {

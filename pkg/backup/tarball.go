@@ -54,14 +54,21 @@ func (t *tarWriter) has(name string) bool {
 	return ok
 }
 
-func (t *tarWriter) writeFile(name string, data []byte) error {
-	if t.has(name) {
+// writeFile writes one entry whose content is the parts, one after the other
+// (an item's JSON may come as a head and the listed bytes, not copied into one).
+func (t *tarWriter) writeFile(name string, parts ...[]byte) error {
+	sum := sumName(name)
+	if _, ok := t.written[sum]; ok {
 		return fmt.Errorf("tarball entry %s written twice", name)
+	}
+	var size int64
+	for _, p := range parts {
+		size += int64(len(p))
 	}
 	hdr := &tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     name,
-		Size:     int64(len(data)),
+		Size:     size,
 		Mode:     0o644,
 		ModTime:  t.modTime,
 		Format:   tar.FormatPAX,
@@ -69,10 +76,12 @@ func (t *tarWriter) writeFile(name string, data []byte) error {
 	if err := t.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("writing tarball entry %s: %w", name, err)
 	}
-	if _, err := t.tw.Write(data); err != nil {
-		return fmt.Errorf("writing tarball entry %s: %w", name, err)
+	for _, p := range parts {
+		if _, err := t.tw.Write(p); err != nil {
+			return fmt.Errorf("writing tarball entry %s: %w", name, err)
+		}
 	}
-	t.written[sumName(name)] = struct{}{}
+	t.written[sum] = struct{}{}
 	return nil
 }
 
