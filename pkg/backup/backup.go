@@ -201,8 +201,8 @@ type run struct {
 	ctx context.Context
 	// currentRaw is the listed JSON of the item being handed to a list callback, if listed raw.
 	currentRaw []byte
-	// heads are the typeMetaHeads by apiVersion and kind.
-	heads      map[string][2][]byte
+	// heads are the typeMetaHeads of the resources written so far.
+	heads      map[schema.GroupVersionResource][]byte
 	logger     klog.Logger
 	backup     *arkv1.Backup
 	log        *oplog.Log
@@ -635,7 +635,7 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 
 	var head, data []byte
 	if raw != nil {
-		head, data = withTypeMeta(raw, hadTypeMeta, r.typeMetaHeads(obj.GetAPIVersion(), obj.GetKind()))
+		head, data = withTypeMeta(raw, hadTypeMeta, r.typeMetaHead(res))
 	} else {
 		var err error
 		if data, err = json.Marshal(obj.Object); err != nil {
@@ -670,18 +670,17 @@ func (r *run) backupItem(res discovery.Resource, obj *unstructured.Unstructured)
 	return nil
 }
 
-// typeMetaHeads returns typeMetaHead's two forms for apiVersion and kind, made
-// once per resource of the backup.
-func (r *run) typeMetaHeads(apiVersion, kind string) [2][]byte {
-	key := apiVersion + "\x00" + kind
-	if h, ok := r.heads[key]; ok {
+// typeMetaHead returns res's typeMetaHead, made once per resource of the
+// backup (a map keyed by the resource: no allocation per item).
+func (r *run) typeMetaHead(res discovery.Resource) []byte {
+	if h, ok := r.heads[res.GVR]; ok {
 		return h
 	}
-	h := [2][]byte{typeMetaHead(apiVersion, kind, true), typeMetaHead(apiVersion, kind, false)}
+	h := typeMetaHead(res.GVR.GroupVersion().String(), res.API.Kind)
 	if r.heads == nil {
-		r.heads = map[string][2][]byte{}
+		r.heads = map[schema.GroupVersionResource][]byte{}
 	}
-	r.heads[key] = h
+	r.heads[res.GVR] = h
 	return h
 }
 

@@ -183,10 +183,10 @@ func itemHead(item gjson.Result) map[string]any {
 	return obj
 }
 
-// typeMetaHead is the start of an item's JSON with apiVersion and kind first:
-// `{"apiVersion":"v1","kind":"ConfigMap",` (without the comma when the item
-// has no field of its own). A backup makes it once per resource.
-func typeMetaHead(apiVersion, kind string, comma bool) []byte {
+// typeMetaHead is the start of an item's JSON with apiVersion and kind first,
+// followed by the comma before the item's own fields:
+// `{"apiVersion":"v1","kind":"ConfigMap",`. A backup makes it once per resource.
+func typeMetaHead(apiVersion, kind string) []byte {
 	av, _ := json.Marshal(apiVersion)
 	k, _ := json.Marshal(kind)
 	b := make([]byte, 0, len(av)+len(k)+24)
@@ -194,23 +194,20 @@ func typeMetaHead(apiVersion, kind string, comma bool) []byte {
 	b = append(b, av...)
 	b = append(b, `,"kind":`...)
 	b = append(b, k...)
-	if comma {
-		return append(b, ',')
-	}
-	return b
+	return append(b, ',')
 }
 
 // withTypeMeta returns a listed item's JSON, with apiVersion and kind first
 // (list responses leave them out of built-in objects' items), as two parts
-// to be written one after the other: the head and the rest of raw (no copy).
-// heads are typeMetaHead's two forms, with and without the comma.
-func withTypeMeta(raw []byte, hasTypeMeta bool, heads [2][]byte) (head, body []byte) {
+// to be written one after the other: head (typeMetaHead's, without its comma
+// for an item with no field) and the rest of raw (no copy).
+func withTypeMeta(raw []byte, hasTypeMeta bool, head []byte) (first, rest []byte) {
 	if hasTypeMeta {
 		return nil, raw // custom resources' items carry them already
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) > 2 && len(bytes.TrimSpace(raw[1:len(raw)-1])) > 0 { // "{...}" with at least one field
-		return heads[0], raw[1:]
+		return head, raw[1:]
 	}
-	return heads[1], []byte("}")
+	return head[:len(head)-1], []byte("}")
 }

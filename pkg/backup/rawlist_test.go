@@ -43,7 +43,7 @@ func TestDecodeRawPageAndTypeMeta(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got map[string]any
-			head, body := withTypeMeta(tt.raw, tt.hasTypeMeta, [2][]byte{typeMetaHead("v1", "ConfigMap", true), typeMetaHead("v1", "ConfigMap", false)})
+			head, body := withTypeMeta(tt.raw, tt.hasTypeMeta, typeMetaHead("v1", "ConfigMap"))
 			if err := json.Unmarshal(append(append([]byte{}, head...), body...), &got); err != nil {
 				t.Fatal(err)
 			}
